@@ -1,0 +1,230 @@
+/**
+ * Shared configuration for the dn CLI and services.
+ *
+ * One JSON file format for all parts (the seed's "shared configuration"),
+ * overridden by `DN_*` environment variables, overridden in turn by flags.
+ * Keys are camelCase in the file, `DN_UPPER_SNAKE` in the environment and
+ * `--kebab-case` as flags: `controlUrl`, `DN_CONTROL_URL`, `--control-url`.
+ *
+ * Secrets can be given inline or as `*File` keys naming a file that must not
+ * be readable by group or others.
+ *
+ * @module
+ */
+
+/** Every setting dn knows, fully resolved. */
+export interface DnConfig {
+  /** Base URL of the control API, used by the CLI (`http://127.0.0.1:7070`). */
+  controlUrl: string;
+  /** Address control listens on (`127.0.0.1:7070`). */
+  controlListen: string;
+  /** API token shared by CLI and control. */
+  token: string;
+  /** AMQP URL with the role's own user (`amqp://user:pass@127.0.0.1:5679/dn`). */
+  amqpUrl: string;
+  /** CA certificate (PEM file) to verify an `amqps://` broker. */
+  amqpCaFile: string;
+  /** Redis URL (`redis://:pass@127.0.0.1:6389/0`). */
+  redisUrl: string;
+  /** Registry host and port images are pushed to and pulled from (`127.0.0.1:5055`). */
+  registry: string;
+  /** Registry user name. */
+  registryUser: string;
+  /** Registry password. */
+  registryPassword: string;
+  /** Docker Engine API Unix socket. */
+  dockerSocket: string;
+  /** Address the gateway listens on (`127.0.0.1:8080`). */
+  gatewayListen: string;
+  /** Name of this host service, unique in the network (`vaermina`). */
+  hostName: string;
+  /** Address a host's health and metrics endpoint listens on (`127.0.0.1:0` = any free port). */
+  hostListen: string;
+  /** Topic exchange all messages travel on. */
+  exchange: string;
+  /** Redis key prefix, so several networks can share one Redis. */
+  redisPrefix: string;
+  /** Bodies larger than this travel through Redis instead of inside the message. */
+  inlineBodyLimit: number;
+  /** Largest request or response body accepted, in bytes (413 above). */
+  bodyLimit: number;
+  /** Time a request may take end to end, in milliseconds (504 above). */
+  requestTimeoutMs: number;
+  /** Least severe log level written. */
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** Raised for any invalid configuration value; the message names the key and source. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Default values; secrets and URLs of a running network have no useful default. */
+export const DEFAULTS: DnConfig = {
+  controlUrl: "http://127.0.0.1:7070",
+  controlListen: "127.0.0.1:7070",
+  token: "",
+  amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",
+  amqpCaFile: "",
+  redisUrl: "redis://127.0.0.1:6379/0",
+  registry: "127.0.0.1:5000",
+  registryUser: "",
+  registryPassword: "",
+  dockerSocket: "/var/run/docker.sock",
+  gatewayListen: "127.0.0.1:8080",
+  hostName: "",
+  hostListen: "127.0.0.1:0",
+  exchange: "dn",
+  redisPrefix: "dn:",
+  inlineBodyLimit: 256 * 1024,
+  bodyLimit: 16 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  logLevel: "info",
+};
+
+type Key = keyof DnConfig;
+const NUMBER_KEYS: ReadonlySet<Key> = new Set(["inlineBodyLimit", "bodyLimit", "requestTimeoutMs"]);
+const SECRET_KEYS: ReadonlySet<Key> = new Set(["token", "registryPassword"]);
+const LOG_LEVELS = ["debug", "info", "warn", "error"];
+
+/** `controlUrl` → `DN_CONTROL_URL`. */
+export function envName(key: string): string {
+  return "DN_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+}
+
+/** `controlUrl` → `control-url`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/** All configuration keys, in declaration order. */
+export const CONFIG_KEYS: readonly Key[] = Object.keys(DEFAULTS) as Key[];
+
+/** Where to read configuration from; each layer overrides the one before. */
+export interface ConfigSources {
+  /** Path of the JSON file; missing file is an error only when given explicitly. */
+  file?: string;
+  /** Environment (defaults to `Deno.env.toObject()`). */
+  env?: Record<string, string | undefined>;
+  /** Flag values by camelCase key, already parsed. */
+  flags?: Partial<Record<string, string | undefined>>;
+}
+
+/** Default config file path: `$DN_CONFIG` or `~/.config/dn/config.json`. */
+export function defaultConfigPath(env: Record<string, string | undefined>): string | undefined {
+  if (env.DN_CONFIG) return env.DN_CONFIG;
+  const home = env.HOME;
+  return home ? `${home}/.config/dn/config.json` : undefined;
+}
+
+/** Reads a secret file, refusing files that group or others can read. */
+export function readSecretFile(path: string, key: string): string {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    throw new ConfigError(`${key}File: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `${key}File: ${path} must not be readable by group or others (chmod 600)`,
+    );
+  }
+  return Deno.readTextFileSync(path).trim();
+}
+
+function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
+  if (NUMBER_KEYS.has(key)) {
+    const n = typeof value === "number" ? value : Number(String(value).trim());
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new ConfigError(`${key} from ${source} must be a positive integer, got ${value}`);
+    }
+    return n;
+  }
+  if (typeof value !== "string") {
+    throw new ConfigError(`${key} from ${source} must be a string`);
+  }
+  if (key === "logLevel" && !LOG_LEVELS.includes(value)) {
+    throw new ConfigError(`logLevel from ${source} must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  return value;
+}
+
+function readFileLayer(path: string, explicit: boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (!explicit && e instanceof Deno.errors.NotFound) return {};
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Resolves the configuration from defaults, file, environment and flags.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ file: "dn.json", flags: { hostName: "vaermina" } });
+ * ```
+ */
+export function loadConfig(sources: ConfigSources = {}): DnConfig {
+  const env = sources.env ?? Deno.env.toObject();
+  const path = sources.file ?? defaultConfigPath(env);
+  const fileLayer = path ? readFileLayer(path, sources.file !== undefined || !!env.DN_CONFIG) : {};
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  const known = new Set<string>(CONFIG_KEYS);
+  for (const [rawKey, value] of Object.entries(fileLayer)) {
+    const isFileKey = rawKey.endsWith("File") && SECRET_KEYS.has(rawKey.slice(0, -4) as Key);
+    if (!known.has(rawKey) && !isFileKey) {
+      throw new ConfigError(`unknown key ${rawKey} in config file ${path}`);
+    }
+    if (isFileKey) {
+      const key = rawKey.slice(0, -4);
+      config[key] = readSecretFile(String(value), key);
+    } else {
+      config[rawKey] = coerce(rawKey as Key, value, `config file ${path}`);
+    }
+  }
+  for (const key of CONFIG_KEYS) {
+    const fromEnv = env[envName(key)];
+    if (fromEnv !== undefined && fromEnv !== "") {
+      config[key] = coerce(key, fromEnv, envName(key));
+    }
+    const fromFileEnv = SECRET_KEYS.has(key) ? env[envName(key + "File")] : undefined;
+    if (fromFileEnv) config[key] = readSecretFile(fromFileEnv, key);
+    const fromFlag = sources.flags?.[key];
+    if (fromFlag !== undefined) config[key] = coerce(key, fromFlag, `--${flagName(key)}`);
+  }
+  return config as unknown as DnConfig;
+}
+
+/** Splits `host:port` into its parts, validating the port. */
+export function parseListen(value: string, key: string): { hostname: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    throw new ConfigError(`${key} must be host:port, got ${value}`);
+  }
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
+}
+
+/** Throws a ConfigError naming each key in `keys` that is empty. */
+export function requireKeys(config: DnConfig, keys: readonly Key[], who: string): void {
+  const missing = keys.filter((k) => config[k] === "");
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${who} needs ${missing.map((k) => `${k} (${envName(k)})`).join(", ")}`,
+    );
+  }
+}
