@@ -1,0 +1,80 @@
+/**
+ * The shape of a `dn` command module (`cli/commands/<name>.ts`) and the flags
+ * commands may accept.
+ *
+ * @module
+ */
+
+import type { Context } from "./context.ts";
+
+/** A flag's definition: parse type and help text. */
+export interface FlagSpec {
+  /** `string` takes a value, `boolean` does not. */
+  type: "string" | "boolean";
+  /** One-letter alias (`C` for `-C`). */
+  short?: string;
+  /** Name of the value in help (`DIR`). */
+  value?: string;
+  /** One-line help text. */
+  help: string;
+}
+
+/** Every flag a command may accept, by long name. */
+export const FLAGS = {
+  dir: {
+    type: "string",
+    short: "C",
+    value: "DIR",
+    help: "app directory (default: the working directory)",
+  },
+  config: { type: "string", value: "FILE", help: "App.config file (default: DIR/App.config)" },
+  json: { type: "boolean", help: "print control's answer as JSON" },
+  "control-url": { type: "string", value: "URL", help: "control API URL (DN_CONTROL_URL)" },
+  token: { type: "string", value: "TOKEN", help: "control API token (DN_TOKEN)" },
+  registry: { type: "string", value: "HOST:PORT", help: "image registry (DN_REGISTRY)" },
+  "docker-socket": {
+    type: "string",
+    value: "PATH",
+    help: "Docker engine socket (DN_DOCKER_SOCKET)",
+  },
+  "network-config": {
+    type: "string",
+    value: "FILE",
+    help: "dn network config (DN_CONFIG, ~/.config/dn/config.json)",
+  },
+  help: { type: "boolean", short: "h", help: "show this help" },
+} as const satisfies Record<string, FlagSpec>;
+
+/** Long name of a flag. */
+export type FlagName = keyof typeof FLAGS;
+
+/** Flags of commands that talk to control. */
+export const CONTROL_FLAGS: readonly FlagName[] = ["control-url", "token", "network-config"];
+/** Flags of commands that read App.config. */
+export const APP_FLAGS: readonly FlagName[] = ["dir", "config"];
+/** Flags of commands that build or push images. */
+export const IMAGE_FLAGS: readonly FlagName[] = ["registry", "docker-socket"];
+
+/**
+ * A `dn` command. Each module in `cli/commands/` exports one.
+ *
+ * `run` prints its results through the context and resolves when done; it
+ * throws {@link UsageError} for a wrong command line (exit 2) and any other
+ * error for an operational failure (exit 1, the message printed as is).
+ */
+export interface Command {
+  /** Name typed after `dn`. */
+  readonly name: string;
+  /** One-line summary for `dn help`. */
+  readonly summary: string;
+  /** Longer description for `dn <name> --help`. */
+  readonly description: string;
+  /** Positional arguments in the usage line (`[NAME]`), or "". */
+  readonly args: string;
+  /** Most positional arguments accepted. */
+  readonly maxArgs: number;
+  /** Flags accepted besides `--help`. */
+  readonly flags: readonly FlagName[];
+  /** Runs the command. */
+  run(ctx: Context, args: readonly string[]): Promise<void>;
+}

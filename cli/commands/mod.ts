@@ -1,0 +1,40 @@
+/**
+ * Every `dn` command, in the order `dn help` lists them.
+ *
+ * @module
+ */
+
+import type { Command } from "../command.ts";
+import { build } from "./build.ts";
+import { create } from "./create.ts";
+import { helpCommand } from "./help.ts";
+import { list } from "./list.ts";
+import { push } from "./push.ts";
+import { remove } from "./remove.ts";
+import { run } from "./run.ts";
+import { start } from "./start.ts";
+import { status } from "./status.ts";
+import { stop } from "./stop.ts";
+import { update } from "./update.ts";
+import { version } from "./version.ts";
+
+/** All commands, sorted by name. */
+export const COMMANDS: readonly Command[] = [
+  build,
+  create,
+  helpCommand(() => COMMANDS),
+  list,
+  push,
+  remove,
+  run,
+  start,
+  status,
+  stop,
+  update,
+  version,
+];
+
+/** The command called `name`, or undefined. */
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

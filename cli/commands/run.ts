@@ -1,0 +1,36 @@
+/**
+ * `dn run`: build, push, create and start a new app in one go.
+ *
+ * @module
+ */
+
+import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
+import { appLabel } from "../format/views.ts";
+import { buildImage, pushImage } from "../images.ts";
+import { ensureNewApp } from "../target.ts";
+
+/** `dn run`. */
+export const run: Command = {
+  name: "run",
+  summary: "build, push, create, and start application",
+  description: "Build and push the image, create the application from App.config, and start it.",
+  args: "",
+  maxArgs: 0,
+  flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
+  async run(ctx) {
+    const app = await ctx.app();
+    const control = ctx.control();
+    await ensureNewApp(ctx, app);
+    await buildImage(ctx, app, 1);
+    const digest = await pushImage(ctx, app.name, 1);
+    const created = await control.createApp({
+      name: app.name,
+      hostname: app.hostname,
+      port: app.port,
+      digest,
+    });
+    ctx.out(`${appLabel(created)} created`);
+    const started = await control.startApp(app.name);
+    ctx.out(`${appLabel(started)} started`);
+  },
+};

@@ -1,0 +1,26 @@
+/**
+ * `dn stop [NAME]`: Stop the application's containers on every host; they are kept, so start is quick.
+ * Prints `hello-world (hello-world.dn.local) stopped`.
+ *
+ * @module
+ */
+
+import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { appLabel } from "../format/views.ts";
+import { targetName } from "../target.ts";
+
+/** `dn stop`. */
+export const stop: Command = {
+  name: "stop",
+  summary: "stop application",
+  description:
+    "Stop the application's containers on every host; they are kept, so start is quick.\nNAME defaults to APP_NAME from App.config.",
+  args: "[NAME]",
+  maxArgs: 1,
+  flags: [...APP_FLAGS, ...CONTROL_FLAGS],
+  async run(ctx, args) {
+    const name = await targetName(ctx, args, "stop");
+    const app = await ctx.control().stopApp(name);
+    ctx.out(`${appLabel(app)} stopped`);
+  },
+};

@@ -1,0 +1,262 @@
+/**
+ * Typed client for the control API (`/v1/apps...`), used by the CLI.
+ *
+ * Every request carries `Authorization: Bearer <token>`. Error answers
+ * (`{ "error": "message" }`) become a {@link ControlError} with the HTTP
+ * status and the server's message; a control that cannot be reached becomes
+ * a ControlError with status 0 and `cannot reach control at URL: ...`.
+ * The token is never part of any message.
+ *
+ * @module
+ */
+
+import type { AppRecord, AppStatusReport } from "../lib/apps.ts";
+
+/** An error answer from control, or no answer (status 0). */
+export class ControlError extends Error {
+  override name = "ControlError";
+  /** HTTP status of the answer, 0 when control could not be reached. */
+  readonly status: number;
+
+  /** Creates an error with control's message and the HTTP status. */
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Body of `POST /v1/apps`. */
+export interface CreateAppRequest {
+  /** App name (DNS label). */
+  name: string;
+  /** Hostname the gateway routes to the app. */
+  hostname: string;
+  /** Port the app listens on in its container. */
+  port: number;
+  /** Digest of the pushed `v1` image. */
+  digest: string;
+}
+
+/** Body of `POST /v1/apps/:name/update`. */
+export interface UpdateAppRequest {
+  /** New version: the current version + 1. */
+  version: number;
+  /** Digest of the pushed `v<version>` image. */
+  digest: string;
+  /** New hostname, when it changes. */
+  hostname?: string;
+  /** New port, when it changes. */
+  port?: number;
+}
+
+/** Options of a {@link ControlClient}. */
+export interface ControlClientOptions {
+  /** Base URL of control (`http://127.0.0.1:7070`). */
+  url: string;
+  /** API token. */
+  token: string;
+  /** fetch to use (tests); defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Time a request may take before it is abandoned, in ms (default 60 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Client for control's app API.
+ *
+ * @example
+ * ```ts
+ * const control = new ControlClient({ url: "http://127.0.0.1:7070", token });
+ * const app = await control.startApp("hello-world");
+ * ```
+ */
+export class ControlClient {
+  readonly #base: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  /** Creates a client; nothing is sent until a method is called. */
+  constructor(options: ControlClientOptions) {
+    this.#base = options.url.replace(/\/+$/, "");
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? fetch;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** The control URL as shown in messages (any user:password part removed). */
+  get displayUrl(): string {
+    return displayUrl(this.#base);
+  }
+
+  /** `GET /v1/apps`: every app. */
+  async listApps(): Promise<AppRecord[]> {
+    const body = await this.request("GET", "/v1/apps");
+    const apps = field(body, "apps");
+    if (!Array.isArray(apps) || !apps.every(isAppRecord)) throw this.#malformed("/v1/apps");
+    return apps;
+  }
+
+  /** `GET /v1/apps/:name`; a ControlError with status 404 when there is no such app. */
+  async getApp(name: string): Promise<AppRecord> {
+    return this.#app(await this.request("GET", appPath(name)), appPath(name));
+  }
+
+  /** Like {@link getApp}, but `null` when the app does not exist. */
+  async findApp(name: string): Promise<AppRecord | null> {
+    try {
+      return await this.getApp(name);
+    } catch (e) {
+      if (e instanceof ControlError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  /** `POST /v1/apps`: registers an app at version 1, status `created`. */
+  async createApp(request: CreateAppRequest): Promise<AppRecord> {
+    return this.#app(await this.request("POST", "/v1/apps", request), "/v1/apps");
+  }
+
+  /** `POST /v1/apps/:name/start`. */
+  async startApp(name: string): Promise<AppRecord> {
+    const path = `${appPath(name)}/start`;
+    return this.#app(await this.request("POST", path), path);
+  }
+
+  /** `POST /v1/apps/:name/stop`. */
+  async stopApp(name: string): Promise<AppRecord> {
+    const path = `${appPath(name)}/stop`;
+    return this.#app(await this.request("POST", path), path);
+  }
+
+  /** `POST /v1/apps/:name/update`: moves the app to a new version. */
+  async updateApp(name: string, request: UpdateAppRequest): Promise<AppRecord> {
+    const path = `${appPath(name)}/update`;
+    return this.#app(await this.request("POST", path, request), path);
+  }
+
+  /** `DELETE /v1/apps/:name`: returns the record as it was. */
+  async removeApp(name: string): Promise<AppRecord> {
+    return this.#app(await this.request("DELETE", appPath(name)), appPath(name));
+  }
+
+  /** `GET /v1/apps/:name/status`: the app and every host's containers. */
+  async appStatus(name: string): Promise<AppStatusReport> {
+    const path = `${appPath(name)}/status`;
+    const body = await this.request("GET", path);
+    const app = field(body, "app");
+    const hosts = field(body, "hosts");
+    if (!isAppRecord(app) || !Array.isArray(hosts) || !hosts.every(isHostReport)) {
+      throw this.#malformed(path);
+    }
+    return body as AppStatusReport;
+  }
+
+  /**
+   * Sends one request and returns the parsed JSON body of a 2xx answer.
+   * Throws a ControlError for error answers and unreachable control.
+   */
+  async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {
+      "authorization": `Bearer ${this.#token}`,
+      "accept": "application/json",
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.#fetch(this.#base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (e) {
+      const reason = e instanceof DOMException && e.name === "TimeoutError"
+        ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`
+        : errorText(e);
+      throw new ControlError(0, `cannot reach control at ${this.displayUrl}: ${reason}`);
+    }
+    const text = await response.text().catch(() => "");
+    let parsed: unknown = undefined;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON: handled below
+    }
+    if (!response.ok) {
+      const error = field(parsed, "error");
+      let message = typeof error === "string" && error !== ""
+        ? oneLine(error)
+        : `control answered ${response.status} ${response.statusText} to ${method} ${path}`;
+      if (response.status === 401) {
+        message = `control at ${this.displayUrl} refused the token (${message}): ` +
+          `check token, DN_TOKEN or --token`;
+      }
+      throw new ControlError(response.status, message);
+    }
+    if (parsed === undefined) {
+      throw new ControlError(response.status, `control sent no JSON for ${method} ${path}`);
+    }
+    return parsed;
+  }
+
+  #app(body: unknown, path: string): AppRecord {
+    const app = field(body, "app");
+    if (!isAppRecord(app)) throw this.#malformed(path);
+    return app;
+  }
+
+  #malformed(path: string): ControlError {
+    return new ControlError(502, `control sent an unexpected answer for ${path}`);
+  }
+}
+
+/** `http://user:pw@host:7070/` → `http://host:7070`. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/+$/, "");
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, "//");
+  }
+}
+
+function appPath(name: string): string {
+  return `/v1/apps/${encodeURIComponent(name)}`;
+}
+
+function field(body: unknown, key: string): unknown {
+  return typeof body === "object" && body !== null
+    ? (body as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function errorText(e: unknown): string {
+  return oneLine(e instanceof Error ? e.message : String(e));
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** True when `value` has the fields of an {@link AppRecord} the CLI relies on. */
+export function isAppRecord(value: unknown): value is AppRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.name === "string" && typeof v.hostname === "string" &&
+    typeof v.status === "string" && typeof v.version === "number" &&
+    typeof v.createdAt === "string";
+}
+
+function isHostReport(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.host === "string" && typeof v.latencyMs === "number" &&
+    Array.isArray(v.containers) &&
+    v.containers.every((c) =>
+      typeof c === "object" && c !== null && typeof c.imageId === "string" &&
+      typeof c.state === "string"
+    );
+}

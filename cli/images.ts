@@ -1,0 +1,138 @@
+/**
+ * The image steps commands share: which version to build, build, push (with
+ * a credentials check first), and "build and push unless already built".
+ *
+ * @module
+ */
+
+import { imageRef } from "../lib/apps.ts";
+import type { AppConfig } from "./app_config.ts";
+import type { Context } from "./context.ts";
+import { CliError } from "./errors.ts";
+import type { RegistryAuth } from "./image_backend.ts";
+import { checkRegistryLogin } from "./registry.ts";
+
+/**
+ * The version the next build of `app` gets: 1 when control does not know the
+ * app, otherwise its current version + 1.
+ */
+export async function nextVersion(ctx: Context, name: string): Promise<number> {
+  const existing = await ctx.control().findApp(name);
+  return existing ? existing.version + 1 : 1;
+}
+
+/** The registry repository of an app: `<registry>/<name>`. */
+export function repository(ctx: Context, name: string): string {
+  return `${ctx.config().registry}/${name}`;
+}
+
+/** Relays engine progress text to standard output, one line at a time, skipping blank lines. */
+export function relay(ctx: Context): (text: string) => void {
+  return (text) => {
+    for (const line of text.split(/\r?\n/)) {
+      if (line.trim() !== "") ctx.out(line.trimEnd());
+    }
+  };
+}
+
+/**
+ * Builds the app directory into `<registry>/<name>:v<version>`, printing the
+ * engine's progress.
+ */
+export async function buildImage(
+  ctx: Context,
+  app: AppConfig,
+  version: number,
+): Promise<{ ref: string; imageId: string }> {
+  const dir = ctx.appDir();
+  try {
+    const info = await Deno.stat(`${dir}/Dockerfile`);
+    if (!info.isFile) throw new Deno.errors.NotFound();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(`no Dockerfile in ${dir} (give the app directory with -C DIR)`);
+    }
+    throw e;
+  }
+  const ref = imageRef(ctx.config().registry, app.name, version);
+  const images = await ctx.images();
+  const { imageId } = await images.build(dir, ref, relay(ctx));
+  return { ref, imageId };
+}
+
+/** Words in registry errors that mean the credentials were refused. */
+const AUTH_FAILURE =
+  /unauthori[sz]ed|authentication required|no basic auth credentials|requested access to the resource is denied/i;
+
+/**
+ * Pushes `<registry>/<name>:v<version>`: checks the credentials with the
+ * registry (`Login Succeeded`), prints the engine's progress and the digest
+ * line, and returns the manifest digest.
+ */
+export async function pushImage(ctx: Context, name: string, version: number): Promise<string> {
+  const config = ctx.config();
+  const repo = repository(ctx, name);
+  const tag = `v${version}`;
+  const images = await ctx.images();
+  if (await images.inspect(`${repo}:${tag}`) === null) {
+    throw new CliError(`image ${repo}:${tag} is not built; run dn build first`);
+  }
+  const auth: RegistryAuth = {
+    username: config.registryUser,
+    password: config.registryPassword,
+    serveraddress: config.registry,
+  };
+  if (config.registryUser !== "") {
+    const login = await checkRegistryLogin(
+      config.registry,
+      config.registryUser,
+      config.registryPassword,
+      ctx.deps.fetch,
+    );
+    if (login === "rejected") throw credentialsError(ctx);
+    if (login === "ok") ctx.out("Login Succeeded");
+  }
+  ctx.out(`pushing ${repo}:${tag}`);
+  let digestShown = false;
+  const show = relay(ctx);
+  let digest: string;
+  try {
+    ({ digest } = await images.push(repo, tag, auth, (text) => {
+      if (text.includes("digest: sha256:")) digestShown = true;
+      show(text);
+    }));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (AUTH_FAILURE.test(message)) throw credentialsError(ctx);
+    throw e;
+  }
+  if (!digestShown) ctx.out(`${tag}: digest: ${digest}`);
+  return digest;
+}
+
+function credentialsError(ctx: Context): CliError {
+  const { registry, registryUser } = ctx.config();
+  return new CliError(
+    registryUser === ""
+      ? `registry ${registry} needs credentials: set registryUser and registryPassword ` +
+        `(DN_REGISTRY_USER, DN_REGISTRY_PASSWORD)`
+      : `registry ${registry} rejected the credentials of user ${JSON.stringify(registryUser)}: ` +
+        `check registryUser and registryPassword`,
+  );
+}
+
+/**
+ * Makes sure `<registry>/<name>:v<version>` is in the registry: builds it when
+ * it is not there locally, then pushes it (a push of layers the registry
+ * already has is quick). Returns the digest.
+ */
+export async function ensurePushed(
+  ctx: Context,
+  app: AppConfig,
+  version: number,
+): Promise<string> {
+  const images = await ctx.images();
+  const ref = imageRef(ctx.config().registry, app.name, version);
+  if (await images.inspect(ref) === null) await buildImage(ctx, app, version);
+  return await pushImage(ctx, app.name, version);
+}

@@ -1,0 +1,46 @@
+/**
+ * Entry point of the `dn` CLI: wires the real outside world (environment,
+ * terminal, fetch, Docker engine) to {@link runCli} and exits with its code.
+ *
+ * ```sh
+ * deno run --allow-net --allow-env --allow-read --allow-write=/var/run/docker.sock \
+ *   cli/main.ts status
+ * ```
+ *
+ * @module
+ */
+
+import { runCli } from "./cli.ts";
+import type { Deps } from "./context.ts";
+
+const encoder = new TextEncoder();
+
+function writeLine(file: { writeSync(p: Uint8Array): number }, line: string): void {
+  let bytes = encoder.encode(line + "\n");
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+  } catch (e) {
+    // The reader went away (`dn list | head`): stop quietly, as other tools do.
+    if (e instanceof Deno.errors.BrokenPipe) Deno.exit(0);
+    throw e;
+  }
+}
+
+/** The real outside world. */
+export function realDeps(): Deps {
+  return {
+    env: Deno.env.toObject(),
+    cwd: Deno.cwd(),
+    now: () => new Date(),
+    io: {
+      out: (line) => writeLine(Deno.stdout, line),
+      err: (line) => writeLine(Deno.stderr, line),
+    },
+    fetch: globalThis.fetch,
+    images: async (config) => (await import("./docker.ts")).dockerBackend(config),
+  };
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCli(Deno.args, realDeps()));
+}

@@ -1,0 +1,197 @@
+/**
+ * Control's HTTP API: apps, versions and desired state.
+ *
+ * ```
+ * GET    /v1/apps                  list
+ * POST   /v1/apps                  create  {name, hostname, port?, digest?}
+ * GET    /v1/apps/:name            get
+ * POST   /v1/apps/:name/start      start
+ * POST   /v1/apps/:name/stop       stop
+ * POST   /v1/apps/:name/update     update  {version, digest?, hostname?, port?}
+ * DELETE /v1/apps/:name            remove
+ * GET    /v1/apps/:name/status     status with one report per host
+ * GET    /healthz                  liveness (no token)
+ * ```
+ *
+ * State changes are written to Redis first (the source of truth), then
+ * broadcast to hosts; hosts also converge from Redis, so a command the broker
+ * could not take is not lost.
+ *
+ * @module
+ */
+
+import { type AppRecord, type AppStatus, imageRef } from "../lib/apps.ts";
+import type { CommandKind } from "../lib/envelope.ts";
+import { HttpError, json, readJsonObject } from "../lib/http/json.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names.ts";
+import { RedisUnavailableError } from "../lib/redis.ts";
+import { AppNotFoundError, type AppStore, StoreConflictError } from "../lib/store.ts";
+import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
+
+/** What the API needs. */
+export interface ApiDeps {
+  store: AppStore;
+  broker: ControlBroker;
+  registry: string;
+  checkToken: (header: string | null) => boolean;
+  log: Logger;
+  /** How long `status` waits for hosts, in ms. */
+  statusTimeoutMs: number;
+}
+
+const ROUTE = /^\/v1\/apps(?:\/([^/]+)(?:\/(start|stop|update|status))?)?$/;
+
+function field<T>(body: Record<string, unknown>, key: string, check: (v: unknown) => v is T): T {
+  const value = body[key];
+  if (!check(value)) throw new HttpError(400, `invalid ${key}: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function optional<T>(
+  body: Record<string, unknown>,
+  key: string,
+  check: (v: unknown) => v is T,
+): T | undefined {
+  return body[key] === undefined ? undefined : field(body, key, check);
+}
+
+function isDigestOrEmpty(v: unknown): v is string {
+  return v === "" || isDigest(v);
+}
+
+function isHostnameLower(v: unknown): v is string {
+  return isHostname(v) && v === v.toLowerCase();
+}
+
+/** Builds the request handler. */
+export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
+  const { store, broker, log } = deps;
+
+  async function announce(kind: CommandKind, app: string): Promise<void> {
+    try {
+      await broker.publish({ kind, app });
+    } catch (e) {
+      // State is in Redis; hosts converge from it on their own (events, reconnect, timer).
+      log.warn("command not broadcast", { kind, app, error: errorMessage(e) });
+    }
+  }
+
+  async function setStatus(name: string, status: AppStatus, kind: CommandKind) {
+    const current = await store.get(name);
+    const next: AppRecord = { ...current.app, status, updatedAt: new Date().toISOString() };
+    await store.replace(current, next);
+    await announce(kind, name);
+    return json(200, { app: next });
+  }
+
+  async function create(req: Request): Promise<Response> {
+    const body = await readJsonObject(req, ["name", "hostname", "port", "digest"]);
+    const name = field(body, "name", isAppName);
+    const hostname = field(body, "hostname", isHostnameLower);
+    const now = new Date().toISOString();
+    const app: AppRecord = {
+      name,
+      hostname,
+      port: optional(body, "port", isPort) ?? 80,
+      status: "created",
+      version: 1,
+      image: imageRef(deps.registry, name, 1),
+      digest: optional(body, "digest", isDigestOrEmpty) ?? "",
+      createdAt: now,
+      updatedAt: now,
+    };
+    await store.create(app);
+    log.info("app created", { app: name, hostname });
+    return json(201, { app });
+  }
+
+  async function update(req: Request, name: string): Promise<Response> {
+    const body = await readJsonObject(req, ["version", "digest", "hostname", "port"]);
+    const version = field(body, "version", isVersion);
+    const current = await store.get(name);
+    if (version !== current.app.version + 1) {
+      throw new HttpError(
+        409,
+        `${name} is at v${current.app.version}; update must be to v${current.app.version + 1}`,
+      );
+    }
+    const next: AppRecord = {
+      ...current.app,
+      version,
+      image: imageRef(deps.registry, name, version),
+      digest: optional(body, "digest", isDigestOrEmpty) ?? "",
+      hostname: optional(body, "hostname", isHostnameLower) ?? current.app.hostname,
+      port: optional(body, "port", isPort) ?? current.app.port,
+      updatedAt: new Date().toISOString(),
+    };
+    await store.replace(current, next);
+    await announce("update", name);
+    log.info("app updated", { app: name, version });
+    return json(200, { app: next });
+  }
+
+  async function remove(name: string): Promise<Response> {
+    const current = await store.get(name);
+    await store.remove(current);
+    await announce("remove", name);
+    log.info("app removed", { app: name });
+    return json(200, { app: current.app });
+  }
+
+  async function status(name: string): Promise<Response> {
+    const { app } = await store.get(name);
+    const expected = await store.liveHosts(15_000);
+    const hosts = await broker.status(name, expected, deps.statusTimeoutMs);
+    return json(200, { app, hosts });
+  }
+
+  async function route(req: Request, url: URL): Promise<Response> {
+    const match = ROUTE.exec(url.pathname);
+    if (!match) throw new HttpError(404, "no such endpoint");
+    const [, rawName, action] = match;
+    const method = req.method;
+    if (rawName === undefined) {
+      if (method === "GET") return json(200, { apps: (await store.list()).apps });
+      if (method === "POST") return await create(req);
+      throw new HttpError(405, "method not allowed");
+    }
+    const name = decodeURIComponent(rawName);
+    if (!isAppName(name)) throw new HttpError(400, `invalid app name: ${JSON.stringify(name)}`);
+    if (action === undefined) {
+      if (method === "GET") return json(200, { app: (await store.get(name)).app });
+      if (method === "DELETE") return await remove(name);
+    } else if (action === "status" && method === "GET") {
+      return await status(name);
+    } else if (method === "POST" && action === "start") {
+      return await setStatus(name, "running", "start");
+    } else if (method === "POST" && action === "stop") {
+      return await setStatus(name, "stopped", "stop");
+    } else if (method === "POST" && action === "update") {
+      return await update(req, name);
+    }
+    throw new HttpError(405, "method not allowed");
+  }
+
+  return async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthz") return json(200, { ok: true });
+    if (!deps.checkToken(req.headers.get("authorization"))) {
+      await req.body?.cancel().catch(() => {});
+      return json(401, { error: "missing or invalid token" }, { "www-authenticate": "Bearer" });
+    }
+    try {
+      return await route(req, url);
+    } catch (e) {
+      if (e instanceof HttpError) return json(e.status, { error: e.message });
+      if (e instanceof AppNotFoundError) return json(404, { error: e.message });
+      if (e instanceof StoreConflictError) return json(409, { error: e.message });
+      if (e instanceof RedisUnavailableError) {
+        return json(503, { error: "state store unavailable, try again" });
+      }
+      if (e instanceof BrokerUnavailableError) return json(503, { error: e.message });
+      log.error("request failed", { path: url.pathname, error: errorMessage(e) });
+      return json(500, { error: "internal error" });
+    }
+  };
+}

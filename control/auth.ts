@@ -1,0 +1,19 @@
+/**
+ * Bearer token check in constant time: both sides are hashed first so neither
+ * content nor length leaks through timing.
+ *
+ * @module
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** Returns a checker that accepts `Authorization: Bearer <token>` headers. */
+export function tokenChecker(token: string): (header: string | null) => boolean {
+  if (token.length < 16) throw new Error("control token must be at least 16 characters");
+  const expected = createHash("sha256").update(token).digest();
+  return (header) => {
+    const match = /^Bearer ([\x21-\x7e]{1,1024})$/.exec(header ?? "");
+    const given = createHash("sha256").update(match ? match[1] : "").digest();
+    return timingSafeEqual(given, expected) && match !== null;
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Control's side of RabbitMQ: declares the `dn` exchange, broadcasts
+ * commands with publisher confirms, and runs `status.<app>` as an RPC over
+ * direct reply-to, collecting one reply per live host with its round trip.
+ *
+ * @module
+ */
+
+import type { AMQPChannel } from "@cloudamqp/amqp-client";
+import { Broker, openChannel } from "../lib/amqp.ts";
+import type { HostReport } from "../lib/apps.ts";
+import {
+  type Command,
+  COMMAND_TYPE,
+  decodeStatusReply,
+  encodeCommand,
+  EnvelopeError,
+} from "../lib/envelope.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+
+const REPLY_TO = "amq.rabbitmq.reply-to";
+
+/** Raised when the broker cannot take a message right now. */
+export class BrokerUnavailableError extends Error {
+  override name = "BrokerUnavailableError";
+}
+
+interface Collector {
+  started: number;
+  expected: Set<string>;
+  reports: Map<string, HostReport>;
+  done: () => void;
+}
+
+/** Publishes commands and collects status reports. */
+export class ControlBroker {
+  readonly broker: Broker;
+  #commands: AMQPChannel | null = null;
+  #rpc: AMQPChannel | null = null;
+  #collectors = new Map<string, Collector>();
+  #nextId = 0;
+
+  /** Creates control's broker connection (call {@link start}). */
+  constructor(url: string, caFile: string, readonly exchange: string, readonly log: Logger) {
+    this.broker = new Broker({
+      url,
+      caFile,
+      name: "dn-control",
+      log,
+      onConnect: async (client) => {
+        const commands = await openChannel(this.broker, client);
+        await commands.exchangeDeclare(exchange, "topic", { durable: true });
+        await commands.confirmSelect();
+        const rpc = await openChannel(this.broker, client);
+        await rpc.basicConsume(REPLY_TO, { noAck: true }, (msg) => {
+          this.#onReply(msg.properties.correlationId, msg.body ?? new Uint8Array());
+        });
+        this.#commands = commands;
+        this.#rpc = rpc;
+      },
+    });
+  }
+
+  /** Connects (in the background, retrying). */
+  start(): void {
+    this.broker.start();
+  }
+
+  /** Publishes a command to every host; throws BrokerUnavailableError when not connected. */
+  async publish(command: Command): Promise<void> {
+    const channel = this.#commands;
+    if (!this.broker.ready || channel === null || channel.closed) {
+      throw new BrokerUnavailableError("message broker unavailable");
+    }
+    await channel.basicPublish(
+      this.exchange,
+      `${command.kind}.${command.app}`,
+      encodeCommand(command),
+      { type: COMMAND_TYPE, deliveryMode: 2, contentType: "application/json" },
+    );
+  }
+
+  /**
+   * Asks every host about `app` and returns one report per host that answered
+   * within `timeoutMs`; returns early once every host in `expected` answered.
+   */
+  async status(app: string, expected: string[], timeoutMs: number): Promise<HostReport[]> {
+    const channel = this.#rpc;
+    if (!this.broker.ready || channel === null || channel.closed) {
+      throw new BrokerUnavailableError("message broker unavailable");
+    }
+    const id = `s${++this.#nextId}`;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => done = resolve);
+    const collector: Collector = {
+      started: performance.now(),
+      expected: new Set(expected),
+      reports: new Map(),
+      done,
+    };
+    this.#collectors.set(id, collector);
+    const timer = setTimeout(done, expected.length === 0 ? Math.min(300, timeoutMs) : timeoutMs);
+    try {
+      await channel.basicPublish(this.exchange, `status.${app}`, null, {
+        replyTo: REPLY_TO,
+        correlationId: id,
+        expiration: String(timeoutMs),
+        type: COMMAND_TYPE,
+      });
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      this.#collectors.delete(id);
+    }
+    return [...collector.reports.values()].sort((a, b) => a.host.localeCompare(b.host));
+  }
+
+  #onReply(correlationId: string | undefined, body: Uint8Array): void {
+    const collector = correlationId ? this.#collectors.get(correlationId) : undefined;
+    if (!collector) return;
+    try {
+      const reply = decodeStatusReply(body);
+      collector.reports.set(reply.host, {
+        host: reply.host,
+        latencyMs: Math.max(1, Math.round(performance.now() - collector.started)),
+        containers: reply.containers,
+      });
+      collector.expected.delete(reply.host);
+      if (collector.expected.size === 0) collector.done();
+    } catch (e) {
+      const error = e instanceof EnvelopeError ? e.message : errorMessage(e);
+      this.log.warn("dropped invalid status reply", { error });
+    }
+  }
+}

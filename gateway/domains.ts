@@ -1,0 +1,79 @@
+/**
+ * The gateway's domain table: hostname → app, held in memory and reloaded
+ * from Redis when control announces a change (pub/sub), after a reconnect,
+ * and on a slow timer as a safety net. Requests never wait on Redis for it.
+ *
+ * @module
+ */
+
+import type { Redis } from "ioredis";
+import type { AppRecord } from "../lib/apps.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+import type { AppStore } from "../lib/store.ts";
+
+/** In-memory hostname → app table kept in step with Redis. */
+export class DomainTable {
+  #byHostname = new Map<string, AppRecord>();
+  #loading: Promise<void> | null = null;
+  #again = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Creates a table over `store`; call {@link start}. */
+  constructor(readonly store: AppStore, readonly log: Logger, readonly refreshMs = 30_000) {}
+
+  /** The app serving `hostname` (already normalised), if any. */
+  lookup(hostname: string): AppRecord | undefined {
+    return this.#byHostname.get(hostname);
+  }
+
+  /** Number of domains known. */
+  get size(): number {
+    return this.#byHostname.size;
+  }
+
+  /** Subscribes to change events on `subscriber` and loads the table. */
+  async start(subscriber: Redis): Promise<void> {
+    subscriber.on("message", () => this.reload());
+    subscriber.on("ready", () => {
+      subscriber.subscribe(this.store.eventsChannel).catch((e) =>
+        this.log.warn("subscribe failed", { error: errorMessage(e) })
+      );
+      this.reload();
+    });
+    this.#timer = setInterval(() => this.reload(), this.refreshMs);
+    await this.reload();
+  }
+
+  /** Stops the refresh timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reloads the table; calls during a load coalesce into one more load. */
+  reload(): Promise<void> {
+    if (this.#loading) {
+      this.#again = true;
+      return this.#loading;
+    }
+    this.#loading = this.#load().finally(() => {
+      this.#loading = null;
+      if (this.#again) {
+        this.#again = false;
+        this.reload();
+      }
+    });
+    return this.#loading;
+  }
+
+  async #load(): Promise<void> {
+    try {
+      const { apps, invalid } = await this.store.list();
+      const next = new Map<string, AppRecord>();
+      for (const app of apps) next.set(app.hostname, app);
+      this.#byHostname = next;
+      if (invalid.length > 0) this.log.warn("skipped invalid app records", { invalid });
+    } catch (e) {
+      this.log.warn("domain table not refreshed", { error: errorMessage(e) });
+    }
+  }
+}

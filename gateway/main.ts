@@ -1,0 +1,54 @@
+/**
+ * dn gateway service: the public HTTP front door.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { BodyStore } from "../lib/bodies.ts";
+import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
+import { Logger } from "../lib/log.ts";
+import { connectRedis } from "../lib/redis.ts";
+import { AppStore } from "../lib/store.ts";
+import { DomainTable } from "./domains.ts";
+import { GatewayRpc } from "./rpc.ts";
+import { createGatewayHandler } from "./server.ts";
+
+const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
+const config = loadConfig({ file: values.config });
+requireKeys(config, ["amqpUrl", "redisUrl"], "gateway");
+const log = new Logger("gateway", config.logLevel);
+const redis = connectRedis({ url: config.redisUrl, log, name: "dn-gateway" });
+const subscriber = connectRedis({ url: config.redisUrl, log, name: "dn-gateway-events" });
+const domains = new DomainTable(new AppStore(redis, config.redisPrefix), log);
+const rpc = new GatewayRpc(config.amqpUrl, config.amqpCaFile, config.exchange, log);
+rpc.start();
+await domains.start(subscriber);
+
+const handler = createGatewayHandler({
+  domains,
+  rpc,
+  bodies: new BodyStore(redis, config.redisPrefix),
+  log,
+  inlineBodyLimit: config.inlineBodyLimit,
+  bodyLimit: config.bodyLimit,
+  requestTimeoutMs: config.requestTimeoutMs,
+});
+const { hostname, port } = parseListen(config.gatewayListen, "gatewayListen");
+const server = Deno.serve({
+  hostname,
+  port,
+  onListen: (addr) => log.info("gateway listening", { addr: `${addr.hostname}:${addr.port}` }),
+}, handler);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await server.shutdown();
+    domains.stop();
+    await rpc.broker.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+    log.flush();
+    Deno.exit(0);
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * The host agent: converges this host on the desired state of every app.
+ *
+ * Desired state lives in Redis. The agent converges an app when a command
+ * arrives on its own queue (`dn.host.<name>`, bound to `start|stop|remove|
+ * update|status.*`), when control's change event arrives on Redis pub/sub,
+ * after every (re)connect, and on a timer, so a host that missed anything
+ * catches up. Work on one app is serialised; apps proceed independently.
+ *
+ * @module
+ */
+
+import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
+import type { AppRecord } from "../lib/apps.ts";
+import {
+  COMMAND_KINDS,
+  decodeCommand,
+  encodeStatusReply,
+  STATUS_REPLY_TYPE,
+} from "../lib/envelope.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+import { isAppName } from "../lib/names.ts";
+import { AppNotFoundError, type AppStore } from "../lib/store.ts";
+import type { Containers } from "./containers.ts";
+import type { RequestServer } from "./requests.ts";
+
+/** Options of a {@link HostAgent}. */
+export interface HostAgentOptions {
+  hostName: string;
+  exchange: string;
+  store: AppStore;
+  containers: Containers;
+  requests: RequestServer;
+  log: Logger;
+}
+
+/** Converges containers and consumers on desired state. */
+export class HostAgent {
+  #chains = new Map<string, Promise<void>>();
+
+  /** Creates the agent. */
+  constructor(readonly options: HostAgentOptions) {}
+
+  /** Declares and consumes this host's command queue on `channel`. */
+  async attach(channel: AMQPChannel): Promise<void> {
+    const { hostName, exchange } = this.options;
+    const queue = `dn.host.${hostName}`;
+    await channel.queueDeclare(queue, { durable: false, exclusive: true, autoDelete: true });
+    for (const kind of [...COMMAND_KINDS, "status"]) {
+      await channel.queueBind(queue, exchange, `${kind}.*`);
+    }
+    await channel.basicConsume(queue, { noAck: true }, (msg) => this.#onMessage(channel, msg));
+  }
+
+  /** Converges every app known in Redis or present on this host. */
+  async convergeAll(): Promise<void> {
+    const { store, containers, requests, log } = this.options;
+    try {
+      const { apps } = await store.list();
+      const names = new Set([...apps.map((a) => a.name), ...requests.apps]);
+      for (const name of await containers.apps()) names.add(name);
+      await Promise.all([...names].map((name) => this.converge(name)));
+    } catch (e) {
+      log.warn("converge all failed", { error: errorMessage(e) });
+    }
+  }
+
+  /** Converges one app; calls for the same app run one after another. */
+  converge(app: string): Promise<void> {
+    const previous = this.#chains.get(app) ?? Promise.resolve();
+    const next = previous.then(() => this.#converge(app)).catch((e) =>
+      this.options.log.error("converge failed", { app, error: errorMessage(e) })
+    );
+    this.#chains.set(app, next);
+    next.then(() => {
+      if (this.#chains.get(app) === next) this.#chains.delete(app);
+    });
+    return next;
+  }
+
+  async #desired(app: string): Promise<AppRecord | null> {
+    try {
+      return (await this.options.store.get(app)).app;
+    } catch (e) {
+      if (e instanceof AppNotFoundError) return null;
+      throw e;
+    }
+  }
+
+  async #converge(app: string): Promise<void> {
+    const { containers, requests, log } = this.options;
+    const desired = await this.#desired(app);
+    const existing = await containers.list(app);
+    if (desired?.status === "running") {
+      const current = existing.find((c) => c.version === desired.version);
+      const target = requests.target(app);
+      if (!current?.running || target?.containerId !== current.id) {
+        const fresh = await containers.ensureRunning(desired);
+        await requests.serve(app, fresh); // traffic switches here
+        log.info("app serving", { app, version: desired.version, port: fresh.port });
+      }
+      const old = existing.filter((c) => c.version !== desired.version);
+      if (old.length > 0) {
+        await requests.drain(app);
+        for (const c of old) await containers.remove(c.id);
+        log.info("old versions removed", { app, versions: old.map((c) => c.version) });
+      }
+      return;
+    }
+    if (requests.target(app)) {
+      await requests.unserve(app);
+      log.info("app no longer served", { app });
+    }
+    for (const c of existing) {
+      if (desired?.status === "stopped" && c.version === desired.version) {
+        if (c.running) await containers.stop(c.id);
+      } else {
+        await containers.remove(c.id);
+      }
+    }
+  }
+
+  async #onMessage(channel: AMQPChannel, msg: AMQPMessage): Promise<void> {
+    const { log } = this.options;
+    const key = msg.routingKey;
+    try {
+      if (key.startsWith("status.")) {
+        const app = key.slice("status.".length);
+        const { replyTo, correlationId } = msg.properties;
+        if (!isAppName(app) || !replyTo || !correlationId) throw new Error("invalid status request");
+        const reply = encodeStatusReply({
+          host: this.options.hostName,
+          containers: await this.options.containers.report(app),
+        });
+        await channel.basicPublish("", replyTo, reply, { type: STATUS_REPLY_TYPE, correlationId });
+        return;
+      }
+      const command = decodeCommand(msg.body ?? new Uint8Array(), key);
+      log.debug("command", { kind: command.kind, app: command.app });
+      await this.converge(command.app);
+    } catch (e) {
+      log.warn("dropped message", { routingKey: key, error: errorMessage(e) });
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * An app's containers on this host, through the Docker client adapter.
+ *
+ * Containers are named `dn-<host>-<app>-v<version>` and labelled with host,
+ * app and version, so several host services can share one engine. The app's
+ * port is published on 127.0.0.1 only, at a port Docker picks.
+ *
+ * @module
+ */
+
+import type { AppRecord, ContainerReport } from "../lib/apps.ts";
+import type { DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
+import type { Http1Pool } from "../lib/http1.ts";
+import type { Target } from "./requests.ts";
+
+/** Labels dn puts on every container it runs. */
+export const LABEL = {
+  managed: "network.dn.managed",
+  host: "network.dn.host",
+  app: "network.dn.app",
+  version: "network.dn.version",
+} as const;
+
+/** Raised when a container does not become ready. */
+export class ContainerStartError extends Error {
+  override name = "ContainerStartError";
+}
+
+/** A container of an app on this host. */
+export interface AppContainer {
+  id: string;
+  version: number;
+  running: boolean;
+}
+
+/** Options of {@link Containers}. */
+export interface ContainersOptions {
+  docker: DockerClient;
+  hostName: string;
+  registryAuth: RegistryAuth;
+  pool: Http1Pool;
+  /** How long a new container may take to answer HTTP, in ms. */
+  readyTimeoutMs: number;
+}
+
+/** Creates, starts, stops and reports an app's containers on this host. */
+export class Containers {
+  /** Creates the manager. */
+  constructor(readonly options: ContainersOptions) {}
+
+  /** Name of the container running `app` at `version` on this host. */
+  name(app: string, version: number): string {
+    return `dn-${this.options.hostName}-${app}-v${version}`;
+  }
+
+  /** The app's containers on this host, newest version first. */
+  async list(app: string): Promise<AppContainer[]> {
+    const found = await this.options.docker.listContainers({
+      [LABEL.host]: this.options.hostName,
+      [LABEL.app]: app,
+    }, true);
+    return found.map((c) => ({
+      id: c.id,
+      version: Number(c.labels[LABEL.version]) || 0,
+      running: c.state === "running",
+    })).sort((a, b) => b.version - a.version);
+  }
+
+  /** All apps with containers on this host. */
+  async apps(): Promise<Set<string>> {
+    const found = await this.options.docker.listContainers({ [LABEL.host]: this.options.hostName }, true);
+    return new Set(found.map((c) => c.labels[LABEL.app]).filter((a): a is string => !!a));
+  }
+
+  /** Makes sure `app`'s current version runs and answers; returns where to reach it. */
+  async ensureRunning(app: AppRecord): Promise<Target> {
+    const { docker } = this.options;
+    const name = this.name(app.name, app.version);
+    let info = await docker.inspectContainer(name, app.port);
+    if (info === null) {
+      if ((await docker.inspectImage(app.image)) === null) {
+        await docker.pullImage(app.image, this.options.registryAuth);
+      }
+      await docker.createContainer(name, {
+        image: app.image,
+        env: {
+          APP_NAME: app.name,
+          APP_VERSION: String(app.version),
+          PORT: String(app.port),
+          DN_HOST: this.options.hostName,
+        },
+        labels: {
+          [LABEL.managed]: "true",
+          [LABEL.host]: this.options.hostName,
+          [LABEL.app]: app.name,
+          [LABEL.version]: String(app.version),
+        },
+        containerPort: app.port,
+        restartPolicy: "unless-stopped",
+      });
+      info = await docker.inspectContainer(name, app.port);
+    }
+    if (info === null) throw new ContainerStartError(`container ${name} vanished`);
+    if (!info.state.running) {
+      await docker.startContainer(info.id);
+      info = await docker.inspectContainer(info.id, app.port);
+    }
+    if (info === null || info.hostPort === null) {
+      throw new ContainerStartError(`container ${name} has no published port`);
+    }
+    const target = { containerId: info.id, port: info.hostPort };
+    await this.#waitReady(name, target.port);
+    return target;
+  }
+
+  /** Where the running container of `app` at `version` is reachable now, if it runs. */
+  async locate(app: string, version: number): Promise<Target | null> {
+    const info = await this.options.docker.inspectContainer(this.name(app, version));
+    if (info === null || !info.state.running || info.hostPort === null) return null;
+    return { containerId: info.id, port: info.hostPort };
+  }
+
+  /** Stops a container (SIGTERM, then SIGKILL after 10 s). */
+  async stop(id: string): Promise<void> {
+    await this.options.docker.stopContainer(id, 10);
+  }
+
+  /** Removes a container, stopping it if needed. */
+  async remove(id: string): Promise<void> {
+    await this.options.docker.removeContainer(id, { force: true });
+  }
+
+  /** Reports the app's containers on this host. */
+  async report(app: string): Promise<ContainerReport[]> {
+    const reports: ContainerReport[] = [];
+    for (const c of await this.list(app)) {
+      const info = await this.options.docker.inspectContainer(c.id);
+      if (info === null) continue;
+      reports.push({
+        id: info.id,
+        imageId: info.imageId,
+        version: c.version,
+        state: info.state.status,
+        exitCode: info.state.exitCode,
+        createdAt: info.created,
+        startedAt: info.state.startedAt ?? "",
+        finishedAt: info.state.finishedAt ?? "",
+      });
+    }
+    return reports;
+  }
+
+  async #waitReady(name: string, port: number): Promise<void> {
+    const deadline = Date.now() + this.options.readyTimeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      try {
+        await this.options.pool.request("127.0.0.1", port, {
+          method: "GET",
+          url: "/",
+          headers: [["host", "localhost"], ["user-agent", "dn-host-probe"]],
+          body: new Uint8Array(0),
+        }, 1000);
+        return;
+      } catch (e) {
+        last = (e as Error).message;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw new ContainerStartError(`container ${name} did not answer HTTP in time: ${last}`);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * dn host service: runs app containers through the Docker Engine API and
+ * serves their requests from RabbitMQ.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Broker, openChannel } from "../lib/amqp.ts";
+import { BodyStore } from "../lib/bodies.ts";
+import { ConfigError, loadConfig, requireKeys } from "../lib/config.ts";
+import { DockerClient } from "../lib/docker/mod.ts";
+import { Http1Pool } from "../lib/http1.ts";
+import { errorMessage, Logger } from "../lib/log.ts";
+import { isHostName } from "../lib/names.ts";
+import { connectRedis } from "../lib/redis.ts";
+import { AppStore, parseStoreEvent } from "../lib/store.ts";
+import { HostAgent } from "./agent.ts";
+import { Containers } from "./containers.ts";
+import { RequestServer } from "./requests.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { config: { type: "string" }, name: { type: "string" } },
+});
+const config = loadConfig({ file: values.config, flags: { hostName: values.name } });
+requireKeys(config, ["amqpUrl", "redisUrl", "hostName", "registry"], "host");
+if (!isHostName(config.hostName)) {
+  throw new ConfigError(`hostName ${config.hostName} must be a lower-case DNS label`);
+}
+const log = new Logger(`host ${config.hostName}`, config.logLevel);
+const redis = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}` });
+const subscriber = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}-events` });
+const store = new AppStore(redis, config.redisPrefix);
+const pool = new Http1Pool({ maxHeadBytes: 64 * 1024, maxBodyBytes: config.bodyLimit, maxIdle: 64 });
+const containers = new Containers({
+  docker: new DockerClient({ socketPath: config.dockerSocket }),
+  hostName: config.hostName,
+  registryAuth: {
+    username: config.registryUser,
+    password: config.registryPassword,
+    serverAddress: config.registry,
+  },
+  pool,
+  readyTimeoutMs: 30_000,
+});
+const requests = new RequestServer({
+  exchange: config.exchange,
+  pool,
+  bodies: new BodyStore(redis, config.redisPrefix),
+  log,
+  inlineBodyLimit: config.inlineBodyLimit,
+  prefetch: 64,
+  refreshTarget: async (app) => {
+    const { app: record } = await store.get(app);
+    return await containers.locate(app, record.version);
+  },
+});
+const agent = new HostAgent({
+  hostName: config.hostName,
+  exchange: config.exchange,
+  store,
+  containers,
+  requests,
+  log,
+});
+const broker = new Broker({
+  url: config.amqpUrl,
+  caFile: config.amqpCaFile,
+  name: `dn-host-${config.hostName}`,
+  log,
+  onConnect: async (client) => {
+    await requests.attach(await openChannel(broker, client));
+    await agent.attach(await openChannel(broker, client));
+    agent.convergeAll();
+  },
+  onDisconnect: () => requests.detach(),
+});
+
+subscriber.on("message", (_channel: string, message: string) => {
+  const event = parseStoreEvent(message);
+  if (event) agent.converge(event.app);
+});
+subscriber.on("ready", () => {
+  subscriber.subscribe(store.eventsChannel).catch((e) =>
+    log.warn("subscribe failed", { error: errorMessage(e) })
+  );
+});
+
+async function beat(): Promise<void> {
+  await store.heartbeat(config.hostName).catch((e) =>
+    log.warn("heartbeat failed", { error: errorMessage(e) })
+  );
+}
+const heartbeat = setInterval(beat, 5000);
+const reconcile = setInterval(() => agent.convergeAll(), 30_000);
+broker.start();
+await beat();
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    clearInterval(heartbeat);
+    clearInterval(reconcile);
+    await store.forgetHost(config.hostName).catch(() => {});
+    await broker.stop();
+    pool.close();
+    redis.disconnect();
+    subscriber.disconnect();
+    log.flush();
+    Deno.exit(0);
+  });
+}

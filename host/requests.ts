@@ -1,0 +1,239 @@
+/**
+ * Serves app requests on a host: consumes the shared per-app queue
+ * `dn.app.<app>` (bound to `request.<app>`), forwards each request to the
+ * app's container over HTTP/1.1 on loopback, and replies to the gateway.
+ *
+ * Delivery: idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are acked
+ * after the reply is published, so if this host dies another host serves
+ * them; POST and PATCH are acked on receipt (at most once).
+ *
+ * The queue is auto-delete: when no host serves the app it disappears, the
+ * gateway's mandatory publish comes back, and the client gets 503 at once.
+ *
+ * @module
+ */
+
+import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
+import type { BodyStore } from "../lib/bodies.ts";
+import {
+  decodeRequest,
+  encodeEnvelope,
+  type HeaderList,
+  REQUEST_TYPE,
+  type ResponseHead,
+  RESPONSE_TYPE,
+} from "../lib/envelope.ts";
+import { type Http1Pool, UpstreamError, UpstreamTooLargeError } from "../lib/http1.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+
+/** Where an app's requests go on this host. */
+export interface Target {
+  /** Container id serving the app. */
+  containerId: string;
+  /** Loopback port the container's app port is published on. */
+  port: number;
+}
+
+const AT_MOST_ONCE = new Set(["POST", "PATCH"]);
+const encoder = new TextEncoder();
+
+interface Served {
+  target: Target;
+  consumerTag: string | null;
+  inFlight: number;
+  drained: (() => void)[];
+}
+
+/** Options of a {@link RequestServer}. */
+export interface RequestServerOptions {
+  exchange: string;
+  pool: Http1Pool;
+  bodies: BodyStore;
+  log: Logger;
+  inlineBodyLimit: number;
+  /** Messages each app consumer may hold unacked. */
+  prefetch: number;
+  /** Finds the container's current port again after a connect failure. */
+  refreshTarget: (app: string) => Promise<Target | null>;
+}
+
+/** Consumes request queues and proxies to containers. */
+export class RequestServer {
+  #channel: AMQPChannel | null = null;
+  #served = new Map<string, Served>();
+
+  /** Creates a server; attach a channel with {@link attach}. */
+  constructor(readonly options: RequestServerOptions) {}
+
+  /** Apps served now. */
+  get apps(): string[] {
+    return [...this.#served.keys()];
+  }
+
+  /** Requests being handled now, over all apps. */
+  get inFlight(): number {
+    let n = 0;
+    for (const s of this.#served.values()) n += s.inFlight;
+    return n;
+  }
+
+  /** Uses `channel` (after every connect) and resumes consuming for every served app. */
+  async attach(channel: AMQPChannel): Promise<void> {
+    this.#channel = channel;
+    await channel.basicQos(this.options.prefetch);
+    for (const [app, served] of this.#served) {
+      served.consumerTag = null;
+      await this.#consume(app, served);
+    }
+  }
+
+  /** Forgets the channel (connection lost); consumers come back on attach. */
+  detach(): void {
+    this.#channel = null;
+    for (const served of this.#served.values()) served.consumerTag = null;
+  }
+
+  /** Routes `app`'s requests to `target`, consuming its queue if not yet. */
+  async serve(app: string, target: Target): Promise<void> {
+    const served = this.#served.get(app);
+    if (served) {
+      served.target = target;
+      if (served.consumerTag === null) await this.#consume(app, served);
+      return;
+    }
+    const fresh: Served = { target, consumerTag: null, inFlight: 0, drained: [] };
+    this.#served.set(app, fresh);
+    await this.#consume(app, fresh);
+  }
+
+  /** The target of `app`, if served. */
+  target(app: string): Target | undefined {
+    return this.#served.get(app)?.target;
+  }
+
+  /** Waits until no request of `app` is in flight on the current target. */
+  async drain(app: string): Promise<void> {
+    const served = this.#served.get(app);
+    if (!served || served.inFlight === 0) return;
+    await new Promise<void>((resolve) => served.drained.push(resolve));
+  }
+
+  /** Stops consuming `app`'s requests and waits for those in flight. */
+  async unserve(app: string): Promise<void> {
+    const served = this.#served.get(app);
+    if (!served) return;
+    const channel = this.#channel;
+    if (served.consumerTag !== null && channel && !channel.closed) {
+      await channel.basicCancel(served.consumerTag).catch(() => {});
+    }
+    served.consumerTag = null;
+    await this.drain(app);
+    this.#served.delete(app);
+  }
+
+  async #consume(app: string, served: Served): Promise<void> {
+    const channel = this.#channel;
+    if (!channel || channel.closed) return;
+    const queue = `dn.app.${app}`;
+    await channel.queueDeclare(queue, { durable: false, autoDelete: true });
+    await channel.queueBind(queue, this.options.exchange, `request.${app}`);
+    const consumer = await channel.basicConsume(
+      queue,
+      { noAck: false },
+      (msg) => this.#handle(app, served, msg),
+    );
+    served.consumerTag = consumer.tag;
+  }
+
+  async #handle(app: string, served: Served, msg: AMQPMessage): Promise<void> {
+    const { log } = this.options;
+    const { replyTo, correlationId, type } = msg.properties;
+    let envelope;
+    try {
+      if (type !== REQUEST_TYPE) throw new Error(`unexpected message type ${type}`);
+      if (!replyTo || !correlationId) throw new Error("request without reply-to");
+      envelope = decodeRequest(msg.body ?? new Uint8Array());
+    } catch (e) {
+      log.warn("dropped invalid request message", { app, error: errorMessage(e) });
+      await msg.ack().catch(() => {});
+      return;
+    }
+    const { head } = envelope;
+    const ackFirst = AT_MOST_ONCE.has(head.method);
+    if (ackFirst) await msg.ack().catch(() => {});
+    if (Date.now() > head.deadline) {
+      if (!ackFirst) await msg.ack().catch(() => {});
+      return; // nobody waits for it any more
+    }
+    served.inFlight++;
+    try {
+      const body = head.bodyKey ? await this.options.bodies.take(head.bodyKey) : envelope.body;
+      const reply = await this.#forward(app, served, head.method, head.url, head.headers, body, head.deadline);
+      await this.#reply(msg.channel, replyTo, correlationId, reply.head, reply.body, head.deadline);
+      if (!ackFirst) await msg.ack().catch(() => {});
+    } catch (e) {
+      log.warn("request not answered", { app, requestId: head.id, error: errorMessage(e) });
+      // Requeue an idempotent request once for another host; drop it if it already came back.
+      if (!ackFirst) await msg.nack(!msg.redelivered).catch(() => {});
+    } finally {
+      served.inFlight--;
+      if (served.inFlight === 0) for (const resolve of served.drained.splice(0)) resolve();
+    }
+  }
+
+  async #forward(
+    app: string,
+    served: Served,
+    method: string,
+    url: string,
+    headers: HeaderList,
+    body: Uint8Array,
+    deadline: number,
+  ): Promise<{ head: ResponseHead; body: Uint8Array }> {
+    const request = { method, url, headers, body };
+    for (let attempt = 0;; attempt++) {
+      const timeout = Math.max(1, deadline - Date.now());
+      try {
+        const res = await this.options.pool.request("127.0.0.1", served.target.port, request, timeout);
+        return { head: { status: res.status, headers: res.headers }, body: res.body };
+      } catch (e) {
+        if (e instanceof UpstreamTooLargeError) return plain(502, "app response too large");
+        if (e instanceof UpstreamError && e.retriable && attempt === 0) {
+          const fresh = await this.options.refreshTarget(app).catch(() => null);
+          if (fresh && fresh.port !== served.target.port) {
+            served.target = fresh;
+            continue;
+          }
+        }
+        this.options.log.warn("app unreachable", { app, error: errorMessage(e) });
+        return plain(502, `${app} is not answering`);
+      }
+    }
+  }
+
+  async #reply(
+    channel: AMQPChannel,
+    replyTo: string,
+    correlationId: string,
+    head: ResponseHead,
+    body: Uint8Array,
+    deadline: number,
+  ): Promise<void> {
+    let inline = body;
+    if (body.length > this.options.inlineBodyLimit) {
+      head.bodyKey = await this.options.bodies.put(body, Math.max(5000, deadline - Date.now() + 5000));
+      inline = new Uint8Array(0);
+    }
+    await channel.basicPublish("", replyTo, encodeEnvelope(head, inline), {
+      type: RESPONSE_TYPE,
+      correlationId,
+    });
+  }
+}
+
+function plain(status: number, message: string): { head: ResponseHead; body: Uint8Array } {
+  return {
+    head: { status, headers: [["content-type", "text/plain; charset=utf-8"]] },
+    body: encoder.encode(message + "\n"),
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * A connection to RabbitMQ that stays up: it reconnects with exponential
+ * backoff and jitter, runs the service's set-up (exchanges, queues, consumers)
+ * after every connect, sets TCP_NODELAY, and tells whether it is usable now so
+ * callers can fail fast instead of waiting on a dead broker.
+ *
+ * @module
+ */
+
+import { AMQPClient } from "@cloudamqp/amqp-client";
+import type { AMQPChannel } from "@cloudamqp/amqp-client";
+import { errorMessage, type Logger } from "./log.ts";
+
+/** Options of a {@link Broker}. */
+export interface BrokerOptions {
+  /** `amqp://` or `amqps://` URL with user, password and vhost. */
+  url: string;
+  /** PEM CA file to verify the broker's certificate for `amqps://` ("" = system roots). */
+  caFile?: string;
+  /** Connection name shown by RabbitMQ. */
+  name: string;
+  /** Logger for connection events. */
+  log: Logger;
+  /** Set-up run after every connect; a throw closes the connection and retries. */
+  onConnect: (client: AMQPClient) => Promise<void>;
+  /** Called when an established connection is lost. */
+  onDisconnect?: () => void;
+  /** First retry delay in ms (default 200). */
+  minDelayMs?: number;
+  /** Longest retry delay in ms (default 10000). */
+  maxDelayMs?: number;
+}
+
+/** Delay before retry `attempt` (0-based): exponential, capped, with full jitter on the upper half. */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20));
+  return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+}
+
+/** Adds a heartbeat to an AMQP URL unless it sets one. */
+function withHeartbeat(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has("heartbeat")) parsed.searchParams.set("heartbeat", "5");
+  return parsed.toString();
+}
+
+/** Removes the password from a URL for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(invalid url)";
+  }
+}
+
+/** A self-healing RabbitMQ connection. */
+export class Broker {
+  #client: AMQPClient | null = null;
+  #ready = false;
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+  #firstReady: Promise<void>;
+  #resolveFirstReady!: () => void;
+
+  /** Creates a broker connection; call {@link start} to connect. */
+  constructor(readonly options: BrokerOptions) {
+    this.#firstReady = new Promise((resolve) => this.#resolveFirstReady = resolve);
+  }
+
+  /** True while connected and set up. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The connected client, or null between connections. */
+  get client(): AMQPClient | null {
+    return this.#ready ? this.#client : null;
+  }
+
+  /** Starts the connect loop; resolves after the first successful set-up. */
+  start(): Promise<void> {
+    this.#loop ??= this.#run();
+    return this.#firstReady;
+  }
+
+  /** Drops the connection on purpose (after a channel error); the loop reconnects. */
+  reset(reason: string): void {
+    if (!this.#client) return;
+    this.options.log.warn("amqp reset", { reason });
+    this.#client.close(reason).catch(() => {});
+    this.#markDown();
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    const client = this.#client;
+    this.#ready = false;
+    if (client && !client.closed) await client.close().catch(() => {});
+    await this.#loop;
+  }
+
+  #markDown(): void {
+    const wasReady = this.#ready;
+    this.#ready = false;
+    if (wasReady) this.options.onDisconnect?.();
+    this.#wake?.();
+  }
+
+  async #run(): Promise<void> {
+    const { log, minDelayMs = 200, maxDelayMs = 10_000 } = this.options;
+    let attempt = 0;
+    while (!this.#stopped) {
+      try {
+        await this.#connectOnce();
+        attempt = 0;
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        this.#wake = null;
+        if (this.#stopped) break;
+        log.warn("amqp connection lost, reconnecting");
+      } catch (e) {
+        this.#ready = false;
+        if (this.#client && !this.#client.closed) this.#client.close().catch(() => {});
+        log.warn("amqp connect failed", { error: errorMessage(e), attempt });
+      }
+      if (this.#stopped) break;
+      const delay = backoffDelay(attempt++, minDelayMs, maxDelayMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+
+  async #connectOnce(): Promise<void> {
+    const { url, caFile, name, log } = this.options;
+    const tls = caFile ? { ca: [Deno.readTextFileSync(caFile)] } : undefined;
+    const client = new AMQPClient(withHeartbeat(url), tls, null);
+    this.#client = client;
+    client.ondisconnect = () => {
+      if (this.#client === client) this.#markDown();
+    };
+    client.onerror = (error) => log.warn("amqp connection error", { error: error.message });
+    await client.connect();
+    (client as unknown as { socket?: { setNoDelay(v: boolean): void } }).socket?.setNoDelay(true);
+    await this.options.onConnect(client);
+    if (client.closed) throw new Error("connection closed during set-up");
+    this.#ready = true;
+    log.info("amqp connected", { url: redactUrl(url), name });
+    this.#resolveFirstReady();
+  }
+}
+
+/** Opens a channel whose broker-side closure resets the whole connection. */
+export async function openChannel(broker: Broker, client: AMQPClient): Promise<AMQPChannel> {
+  const channel = await client.channel();
+  channel.onerror = (reason: string) => broker.reset(`channel closed: ${reason}`);
+  return channel;
+}

@@ -1,0 +1,261 @@
+/**
+ * Message envelopes exchanged on the `dn` exchange.
+ *
+ * HTTP requests and responses travel as a small binary envelope, so bodies are
+ * never base64-encoded or copied into JSON:
+ *
+ * ```
+ * | u32 big-endian head length | head: UTF-8 JSON | body bytes |
+ * ```
+ *
+ * The AMQP `type` property names the envelope and its version
+ * (`dn.request.v1`, `dn.response.v1`). Commands and status messages are JSON.
+ * Every decoder validates all fields and throws {@link EnvelopeError}.
+ *
+ * @module
+ */
+
+import { isAppName, isHostName } from "./names.ts";
+import type { ContainerReport } from "./apps.ts";
+
+/** AMQP `type` of a request envelope. */
+export const REQUEST_TYPE = "dn.request.v1";
+/** AMQP `type` of a response envelope. */
+export const RESPONSE_TYPE = "dn.response.v1";
+/** AMQP `type` of a command message. */
+export const COMMAND_TYPE = "dn.command.v1";
+/** AMQP `type` of a status reply. */
+export const STATUS_REPLY_TYPE = "dn.status-reply.v1";
+
+/** Raised when a message does not match its envelope. */
+export class EnvelopeError extends Error {
+  override name = "EnvelopeError";
+}
+
+/** Ordered header list; names lower-case, repeated names kept (set-cookie). */
+export type HeaderList = [string, string][];
+
+/** Head of an HTTP request envelope. */
+export interface RequestHead {
+  /** Request method, upper case. */
+  method: string;
+  /** Path with query string, as received (`/a/b?c=d`). */
+  url: string;
+  /** Request headers. */
+  headers: HeaderList;
+  /** Redis key holding the body when it was too large to travel inline. */
+  bodyKey?: string;
+  /** Request id, also passed to the app as `x-request-id`. */
+  id: string;
+  /** Epoch milliseconds after which nobody waits for the answer. */
+  deadline: number;
+}
+
+/** Head of an HTTP response envelope. */
+export interface ResponseHead {
+  /** HTTP status code. */
+  status: number;
+  /** Response headers. */
+  headers: HeaderList;
+  /** Redis key holding the body when it was too large to travel inline. */
+  bodyKey?: string;
+}
+
+/** A decoded envelope: its head and its inline body. */
+export interface Envelope<H> {
+  /** The JSON head. */
+  head: H;
+  /** Inline body bytes (empty when the body is in Redis or absent). */
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MAX_HEAD = 1024 * 1024;
+
+/** Encodes a head and body into one binary envelope. */
+export function encodeEnvelope(head: RequestHead | ResponseHead, body: Uint8Array): Uint8Array {
+  const json = encoder.encode(JSON.stringify(head));
+  const out = new Uint8Array(4 + json.length + body.length);
+  new DataView(out.buffer).setUint32(0, json.length);
+  out.set(json, 4);
+  out.set(body, 4 + json.length);
+  return out;
+}
+
+function splitEnvelope(bytes: Uint8Array): { head: Record<string, unknown>; body: Uint8Array } {
+  if (bytes.length < 4) throw new EnvelopeError("envelope shorter than its length prefix");
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  if (length > MAX_HEAD || 4 + length > bytes.length) {
+    throw new EnvelopeError("envelope head length out of range");
+  }
+  let head: unknown;
+  try {
+    head = JSON.parse(decoder.decode(bytes.subarray(4, 4 + length)));
+  } catch {
+    throw new EnvelopeError("envelope head is not UTF-8 JSON");
+  }
+  if (typeof head !== "object" || head === null || Array.isArray(head)) {
+    throw new EnvelopeError("envelope head is not an object");
+  }
+  return { head: head as Record<string, unknown>, body: bytes.subarray(4 + length) };
+}
+
+function checkHeaders(value: unknown): HeaderList {
+  if (!Array.isArray(value)) throw new EnvelopeError("headers must be a list");
+  for (const pair of value) {
+    if (
+      !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
+      typeof pair[1] !== "string" || !TOKEN.test(pair[0]) || /[\r\n\0]/.test(pair[1])
+    ) {
+      throw new EnvelopeError("headers must be [name, value] pairs of valid strings");
+    }
+  }
+  return value as HeaderList;
+}
+
+function checkBodyKey(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !/^[A-Za-z0-9:._-]{1,200}$/.test(value)) {
+    throw new EnvelopeError("bodyKey must be a short key");
+  }
+  return value;
+}
+
+function onlyKeys(head: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(head)) {
+    if (!allowed.includes(key)) throw new EnvelopeError(`unknown field ${key}`);
+  }
+}
+
+/** Decodes and validates a request envelope. */
+export function decodeRequest(bytes: Uint8Array): Envelope<RequestHead> {
+  const { head, body } = splitEnvelope(bytes);
+  onlyKeys(head, ["method", "url", "headers", "bodyKey", "id", "deadline"]);
+  const { method, url, id, deadline } = head;
+  if (typeof method !== "string" || !TOKEN.test(method) || method.length > 32) {
+    throw new EnvelopeError("method must be an HTTP token");
+  }
+  if (typeof url !== "string" || !url.startsWith("/") || /[\s\0]/.test(url) || url.length > 65536) {
+    throw new EnvelopeError("url must be an origin-form path without spaces");
+  }
+  if (typeof id !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(id)) {
+    throw new EnvelopeError("id must be a short token");
+  }
+  if (typeof deadline !== "number" || !Number.isFinite(deadline)) {
+    throw new EnvelopeError("deadline must be a number");
+  }
+  const bodyKey = checkBodyKey(head.bodyKey);
+  if (bodyKey !== undefined && body.length > 0) {
+    throw new EnvelopeError("body must be either inline or in Redis, not both");
+  }
+  return {
+    head: { method, url, headers: checkHeaders(head.headers), bodyKey, id, deadline },
+    body,
+  };
+}
+
+/** Decodes and validates a response envelope. */
+export function decodeResponse(bytes: Uint8Array): Envelope<ResponseHead> {
+  const { head, body } = splitEnvelope(bytes);
+  onlyKeys(head, ["status", "headers", "bodyKey"]);
+  const { status } = head;
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new EnvelopeError("status must be an integer 200-599");
+  }
+  const bodyKey = checkBodyKey(head.bodyKey);
+  return { head: { status, headers: checkHeaders(head.headers), bodyKey }, body };
+}
+
+/** What a command asks hosts to do. */
+export type CommandKind = "start" | "stop" | "remove" | "update";
+
+/** All command kinds, also the routing key prefixes. */
+export const COMMAND_KINDS: readonly CommandKind[] = ["start", "stop", "remove", "update"];
+
+/** A command broadcast to every host: the app's desired state changed. */
+export interface Command {
+  /** What changed. */
+  kind: CommandKind;
+  /** App the command is about. */
+  app: string;
+}
+
+/** Encodes a command message body. */
+export function encodeCommand(command: Command): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: 1, kind: command.kind, app: command.app }));
+}
+
+function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw new EnvelopeError(`${what} is not UTF-8 JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new EnvelopeError(`${what} is not a JSON object`);
+  }
+  const object = value as Record<string, unknown>;
+  if (object.v !== 1) throw new EnvelopeError(`${what} has unknown version ${object.v}`);
+  return object;
+}
+
+/** Decodes and validates a command; `routingKey` must agree with its body. */
+export function decodeCommand(bytes: Uint8Array, routingKey: string): Command {
+  const body = parseJsonObject(bytes, "command");
+  onlyKeys(body, ["v", "kind", "app"]);
+  const { kind, app } = body;
+  if (!COMMAND_KINDS.includes(kind as CommandKind)) throw new EnvelopeError("unknown command");
+  if (!isAppName(app)) throw new EnvelopeError("command app is not a valid app name");
+  if (routingKey !== `${kind}.${app}`) {
+    throw new EnvelopeError(`routing key ${routingKey} does not match the command`);
+  }
+  return { kind: kind as CommandKind, app };
+}
+
+/** A host's answer to `status.<app>`. */
+export interface StatusReply {
+  /** Host service name. */
+  host: string;
+  /** The app's containers on that host. */
+  containers: ContainerReport[];
+}
+
+/** Encodes a status reply. */
+export function encodeStatusReply(reply: StatusReply): Uint8Array {
+  return encoder.encode(JSON.stringify({ v: 1, ...reply }));
+}
+
+function checkContainer(value: unknown): ContainerReport {
+  if (typeof value !== "object" || value === null) throw new EnvelopeError("bad container");
+  const c = value as Record<string, unknown>;
+  const strings = ["id", "imageId", "state", "createdAt", "startedAt", "finishedAt"] as const;
+  for (const key of strings) {
+    if (typeof c[key] !== "string") throw new EnvelopeError(`container ${key} must be a string`);
+  }
+  if (typeof c.version !== "number" || typeof c.exitCode !== "number") {
+    throw new EnvelopeError("container version and exitCode must be numbers");
+  }
+  return {
+    id: c.id as string,
+    imageId: c.imageId as string,
+    version: c.version,
+    state: c.state as string,
+    exitCode: c.exitCode,
+    createdAt: c.createdAt as string,
+    startedAt: c.startedAt as string,
+    finishedAt: c.finishedAt as string,
+  };
+}
+
+/** Decodes and validates a status reply. */
+export function decodeStatusReply(bytes: Uint8Array): StatusReply {
+  const body = parseJsonObject(bytes, "status reply");
+  if (!isHostName(body.host)) throw new EnvelopeError("status reply host is not a valid name");
+  if (!Array.isArray(body.containers) || body.containers.length > 100) {
+    throw new EnvelopeError("status reply containers must be a short list");
+  }
+  return { host: body.host, containers: body.containers.map(checkContainer) };
+}

@@ -1,0 +1,74 @@
+/**
+ * JSON helpers for the HTTP services: bounded body reading and error answers.
+ *
+ * @module
+ */
+
+/** Raised for a request the service refuses; carries the HTTP status. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  /** Creates an error answered with `status` and `message`. */
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** A JSON response. */
+export function json(status: number, body: unknown, headers?: HeadersInit): Response {
+  const h = new Headers(headers);
+  h.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(body) + "\n", { status, headers: h });
+}
+
+/** Reads a request body up to `limit` bytes, else throws HttpError 413. */
+export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    await req.body?.cancel().catch(() => {});
+    throw new HttpError(413, `body larger than ${limit} bytes`);
+  }
+  if (req.body === null) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = req.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw new HttpError(413, `body larger than ${limit} bytes`);
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Reads a JSON object body with only the `allowed` keys. */
+export async function readJsonObject(
+  req: Request,
+  allowed: readonly string[],
+  limit = 64 * 1024,
+): Promise<Record<string, unknown>> {
+  const bytes = await readBody(req, limit);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new HttpError(400, "body must be valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpError(400, "body must be a JSON object");
+  }
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw new HttpError(400, `unknown field ${key}`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,86 @@
+/**
+ * Redis connection shared by the services: reconnects with backoff and jitter,
+ * fails commands at once while disconnected (no offline queue) so callers can
+ * answer 503 instead of hanging.
+ *
+ * @module
+ */
+
+import { Redis } from "ioredis";
+import { backoffDelay, redactUrl } from "./amqp.ts";
+import type { Logger } from "./log.ts";
+
+/** Raised when Redis cannot be reached right now. */
+export class RedisUnavailableError extends Error {
+  override name = "RedisUnavailableError";
+}
+
+/** Options of {@link connectRedis}. */
+export interface RedisOptions {
+  /** Redis URL (`redis://:password@127.0.0.1:6389/0`). */
+  url: string;
+  /** Logger for connection events. */
+  log: Logger;
+  /** Client name shown by `CLIENT LIST`. */
+  name: string;
+  /** Called after every (re)connect, e.g. to reload a cache. */
+  onReady?: () => void;
+}
+
+/** Creates a Redis client that keeps reconnecting forever. */
+export function connectRedis(options: RedisOptions): Redis {
+  const client = new Redis(options.url, {
+    connectionName: options.name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 5000,
+    retryStrategy: (times) => backoffDelay(times - 1, 100, 5000),
+    reconnectOnError: () => false,
+  });
+  let up = false;
+  client.on("ready", () => {
+    up = true;
+    options.log.info("redis connected", { url: redactUrl(options.url) });
+    options.onReady?.();
+  });
+  client.on("end", () => options.log.warn("redis connection ended"));
+  client.on("error", (e: Error) => {
+    if (up) options.log.warn("redis error", { error: e.message });
+    up = false;
+  });
+  return client;
+}
+
+/** Runs `fn`, turning connection failures into {@link RedisUnavailableError}. */
+export async function withRedis<T>(client: Redis, fn: () => Promise<T>): Promise<T> {
+  if (client.status !== "ready") throw new RedisUnavailableError(`redis is ${client.status}`);
+  try {
+    return await fn();
+  } catch (e) {
+    const message = (e as Error).message ?? "";
+    if (
+      client.status !== "ready" || /Connection is closed|ECONNREFUSED|offline queue|timed out/i
+        .test(message)
+    ) {
+      throw new RedisUnavailableError(message);
+    }
+    throw e;
+  }
+}
+
+/** Waits until the client is ready, up to `timeoutMs`. */
+export function redisReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off("ready", onReady);
+      reject(new RedisUnavailableError(`redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once("ready", onReady);
+  });
+}

@@ -1,0 +1,301 @@
+/**
+ * Starts a real dn network for end-to-end tests: control, gateway and hosts
+ * as separate `deno run` processes with the same permission flags as the
+ * compiled binaries (from `scripts/permissions.sh`), on the RabbitMQ, Redis,
+ * registry and Docker engine that `scripts/infra up` runs (test vhost, Redis
+ * db 1, a fresh key prefix per network).
+ *
+ * @module
+ */
+
+import { DockerClient } from "../../lib/docker/mod.ts";
+import { tarDirectory } from "../../lib/docker/tar.ts";
+import { readDockerignore } from "../../lib/docker/dockerignore.ts";
+import type { AppRecord } from "../../lib/apps.ts";
+
+/** Repository root. */
+export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+/** Deno binary running the tests. */
+export const DENO = Deno.execPath();
+/** Where `scripts/infra` keeps state and config. */
+export const STATE_DIR = Deno.env.get("DN_STATE_DIR") ?? "/var/lib/dn";
+
+type Role = "control" | "gateway" | "host" | "cli";
+
+const ENTRY: Record<Role, string> = {
+  control: "control/main.ts",
+  gateway: "gateway/main.ts",
+  host: "host/main.ts",
+  cli: "cli/main.ts",
+};
+
+const permsCache = new Map<Role, string[]>();
+
+/** The `deno run` permission flags of `role`, from scripts/permissions.sh. */
+export function permissions(role: Role): string[] {
+  const cached = permsCache.get(role);
+  if (cached) return cached;
+  const name = `PERMS_${role.toUpperCase()}`;
+  const out = new Deno.Command("bash", {
+    args: ["-c", `source scripts/permissions.sh && printf '%s\\n' "\${${name}[@]}"`],
+    cwd: ROOT,
+    env: { DN_STATE_DIR: STATE_DIR },
+  }).outputSync();
+  if (!out.success) throw new Error(`cannot read ${name}: ${new TextDecoder().decode(out.stderr)}`);
+  const flags = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.length > 0);
+  permsCache.set(role, flags);
+  return flags;
+}
+
+/** Reads a JSON config file written by scripts/infra. */
+export function infraConfig(name: string): Record<string, string> {
+  return JSON.parse(Deno.readTextFileSync(`${STATE_DIR}/config/${name}.json`));
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A running service process. */
+export class Service {
+  #output: string[] = [];
+  #done: Promise<Deno.CommandStatus>;
+
+  /** Spawns `role` with extra env. */
+  constructor(
+    readonly role: Role,
+    readonly label: string,
+    readonly child: Deno.ChildProcess,
+  ) {
+    this.#done = child.status;
+    this.#collect(child.stderr);
+    this.#collect(child.stdout);
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      this.#output.push(chunk);
+      if (this.#output.length > 2000) this.#output.splice(0, 1000);
+    }
+  }
+
+  /** Everything the service logged so far. */
+  get output(): string {
+    return this.#output.join("");
+  }
+
+  /** Sends `signal` and waits for the process to end. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    await this.#done;
+    clearTimeout(timer);
+  }
+
+  /** Waits until the service logged a line containing `text`. */
+  async waitFor(text: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (Date.now() > deadline) {
+        throw new Error(`${this.label} did not log "${text}" in time:\n${this.output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Result of running the CLI. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A whole test network. */
+export class TestNetwork {
+  readonly services = new Map<string, Service>();
+  readonly prefix = `dntest-${crypto.randomUUID().slice(0, 8)}:`;
+  readonly controlPort = freePort();
+  readonly gatewayPort = freePort();
+  readonly token = crypto.randomUUID() + crypto.randomUUID();
+  readonly docker = new DockerClient();
+  readonly registry: string;
+  readonly #registryUser: string;
+  readonly #registryPassword: string;
+
+  /** Creates (does not start) a network with the given host names. */
+  constructor(readonly hostNames: string[]) {
+    const cli = infraConfig("test-cli");
+    this.registry = cli.registry;
+    this.#registryUser = cli.registryUser;
+    this.#registryPassword = cli.registryPassword;
+  }
+
+  /** URL of control. */
+  get controlUrl(): string {
+    return `http://127.0.0.1:${this.controlPort}`;
+  }
+
+  /** URL of the gateway. */
+  get gatewayUrl(): string {
+    return `http://127.0.0.1:${this.gatewayPort}`;
+  }
+
+  #env(): Record<string, string> {
+    return {
+      DN_REDIS_PREFIX: this.prefix,
+      DN_TOKEN: this.token,
+      DN_CONTROL_LISTEN: `127.0.0.1:${this.controlPort}`,
+      DN_CONTROL_URL: this.controlUrl,
+      DN_GATEWAY_LISTEN: `127.0.0.1:${this.gatewayPort}`,
+      DN_LOG_LEVEL: "debug",
+      DN_REQUEST_TIMEOUT_MS: "5000",
+    };
+  }
+
+  /** Spawns a service; `key` names it in {@link services}. */
+  spawn(role: Role, key: string, args: string[] = [], env: Record<string, string> = {}): Service {
+    const config = `${STATE_DIR}/config/test-${role}.json`;
+    const child = new Deno.Command(DENO, {
+      args: ["run", ...permissions(role), ENTRY[role], "--config", config, ...args],
+      cwd: ROOT,
+      env: { ...this.#env(), ...env },
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+    const service = new Service(role, key, child);
+    this.services.set(key, service);
+    return service;
+  }
+
+  /** Starts a host named `name`. */
+  async startHost(name: string): Promise<Service> {
+    const host = this.spawn("host", name, ["--name", name]);
+    await host.waitFor("amqp connected");
+    return host;
+  }
+
+  /** Starts control, gateway and every host, and waits until each is connected. */
+  async start(): Promise<this> {
+    const control = this.spawn("control", "control");
+    await control.waitFor("amqp connected");
+    const gateway = this.spawn("gateway", "gateway");
+    await Promise.all([
+      gateway.waitFor("amqp connected"),
+      ...this.hostNames.map((name) => this.startHost(name)),
+    ]);
+    await gateway.waitFor("gateway listening");
+    return this;
+  }
+
+  /** Stops every service and removes the containers of this network's hosts. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.services.values()].map((s) => s.stop()));
+    for (const host of this.hostNames) {
+      for (const c of await this.docker.listContainers({ "network.dn.host": host }, true)) {
+        await this.docker.removeContainer(c.id, { force: true }).catch(() => {});
+      }
+    }
+  }
+
+  /** Calls control's API with the token. */
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(this.controlUrl + path, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** Sends a request through the gateway for `hostname`. */
+  gateway(hostname: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set("host", hostname);
+    return fetch(this.gatewayUrl + path, { ...init, headers });
+  }
+
+  /** Builds `dir` and pushes it as `<registry>/<name>:v<version>`; returns the digest. */
+  async buildAndPush(dir: string, name: string, version: number): Promise<string> {
+    const tag = `v${version}`;
+    const repo = `${this.registry}/${name}`;
+    const ignore = await readDockerignore(dir);
+    await this.docker.build(tarDirectory(dir, ignore), { tag: `${repo}:${tag}` }, () => {});
+    const { digest } = await this.docker.pushImage(repo, tag, {
+      username: this.#registryUser,
+      password: this.#registryPassword,
+      serverAddress: this.registry,
+    }, () => {});
+    return digest;
+  }
+
+  /** Creates and starts an app from `dir` through control; waits until the gateway serves it. */
+  async deploy(dir: string, name: string, hostname: string, port = 8000): Promise<AppRecord> {
+    const digest = await this.buildAndPush(dir, name, 1);
+    const created = await this.api("POST", "/v1/apps", { name, hostname, port, digest });
+    if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created)}`);
+    const started = await this.api("POST", `/v1/apps/${name}/start`);
+    if (started.status !== 200) throw new Error(`start failed: ${JSON.stringify(started)}`);
+    await this.waitForApp(hostname, (res) => res.status === 200);
+    return started.body.app;
+  }
+
+  /** Polls `GET /` through the gateway until `ok` holds (default 60 s). */
+  async waitForApp(
+    hostname: string,
+    ok: (res: Response, body: string) => boolean,
+    timeoutMs = 60_000,
+    path = "/",
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const res = await this.gateway(hostname, path);
+      const body = await res.text();
+      if (ok(res, body)) return;
+      last = `${res.status} ${body}`;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${hostname} never became ready; last answer: ${last}`);
+  }
+
+  /** Runs the dn CLI with this network's control and registry. */
+  async cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", ...permissions("cli"), `${ROOT}/${ENTRY.cli}`, ...args],
+      cwd,
+      env: {
+        DN_CONFIG: `${STATE_DIR}/config/test-cli.json`,
+        DN_CONTROL_URL: this.controlUrl,
+        DN_TOKEN: this.token,
+        NO_COLOR: "1",
+        ...env,
+      },
+      stdin: "null",
+    }).output();
+    const decoder = new TextDecoder();
+    return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  }
+}
+
+/** Starts a network with `hosts` (default: the seed's three). */
+export async function startNetwork(
+  hosts = ["vaermina-t", "sanguine-t", "meridia-t"],
+): Promise<TestNetwork> {
+  return await new TestNetwork(hosts).start();
+}

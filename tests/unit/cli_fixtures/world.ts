@@ -1,0 +1,219 @@
+/**
+ * A fake outside world for CLI tests: an in-memory control API that follows
+ * the contract (behind a fake fetch), a registry `/v2/` login endpoint, and a
+ * fake Docker engine. Commands run through `runCli` exactly as from a shell.
+ *
+ * @module
+ */
+
+import type { AppRecord, AppStatusReport, HostReport } from "../../../lib/apps.ts";
+import { runCli } from "../../../cli/cli.ts";
+import type { Deps } from "../../../cli/context.ts";
+import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
+
+/** Directory of the hello-world fixture app. */
+export const APP_DIR = new URL("./hello-world", import.meta.url).pathname;
+/** The token the fake control accepts. */
+export const TOKEN = "s3cret-token-value";
+/** The registry password the fake registry accepts. */
+export const PASSWORD = "pa55word-value";
+/** Fixed "now" of every test run. */
+export const NOW = new Date("2024-05-01T12:00:00.000Z");
+
+/** Result of one CLI run. */
+export interface RunResult {
+  code: number;
+  out: string[];
+  err: string[];
+}
+
+/** A fake Docker engine. */
+export class FakeEngine implements ImageBackend {
+  images = new Map<string, LocalImage>();
+  builds: string[] = [];
+  pushes: { repo: string; tag: string; auth: RegistryAuth }[] = [];
+  failBuild?: string;
+  failPush?: string;
+  #n = 0;
+
+  build(dir: string, tag: string, onLine: (line: string) => void): Promise<{ imageId: string }> {
+    this.builds.push(tag);
+    onLine("Sending build context to Docker daemon  2.048kB");
+    onLine("Step 1/1 : FROM scratch\n");
+    if (this.failBuild) return Promise.reject(new Error(this.failBuild));
+    const imageId = `sha256:${String(++this.#n).repeat(64).slice(0, 64)}`;
+    onLine(` ---> ${imageId.slice(7, 19)}\n`);
+    onLine(`Successfully built ${imageId.slice(7, 19)}\nSuccessfully tagged ${tag}\n`);
+    this.images.set(tag, { id: imageId, repoDigests: [] });
+    if (!dir.endsWith("hello-world")) throw new Error(`unexpected build context ${dir}`);
+    return Promise.resolve({ imageId });
+  }
+
+  push(
+    repo: string,
+    tag: string,
+    auth: RegistryAuth,
+    onLine: (line: string) => void,
+  ): Promise<{ digest: string }> {
+    this.pushes.push({ repo, tag, auth });
+    onLine(`The push refers to repository [${repo}]`);
+    if (this.failPush) return Promise.reject(new Error(this.failPush));
+    onLine("cc33bc1d2d56: Layer already exists");
+    const digest = `sha256:${"d1".repeat(32)}`;
+    onLine(`${tag}: digest: ${digest} size: 528`);
+    return Promise.resolve({ digest });
+  }
+
+  inspect(ref: string): Promise<LocalImage | null> {
+    return Promise.resolve(this.images.get(ref) ?? null);
+  }
+}
+
+/** An in-memory control, registry and engine, and a way to run `dn`. */
+export class World {
+  apps = new Map<string, AppRecord>();
+  hosts: Omit<HostReport, "containers">[] = [
+    { host: "vaermina", latencyMs: 4 },
+    { host: "meridia", latencyMs: 3.4 },
+  ];
+  engine = new FakeEngine();
+  requests: { method: string; path: string; body?: unknown }[] = [];
+  controlDown = false;
+  registry = "127.0.0.1:5055";
+  env: Record<string, string | undefined> = {
+    DN_CONTROL_URL: "http://127.0.0.1:7070",
+    DN_TOKEN: TOKEN,
+    DN_REGISTRY: "127.0.0.1:5055",
+    DN_REGISTRY_USER: "dn",
+    DN_REGISTRY_PASSWORD: PASSWORD,
+    HOME: "/nonexistent-home",
+  };
+
+  /** Adds an app as control would have it. */
+  addApp(over: Partial<AppRecord> & { name: string }): AppRecord {
+    const app: AppRecord = {
+      hostname: `${over.name}.dn.local`,
+      port: 80,
+      status: "created",
+      version: 1,
+      image: `${this.registry}/${over.name}:v${over.version ?? 1}`,
+      digest: "",
+      createdAt: new Date(NOW.getTime() - 30 * 60_000).toISOString(),
+      updatedAt: NOW.toISOString(),
+      ...over,
+    };
+    this.apps.set(app.name, app);
+    return app;
+  }
+
+  /** Runs `dn argv` with the fake world; `cwd` defaults to the fixture app. */
+  async run(argv: string[], cwd = APP_DIR): Promise<RunResult> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const deps: Deps = {
+      env: this.env,
+      cwd,
+      now: () => NOW,
+      io: { out: (l) => out.push(...l.split("\n")), err: (l) => err.push(...l.split("\n")) },
+      fetch: (input, init) => this.#fetch(input, init),
+      images: () => this.engine,
+    };
+    const code = await runCli(argv, deps);
+    return { code, out, err };
+  }
+
+  #fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const headers = new Headers(init?.headers);
+    const method = init?.method ?? "GET";
+    if (url.host === this.registry) return Promise.resolve(this.#registry(url, headers));
+    if (this.controlDown || url.host !== "127.0.0.1:7070") {
+      return Promise.reject(new TypeError("error sending request: Connection refused"));
+    }
+    const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
+    this.requests.push({ method, path: url.pathname, body });
+    if (headers.get("authorization") !== `Bearer ${TOKEN}`) {
+      return Promise.resolve(json(401, { error: "invalid token" }));
+    }
+    return Promise.resolve(this.#control(method, url.pathname, body));
+  }
+
+  #registry(url: URL, headers: Headers): Response {
+    if (url.protocol !== "http:" || url.pathname !== "/v2/") {
+      return new Response(null, { status: 404 });
+    }
+    const expected = "Basic " + btoa(`dn:${PASSWORD}`);
+    if (headers.get("authorization") === expected) return json(200, {});
+    return new Response("{}", {
+      status: 401,
+      headers: { "www-authenticate": 'Basic realm="Registry Realm"' },
+    });
+  }
+
+  #control(method: string, path: string, body: Record<string, unknown>): Response {
+    if (path === "/v1/apps" && method === "GET") {
+      return json(200, { apps: [...this.apps.values()] });
+    }
+    if (path === "/v1/apps" && method === "POST") {
+      const { name, hostname, port, digest } = body as Record<string, string & number>;
+      if (this.apps.has(name)) return json(409, { error: `${name} already exists` });
+      if ([...this.apps.values()].some((a) => a.hostname === hostname)) {
+        return json(409, { error: `hostname ${hostname} is taken` });
+      }
+      const app = this.addApp({ name, hostname, port, digest, createdAt: NOW.toISOString() });
+      return json(201, { app });
+    }
+    const m = /^\/v1\/apps\/([^/]+)(?:\/(start|stop|update|status))?$/.exec(path);
+    if (!m) return json(404, { error: "no such route" });
+    const [, name, action] = m;
+    const app = this.apps.get(name);
+    if (!app) return json(404, { error: `${name} not found` });
+    if (!action && method === "GET") return json(200, { app });
+    if (!action && method === "DELETE") {
+      this.apps.delete(name);
+      return json(200, { app });
+    }
+    if (action === "start" || action === "stop") {
+      app.status = action === "start" ? "running" : "stopped";
+      return json(200, { app });
+    }
+    if (action === "update") {
+      if (body.version !== app.version + 1) {
+        return json(409, { error: `version must be ${app.version + 1}` });
+      }
+      app.version = body.version as number;
+      app.digest = body.digest as string;
+      if (typeof body.hostname === "string") app.hostname = body.hostname;
+      if (typeof body.port === "number") app.port = body.port;
+      return json(200, { app });
+    }
+    if (action === "status") {
+      const running = app.status === "running";
+      const report: AppStatusReport = {
+        app,
+        hosts: this.hosts.map((h) => ({
+          ...h,
+          containers: app.status === "created" ? [] : [{
+            id: `${h.host}-c`,
+            imageId: "sha256:6f0d8b9aefff0000000000000000000000000000000000000000000000000000",
+            version: app.version,
+            state: running ? "running" : "exited",
+            exitCode: 0,
+            createdAt: new Date(NOW.getTime() - 20_000).toISOString(),
+            startedAt: new Date(NOW.getTime() - 12_000).toISOString(),
+            finishedAt: running ? "" : new Date(NOW.getTime() - 15_000).toISOString(),
+          }],
+        })),
+      };
+      return json(200, report);
+    }
+    return json(404, { error: "no such route" });
+  }
+}
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}

@@ -1,0 +1,54 @@
+import { assertEquals, assertThrows } from "../helpers/assert.ts";
+import { ConfigError, envName, loadConfig, parseListen } from "../../lib/config.ts";
+import { isAppName, isHostname, normaliseHostname } from "../../lib/names.ts";
+
+Deno.test("config layers: defaults < file < env < flags", () => {
+  const dir = Deno.makeTempDirSync();
+  const file = `${dir}/dn.json`;
+  Deno.writeTextFileSync(file, JSON.stringify({ registry: "file:1", controlUrl: "http://f" }));
+  const config = loadConfig({
+    file,
+    env: { DN_CONTROL_URL: "http://env", DN_REQUEST_TIMEOUT_MS: "1234" },
+    flags: { registry: "flag:2" },
+  });
+  assertEquals(config.registry, "flag:2");
+  assertEquals(config.controlUrl, "http://env");
+  assertEquals(config.requestTimeoutMs, 1234);
+  assertEquals(config.exchange, "dn");
+});
+
+Deno.test("config refuses unknown keys, bad numbers and open secret files", () => {
+  const dir = Deno.makeTempDirSync();
+  const file = `${dir}/dn.json`;
+  Deno.writeTextFileSync(file, JSON.stringify({ nope: 1 }));
+  assertThrows(() => loadConfig({ file, env: {} }), ConfigError);
+  assertThrows(() => loadConfig({ env: { DN_BODY_LIMIT: "-1", HOME: dir } }), ConfigError);
+  const secret = `${dir}/token`;
+  Deno.writeTextFileSync(secret, "s3cret-token-value\n");
+  Deno.chmodSync(secret, 0o644);
+  Deno.writeTextFileSync(file, JSON.stringify({ tokenFile: secret }));
+  assertThrows(() => loadConfig({ file, env: {} }), ConfigError);
+  Deno.chmodSync(secret, 0o600);
+  assertEquals(loadConfig({ file, env: {} }).token, "s3cret-token-value");
+  assertThrows(() => loadConfig({ file: `${dir}/missing.json`, env: {} }), ConfigError);
+});
+
+Deno.test("env names and listen addresses", () => {
+  assertEquals(envName("inlineBodyLimit"), "DN_INLINE_BODY_LIMIT");
+  assertEquals(parseListen("127.0.0.1:8080", "x"), { hostname: "127.0.0.1", port: 8080 });
+  assertEquals(parseListen("[::1]:80", "x"), { hostname: "::1", port: 80 });
+  assertThrows(() => parseListen("127.0.0.1:99999", "x"), ConfigError);
+  assertThrows(() => parseListen("nohost", "x"), ConfigError);
+});
+
+Deno.test("names: app names are DNS labels, hostnames are checked per label", () => {
+  for (const ok of ["a", "hello-world", "x1", "a".repeat(63)]) assertEquals(isAppName(ok), true);
+  for (const bad of ["", "-a", "a-", "Hello", "a_b", "a.b", "a".repeat(64), "../x", 3]) {
+    assertEquals(isAppName(bad), false, String(bad));
+  }
+  assertEquals(isHostname("hello-world.dn.local"), true);
+  assertEquals(isHostname("a..b"), false);
+  assertEquals(isHostname("a b"), false);
+  assertEquals(normaliseHostname("Hello.DN.local.:8080"), "hello.dn.local");
+  assertEquals(normaliseHostname("[::1]:80"), "[::1]:80");
+});
