@@ -13,7 +13,7 @@ export interface RegistryAuth {
   /** Registry password. */
   password: string;
   /** Registry `host:port`. */
-  serveraddress: string;
+  serverAddress: string;
 }
 
 /** The facts the CLI uses about a local image. */

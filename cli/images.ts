@@ -10,7 +10,7 @@ import type { AppConfig } from "./app_config.ts";
 import type { Context } from "./context.ts";
 import { CliError } from "./errors.ts";
 import type { RegistryAuth } from "./image_backend.ts";
-import { checkRegistryLogin } from "./registry.ts";
+import { checkRegistryLogin, type LoginResult } from "./registry.ts";
 
 /**
  * The version the next build of `app` gets: 1 when control does not know the
@@ -80,18 +80,9 @@ export async function pushImage(ctx: Context, name: string, version: number): Pr
   const auth: RegistryAuth = {
     username: config.registryUser,
     password: config.registryPassword,
-    serveraddress: config.registry,
+    serverAddress: config.registry,
   };
-  if (config.registryUser !== "") {
-    const login = await checkRegistryLogin(
-      config.registry,
-      config.registryUser,
-      config.registryPassword,
-      ctx.deps.fetch,
-    );
-    if (login === "rejected") throw credentialsError(ctx);
-    if (login === "ok") ctx.out("Login Succeeded");
-  }
+  if (await checkLogin(ctx) === "ok") ctx.out("Login Succeeded");
   ctx.out(`pushing ${repo}:${tag}`);
   let digestShown = false;
   const show = relay(ctx);
@@ -108,6 +99,28 @@ export async function pushImage(ctx: Context, name: string, version: number): Pr
   }
   if (!digestShown) ctx.out(`${tag}: digest: ${digest}`);
   return digest;
+}
+
+const logins = new WeakMap<Context, Promise<LoginResult>>();
+
+/**
+ * Checks the registry credentials once per command run (so commands that
+ * build and push can check before building); throws a one-line error when
+ * the registry refuses them.
+ */
+export function checkLogin(ctx: Context): Promise<LoginResult> {
+  let login = logins.get(ctx);
+  if (!login) {
+    const { registry, registryUser, registryPassword } = ctx.config();
+    login = registryUser === ""
+      ? Promise.resolve<LoginResult>("unknown")
+      : checkRegistryLogin(registry, registryUser, registryPassword, ctx.deps.fetch);
+    logins.set(ctx, login);
+  }
+  return login.then((result) => {
+    if (result === "rejected") throw credentialsError(ctx);
+    return result;
+  });
 }
 
 function credentialsError(ctx: Context): CliError {
@@ -133,6 +146,9 @@ export async function ensurePushed(
 ): Promise<string> {
   const images = await ctx.images();
   const ref = imageRef(ctx.config().registry, app.name, version);
-  if (await images.inspect(ref) === null) await buildImage(ctx, app, version);
+  if (await images.inspect(ref) === null) {
+    await checkLogin(ctx);
+    await buildImage(ctx, app, version);
+  }
   return await pushImage(ctx, app.name, version);
 }

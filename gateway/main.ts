@@ -7,8 +7,8 @@
 import { parseArgs } from "node:util";
 import { BodyStore } from "../lib/bodies.ts";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
-import { Logger } from "../lib/log.ts";
-import { connectRedis } from "../lib/redis.ts";
+import { errorMessage, Logger } from "../lib/log.ts";
+import { connectRedis, redisReady } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { DomainTable } from "./domains.ts";
 import { GatewayRpc } from "./rpc.ts";
@@ -23,6 +23,7 @@ const subscriber = connectRedis({ url: config.redisUrl, log, name: "dn-gateway-e
 const domains = new DomainTable(new AppStore(redis, config.redisPrefix), log);
 const rpc = new GatewayRpc(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 rpc.start();
+await redisReady(redis, 10_000).catch((e) => log.warn("starting without redis", { error: errorMessage(e) }));
 await domains.start(subscriber);
 
 const handler = createGatewayHandler({

@@ -13,7 +13,7 @@ import { DockerClient } from "../lib/docker/mod.ts";
 import { Http1Pool } from "../lib/http1.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
 import { isHostName } from "../lib/names.ts";
-import { connectRedis } from "../lib/redis.ts";
+import { connectRedis, redisReady } from "../lib/redis.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
 import { Containers } from "./containers.ts";
@@ -85,6 +85,7 @@ subscriber.on("ready", () => {
   subscriber.subscribe(store.eventsChannel).catch((e) =>
     log.warn("subscribe failed", { error: errorMessage(e) })
   );
+  if (broker.ready) agent.convergeAll(); // Redis came back: catch up on what we missed
 });
 
 async function beat(): Promise<void> {
@@ -94,8 +95,9 @@ async function beat(): Promise<void> {
 }
 const heartbeat = setInterval(beat, 5000);
 const reconcile = setInterval(() => agent.convergeAll(), 30_000);
-broker.start();
+await redisReady(redis, 10_000).catch((e) => log.warn("starting without redis", { error: errorMessage(e) }));
 await beat();
+broker.start();
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

@@ -6,7 +6,7 @@
 
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
-import { buildImage, pushImage } from "../images.ts";
+import { buildImage, checkLogin, pushImage } from "../images.ts";
 import { ensureNewApp } from "../target.ts";
 
 /** `dn run`. */
@@ -21,6 +21,7 @@ export const run: Command = {
     const app = await ctx.app();
     const control = ctx.control();
     await ensureNewApp(ctx, app);
+    await checkLogin(ctx);
     await buildImage(ctx, app, 1);
     const digest = await pushImage(ctx, app.name, 1);
     const created = await control.createApp({

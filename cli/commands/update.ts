@@ -11,7 +11,7 @@ import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.
 import type { UpdateAppRequest } from "../control_client.ts";
 import { CliError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
-import { buildImage, pushImage } from "../images.ts";
+import { buildImage, checkLogin, pushImage } from "../images.ts";
 
 /** `dn update`. */
 export const update: Command = {
@@ -28,6 +28,7 @@ export const update: Command = {
     const current = await control.findApp(app.name);
     if (!current) throw new CliError(`${app.name} not found`);
     const version = current.version + 1;
+    await checkLogin(ctx);
     await buildImage(ctx, app, version);
     const digest = await pushImage(ctx, app.name, version);
     const request: UpdateAppRequest = { version, digest };

@@ -111,7 +111,8 @@ export function parseImageRef(ref: unknown): ImageRef {
     rest = rest.slice(0, colon);
     if (!TAG.test(tag)) throw badRef(ref);
   }
-  if (!isRepository(rest)) throw badRef(ref);
+  // `sha256:abc` would be the repository `sha256` tagged `abc`: a mistyped id, refused.
+  if (!isRepository(rest) || rest === "sha256") throw badRef(ref);
   const out: ImageRef = { repository: rest };
   if (tag !== undefined) out.tag = tag;
   if (digest !== undefined) out.digest = digest;
