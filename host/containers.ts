@@ -97,6 +97,7 @@ export class Containers {
         },
         containerPort: app.port,
         restartPolicy: "unless-stopped",
+        init: true,
       });
       info = await docker.inspectContainer(name, app.port);
     }

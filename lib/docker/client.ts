@@ -2,10 +2,15 @@
  * The Docker Engine API client: the only code in dn that talks to Docker.
  *
  * It speaks HTTP over the engine's Unix socket with `fetch` and
- * `Deno.createHttpClient({ proxy: { transport: "unix", path } })`, needs
- * `--allow-read` and `--allow-write` on the socket, and checks every name it
- * puts in a URL (container names and ids, image references, tags) before
- * sending anything.
+ * `Deno.createHttpClient({ proxy: { transport: "unix", path } })` (no unstable
+ * flag), to URLs like `http://docker/v1.41/containers/json`, and checks every
+ * name it puts in a URL (container names and ids, image references, tags)
+ * before sending anything.
+ *
+ * Permissions (Deno 2.9), all four are needed:
+ * `--allow-read=/var/run/docker.sock --allow-write=/var/run/docker.sock
+ * --allow-net=unix:/var/run/docker.sock,docker:80` (the last because `fetch`
+ * checks the URL's host `docker` even though the socket is used).
  *
  * @example Build, run and read an app
  * ```ts ignore
@@ -441,18 +446,12 @@ export class DockerClient {
       if (built) shortId = built[1];
       onLine(line);
     });
-    await this.#progress(res, "POST", "/build", DockerBuildError, printer, (aux) => {
+    const init = await this.#progress(res, "POST", "/build", DockerBuildError, printer, (aux) => {
       if (typeof aux.ID === "string") imageId = aux.ID;
     });
     if (imageId === "") {
       const info = await this.inspectImage(shortId !== "" ? shortId : opts.tag);
-      if (info === null) {
-        throw new DockerBuildError("build ended without an image", {
-          status: res.status,
-          method: "POST",
-          path: "/build",
-        });
-      }
+      if (info === null) throw new DockerBuildError("build ended without an image", init);
       imageId = info.id;
     }
     return { imageId };
@@ -495,16 +494,10 @@ export class DockerClient {
       if (/^sha256:[0-9a-f]{64}$/.test(line)) imageId = line;
       onLine?.(line);
     });
-    await this.#progress(res, "POST", "/images/create", DockerPullError, printer);
+    const init = await this.#progress(res, "POST", "/images/create", DockerPullError, printer);
     if (imageId === "") {
       const info = await this.inspectImage(`${opts.repository}:${opts.tag}`);
-      if (info === null) {
-        throw new DockerPullError("import ended without an image", {
-          status: res.status,
-          method: "POST",
-          path: "/images/create",
-        });
-      }
+      if (info === null) throw new DockerPullError("import ended without an image", init);
       imageId = info.id;
     }
     return { imageId };
@@ -560,15 +553,11 @@ export class DockerClient {
       if (m) digest = m[1];
       onLine(line);
     });
-    await this.#progress(res, "POST", path, DockerPushError, printer, (aux) => {
+    const init = await this.#progress(res, "POST", path, DockerPushError, printer, (aux) => {
       if (typeof aux.Digest === "string") digest = aux.Digest;
     }, (message) => `push ${repository}:${tag}: ${message}`);
     if (digest === "") {
-      throw new DockerPushError(`push ${repository}:${tag}: the engine reported no digest`, {
-        status: res.status,
-        method: "POST",
-        path,
-      });
+      throw new DockerPushError(`push ${repository}:${tag}: the engine reported no digest`, init);
     }
     return { digest };
   }
@@ -943,7 +932,10 @@ export class DockerClient {
     throw new ErrorClass(message, { status: res.status, method, path: fullPath });
   }
 
-  /** Reads a JSON progress stream to its end, printing it; throws on an `error` message. */
+  /**
+   * Reads a JSON progress stream to its end, printing it; throws `ErrorClass`
+   * on an `error` message. Returns where the answer came from, for errors.
+   */
   async #progress(
     res: Response,
     method: string,
@@ -952,32 +944,38 @@ export class DockerClient {
     printer: ProgressPrinter,
     onAux?: (aux: Record<string, unknown>) => void,
     wrap: (message: string) => string = (m) => m,
-  ): Promise<void> {
+  ): Promise<DockerErrorInit> {
     const init = { status: res.status, method, path: `/v${await this.apiVersion()}${path}` };
-    if (res.body === null) return;
-    let failure: string | undefined;
+    if (res.body === null) return init;
+    const messages = readJsonMessages(res.body);
     try {
-      for await (const msg of readJsonMessages(res.body)) {
+      while (true) {
+        let next: IteratorResult<JsonMessage>;
+        try {
+          next = await messages.next();
+        } catch (err) {
+          throw new DockerUnavailableError(
+            `lost the Docker engine at ${this.socketPath} during ${method} ${path}: ${reason(err)}`,
+            { ...init, cause: err },
+          );
+        }
+        if (next.done) return init;
+        const msg = next.value;
         const error = messageError(msg);
         if (error !== undefined) {
-          failure = error;
-          break;
+          printer.flush();
+          throw new ErrorClass(wrap(error), init);
         }
         if (msg.aux !== undefined && msg.aux !== null && typeof msg.aux === "object") {
           onAux?.(msg.aux);
-          continue;
+        } else {
+          printer.message(msg);
         }
-        printer.message(msg);
       }
-    } catch (err) {
-      throw new DockerUnavailableError(
-        `lost the Docker engine at ${this.socketPath} during ${method} ${path}: ${reason(err)}`,
-        { ...init, cause: err },
-      );
     } finally {
+      await messages.return(undefined); // cancels the body if we stopped early
       printer.flush();
     }
-    if (failure !== undefined) throw new ErrorClass(wrap(failure), init);
   }
 }
 
