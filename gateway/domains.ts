@@ -33,13 +33,15 @@ export class DomainTable {
 
   /** Subscribes to change events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
-    subscriber.on("message", () => this.reload());
-    subscriber.on("ready", () => {
+    const subscribe = () => {
       subscriber.subscribe(this.store.eventsChannel).catch((e) =>
         this.log.warn("subscribe failed", { error: errorMessage(e) })
       );
       this.reload();
-    });
+    };
+    subscriber.on("message", () => this.reload());
+    subscriber.on("ready", subscribe); // after every reconnect
+    if (subscriber.status === "ready") subscribe();
     this.#timer = setInterval(() => this.reload(), this.refreshMs);
     await this.reload();
   }

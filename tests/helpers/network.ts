@@ -12,6 +12,7 @@ import { DockerClient } from "../../lib/docker/mod.ts";
 import { tarDirectory } from "../../lib/docker/tar.ts";
 import { readDockerignore } from "../../lib/docker/dockerignore.ts";
 import type { AppRecord } from "../../lib/apps.ts";
+import { Http1Pool } from "../../lib/http1.ts";
 
 /** Repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -132,6 +133,7 @@ export class TestNetwork {
   readonly gatewayPort = freePort();
   readonly token = crypto.randomUUID() + crypto.randomUUID();
   readonly docker = new DockerClient();
+  readonly #client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 64 << 20, maxIdle: 32 });
   readonly registry: string;
   readonly #registryUser: string;
   readonly #registryPassword: string;
@@ -204,6 +206,7 @@ export class TestNetwork {
 
   /** Stops every service and removes the containers of this network's hosts. */
   async stop(): Promise<void> {
+    this.#client.close();
     await Promise.all([...this.services.values()].map((s) => s.stop()));
     for (const host of this.hostNames) {
       for (const c of await this.docker.listContainers({ "network.dn.host": host }, true)) {
@@ -223,11 +226,29 @@ export class TestNetwork {
     return { status: res.status, body: text ? JSON.parse(text) : null };
   }
 
-  /** Sends a request through the gateway for `hostname`. */
-  gateway(hostname: string, path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    headers.set("host", hostname);
-    return fetch(this.gatewayUrl + path, { ...init, headers });
+  /**
+   * Sends a request through the gateway for `hostname` (fetch cannot set
+   * Host, so this speaks HTTP/1.1 itself) and returns it as a Response.
+   */
+  async gateway(hostname: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const headers: [string, string][] = [["host", hostname]];
+    for (const [name, value] of new Headers(init.headers)) headers.push([name, value]);
+    const body = init.body === undefined || init.body === null
+      ? new Uint8Array(0)
+      : new Uint8Array(await new Response(init.body).arrayBuffer());
+    const res = await this.#client.request("127.0.0.1", this.gatewayPort, {
+      method: init.method ?? "GET",
+      url: path,
+      headers,
+      body,
+    }, 60_000);
+    const out = new Headers();
+    for (const [name, value] of res.headers) out.append(name, value);
+    const empty = [204, 205, 304].includes(res.status) || init.method === "HEAD";
+    return new Response(empty ? null : res.body as Uint8Array<ArrayBuffer>, {
+      status: res.status,
+      headers: out,
+    });
   }
 
   /** Builds `dir` and pushes it as `<registry>/<name>:v<version>`; returns the digest. */
