@@ -135,20 +135,15 @@ function credentialsError(ctx: Context): CliError {
 }
 
 /**
- * Makes sure `<registry>/<name>:v<version>` is in the registry: builds it when
- * it is not there locally, then pushes it (a push of layers the registry
- * already has is quick). Returns the digest.
+ * Builds `<registry>/<name>:v<version>` (the engine's layer cache makes an
+ * unchanged build quick) and pushes it. Returns the digest.
  */
 export async function ensurePushed(
   ctx: Context,
   app: AppConfig,
   version: number,
 ): Promise<string> {
-  const images = await ctx.images();
-  const ref = imageRef(ctx.config().registry, app.name, version);
-  if (await images.inspect(ref) === null) {
-    await checkLogin(ctx);
-    await buildImage(ctx, app, version);
-  }
+  await checkLogin(ctx);
+  await buildImage(ctx, app, version);
   return await pushImage(ctx, app.name, version);
 }

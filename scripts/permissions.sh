@@ -38,6 +38,7 @@ PERMS_CLI=(--allow-net --allow-read "--allow-write=$dn_docker_socket" --allow-en
 
 # dn_perms ROLE: sets the array PERMS to ROLE's flags (control, gateway,
 # host, cli); fails for another ROLE.
+# shellcheck disable=SC2034
 dn_perms() {
   case "$1" in
   control) PERMS=("${PERMS_CONTROL[@]}") ;;

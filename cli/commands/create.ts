@@ -1,6 +1,7 @@
 /**
- * `dn create`: registers a new app with control at version 1. Builds
- * `<registry>/<name>:v1` first when it is not there locally, and pushes it.
+ * `dn create`: builds `<registry>/<name>:v1` (layers come from the cache
+ * when nothing changed), pushes it, and registers the app with control at
+ * version 1.
  * Prints `hello-world (hello-world.dn.local) created`.
  *
  * @module
@@ -16,7 +17,7 @@ export const create: Command = {
   name: "create",
   summary: "create new application",
   description: "Create the application from App.config at version 1 (status created).\n" +
-    "Builds the image first when <registry>/<name>:v1 is not there locally, then pushes it.",
+    "Builds <registry>/<name>:v1 (cached layers are reused) and pushes it first.",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],

@@ -117,7 +117,7 @@ Deno.test("update: dn update bumps the version and the new code answers", opts, 
   assertEquals((await dn("start")).code, 0);
   await net.waitForApp(HOSTNAME, (res) => res.status === 200, 30_000);
   const source = await Deno.readTextFile(`${dir}/main.ts`);
-  await Deno.writeTextFile(`${dir}/main.ts`, source.replace("Hello, world!", "Hello, v2!"));
+  await Deno.writeTextFile(`${dir}/main.ts`, source.replaceAll("Hello, world!", "Hello, v2!"));
   const result = await dn("update");
   assertEquals(result.code, 0, result.stderr);
   assertEquals(lines(result.stdout).at(-1), `${NAME} (${HOSTNAME}) updated to v2`);

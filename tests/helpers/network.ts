@@ -21,6 +21,10 @@ export const DENO = Deno.execPath();
 /** Where `scripts/infra` keeps state and config. */
 export const STATE_DIR = Deno.env.get("DN_STATE_DIR") ?? "/var/lib/dn";
 
+/** Where test services' logs go (one file per service, appended). */
+export const LOG_DIR = Deno.env.get("DN_TEST_LOG_DIR") ?? "/tmp/dn-test-logs";
+Deno.mkdirSync(LOG_DIR, { recursive: true });
+
 type Role = "control" | "gateway" | "host" | "cli";
 
 const ENTRY: Record<Role, string> = {
@@ -77,7 +81,9 @@ export class Service {
   }
 
   async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const file = `${LOG_DIR}/${this.label}.log`;
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      Deno.writeTextFileSync(file, chunk, { append: true });
       this.#output.push(chunk);
       if (this.#output.length > 2000) this.#output.splice(0, 1000);
     }

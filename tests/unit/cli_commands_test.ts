@@ -87,12 +87,12 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
   assertNoSecrets(list, create, created, running, stopped);
 });
 
-Deno.test("create skips the build when v1 is already built, but still pushes", async () => {
+Deno.test("create rebuilds even when a v1 image is left from an earlier app", async () => {
   const world = new World();
   world.engine.images.set("127.0.0.1:5055/hello-world:v1", { id: "sha256:ab", repoDigests: [] });
   const r = await world.run(["create"]);
   assertEquals(r.code, 0);
-  assertEquals(world.engine.builds, []);
+  assertEquals(world.engine.builds.length, 1);
   assertEquals(world.engine.pushes.length, 1);
   assertEquals(r.out.at(-1), "hello-world (hello-world.dn.local) created");
 });
