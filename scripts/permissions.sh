@@ -9,7 +9,9 @@
 # - --allow-net whole: the broker, Redis, registry and listen addresses come
 #   from the configuration, known only at run time.
 # - --allow-read: the configuration directories only ($DN_STATE_DIR/config,
-#   /etc/dn), so `*File` secrets and amqpCaFile must live there too; hosts
+#   /etc/dn) and the local CA certificate scripts/infra generates
+#   ($DN_STATE_DIR/tls/ca.pem, public; not the keys beside it), so `*File`
+#   secrets and other amqpCaFile paths must live there too; hosts
 #   and the CLI also open the Docker socket, which needs read and write on it.
 #   The CLI reads app directories wherever the user keeps them, so it reads
 #   everything. npm packages load without read permission.
@@ -24,7 +26,7 @@
 
 dn_state_dir="${DN_STATE_DIR:-/var/lib/dn}"
 dn_docker_socket="${DN_DOCKER_SOCKET:-/var/run/docker.sock}"
-dn_config_read="$dn_state_dir/config,/etc/dn"
+dn_config_read="$dn_state_dir/config,/etc/dn,$dn_state_dir/tls/ca.pem"
 
 # shellcheck disable=SC2034
 PERMS_CONTROL=(--allow-net "--allow-read=$dn_config_read" --allow-env)

@@ -74,6 +74,7 @@ export class Service {
     readonly role: Role,
     readonly label: string,
     readonly child: Deno.ChildProcess,
+    readonly logFile: string,
   ) {
     this.#done = child.status;
     this.#collect(child.stderr);
@@ -81,7 +82,7 @@ export class Service {
   }
 
   async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const file = `${LOG_DIR}/${this.label}.log`;
+    const file = this.logFile;
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       Deno.writeTextFileSync(file, chunk, { append: true });
       this.#output.push(chunk);
@@ -131,6 +132,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Options of a {@link TestNetwork}. */
+export interface TestNetworkOptions {
+  /**
+   * Appended to the config names the services read: `"-tls"` runs them on
+   * `test-<role>-tls.json` (AMQPS, verified against the local CA).
+   */
+  configSuffix?: string;
+}
+
 /** A whole test network. */
 export class TestNetwork {
   readonly services = new Map<string, Service>();
@@ -145,7 +155,7 @@ export class TestNetwork {
   readonly #registryPassword: string;
 
   /** Creates (does not start) a network with the given host names. */
-  constructor(readonly hostNames: string[]) {
+  constructor(readonly hostNames: string[], readonly options: TestNetworkOptions = {}) {
     const cli = infraConfig("test-cli");
     this.registry = cli.registry;
     this.#registryUser = cli.registryUser;
@@ -176,7 +186,7 @@ export class TestNetwork {
 
   /** Spawns a service; `key` names it in {@link services}. */
   spawn(role: Role, key: string, args: string[] = [], env: Record<string, string> = {}): Service {
-    const config = `${STATE_DIR}/config/test-${role}.json`;
+    const config = `${STATE_DIR}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
     const child = new Deno.Command(DENO, {
       args: ["run", ...permissions(role), ENTRY[role], "--config", config, ...args],
       cwd: ROOT,
@@ -185,7 +195,8 @@ export class TestNetwork {
       stderr: "piped",
       stdin: "null",
     }).spawn();
-    const service = new Service(role, key, child);
+    const logFile = `${LOG_DIR}/${this.prefix.slice(0, -1)}-${key}.log`;
+    const service = new Service(role, key, child, logFile);
     this.services.set(key, service);
     return service;
   }
@@ -320,9 +331,14 @@ export class TestNetwork {
   }
 }
 
-/** Starts a network with `hosts` (default: the seed's three). */
-export async function startNetwork(
-  hosts = ["vaermina-t", "sanguine-t", "meridia-t"],
-): Promise<TestNetwork> {
+/** Host names of a new test network: the seed's three, with a suffix unique to the network. */
+export function testHostNames(count = 3): string[] {
+  const suffix = crypto.randomUUID().slice(0, 4);
+  return ["vaermina", "sanguine", "meridia", "azura", "boethiah"].slice(0, count)
+    .map((name) => `${name}-${suffix}`);
+}
+
+/** Starts a network with `hosts` (default: the seed's three, uniquely suffixed). */
+export async function startNetwork(hosts = testHostNames()): Promise<TestNetwork> {
   return await new TestNetwork(hosts).start();
 }
