@@ -100,9 +100,11 @@ export class HostAgent {
         log.info("app serving", { app, version: desired.version, port: fresh.port });
       }
       const old = existing.filter((c) => c.version !== desired.version);
+      for (const c of old) {
+        await requests.drain(app, c.id); // requests already sent to it finish first
+        await containers.remove(c.id);
+      }
       if (old.length > 0) {
-        await requests.drain(app);
-        for (const c of old) await containers.remove(c.id);
         log.info("old versions removed", { app, versions: old.map((c) => c.version) });
       }
       return;

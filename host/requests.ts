@@ -18,12 +18,16 @@ import type { BodyStore } from "../lib/bodies.ts";
 import {
   decodeRequest,
   encodeEnvelope,
-  type HeaderList,
   REQUEST_TYPE,
   type ResponseHead,
   RESPONSE_TYPE,
 } from "../lib/envelope.ts";
-import { type Http1Pool, UpstreamError, UpstreamTooLargeError } from "../lib/http1.ts";
+import {
+  type Http1Pool,
+  type Http1Request,
+  UpstreamError,
+  UpstreamTooLargeError,
+} from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 
 /** Where an app's requests go on this host. */
@@ -40,8 +44,16 @@ const encoder = new TextEncoder();
 interface Served {
   target: Target;
   consumerTag: string | null;
-  inFlight: number;
-  drained: (() => void)[];
+  /** Requests in flight per container id (a container drains while its successor serves). */
+  inFlight: Map<string, number>;
+  drained: { containerId: string | null; resolve: () => void }[];
+}
+
+function total(served: Served, containerId: string | null): number {
+  if (containerId !== null) return served.inFlight.get(containerId) ?? 0;
+  let n = 0;
+  for (const count of served.inFlight.values()) n += count;
+  return n;
 }
 
 /** Options of a {@link RequestServer}. */
@@ -73,7 +85,7 @@ export class RequestServer {
   /** Requests being handled now, over all apps. */
   get inFlight(): number {
     let n = 0;
-    for (const s of this.#served.values()) n += s.inFlight;
+    for (const served of this.#served.values()) n += total(served, null);
     return n;
   }
 
@@ -101,7 +113,7 @@ export class RequestServer {
       if (served.consumerTag === null) await this.#consume(app, served);
       return;
     }
-    const fresh: Served = { target, consumerTag: null, inFlight: 0, drained: [] };
+    const fresh: Served = { target, consumerTag: null, inFlight: new Map(), drained: [] };
     this.#served.set(app, fresh);
     await this.#consume(app, fresh);
   }
@@ -111,11 +123,14 @@ export class RequestServer {
     return this.#served.get(app)?.target;
   }
 
-  /** Waits until no request of `app` is in flight on the current target. */
-  async drain(app: string): Promise<void> {
+  /**
+   * Waits until no request of `app` is in flight on container `containerId`
+   * (or on any container when null).
+   */
+  async drain(app: string, containerId: string | null = null): Promise<void> {
     const served = this.#served.get(app);
-    if (!served || served.inFlight === 0) return;
-    await new Promise<void>((resolve) => served.drained.push(resolve));
+    if (!served || total(served, containerId) === 0) return;
+    await new Promise<void>((resolve) => served.drained.push({ containerId, resolve }));
   }
 
   /** Stops consuming `app`'s requests and waits for those in flight. */
@@ -165,10 +180,18 @@ export class RequestServer {
       if (!ackFirst) await msg.ack().catch(() => {});
       return; // nobody waits for it any more
     }
-    served.inFlight++;
+    const target = served.target;
+    const containerId = target.containerId;
+    served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
     try {
       const body = head.bodyKey ? await this.options.bodies.take(head.bodyKey) : envelope.body;
-      const reply = await this.#forward(app, served, head.method, head.url, head.headers, body, head.deadline);
+      const reply = await this.#forward(
+        app,
+        served,
+        target,
+        { method: head.method, url: head.url, headers: head.headers, body },
+        head.deadline,
+      );
       await this.#reply(msg.channel, replyTo, correlationId, reply.head, reply.body, head.deadline);
       if (!ackFirst) await msg.ack().catch(() => {});
     } catch (e) {
@@ -176,32 +199,38 @@ export class RequestServer {
       // Requeue an idempotent request once for another host; drop it if it already came back.
       if (!ackFirst) await msg.nack(!msg.redelivered).catch(() => {});
     } finally {
-      served.inFlight--;
-      if (served.inFlight === 0) for (const resolve of served.drained.splice(0)) resolve();
+      const left = (served.inFlight.get(containerId) ?? 1) - 1;
+      if (left === 0) served.inFlight.delete(containerId);
+      else served.inFlight.set(containerId, left);
+      served.drained = served.drained.filter((waiter) => {
+        if (total(served, waiter.containerId) > 0) return true;
+        waiter.resolve();
+        return false;
+      });
     }
   }
 
   async #forward(
     app: string,
     served: Served,
-    method: string,
-    url: string,
-    headers: HeaderList,
-    body: Uint8Array,
+    initial: Target,
+    request: Http1Request,
     deadline: number,
   ): Promise<{ head: ResponseHead; body: Uint8Array }> {
-    const request = { method, url, headers, body };
+    let target = initial;
     for (let attempt = 0;; attempt++) {
       const timeout = Math.max(1, deadline - Date.now());
       try {
-        const res = await this.options.pool.request("127.0.0.1", served.target.port, request, timeout);
+        const res = await this.options.pool.request("127.0.0.1", target.port, request, timeout);
         return { head: { status: res.status, headers: res.headers }, body: res.body };
       } catch (e) {
         if (e instanceof UpstreamTooLargeError) return plain(502, "app response too large");
         if (e instanceof UpstreamError && e.retriable && attempt === 0) {
           const fresh = await this.options.refreshTarget(app).catch(() => null);
-          if (fresh && fresh.port !== served.target.port) {
-            served.target = fresh;
+          if (fresh && fresh.port !== target.port) {
+            // The container restarted on a new port (or was replaced).
+            if (served.target.containerId === target.containerId) served.target = fresh;
+            target = fresh;
             continue;
           }
         }

@@ -7,7 +7,11 @@
  * `--kebab-case` as flags: `controlUrl`, `DN_CONTROL_URL`, `--control-url`.
  *
  * Secrets can be given inline or as `*File` keys naming a file that must not
- * be readable by group or others.
+ * be readable by group or others: `tokenFile`, `registryPasswordFile`,
+ * `amqpUrlFile` and `redisUrlFile` (the URLs carry passwords), or
+ * `DN_TOKEN_FILE` etc. in the environment. A layer may give a secret inline or
+ * as a file, not both. Error messages name the key and the file, never the
+ * secret.
  *
  * @module
  */
@@ -84,7 +88,18 @@ export const DEFAULTS: DnConfig = {
 
 type Key = keyof DnConfig;
 const NUMBER_KEYS: ReadonlySet<Key> = new Set(["inlineBodyLimit", "bodyLimit", "requestTimeoutMs"]);
-const SECRET_KEYS: ReadonlySet<Key> = new Set(["token", "registryPassword"]);
+/** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */
+export const SECRET_KEYS: ReadonlySet<Key> = new Set([
+  "token",
+  "registryPassword",
+  "amqpUrl",
+  "redisUrl",
+]);
+/** URL schemes a secret URL read from a file must have. */
+const URL_SCHEMES: Partial<Record<Key, readonly string[]>> = {
+  amqpUrl: ["amqp:", "amqps:"],
+  redisUrl: ["redis:", "rediss:"],
+};
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
 
 /** `controlUrl` → `DN_CONTROL_URL`. */
@@ -117,11 +132,17 @@ export function defaultConfigPath(env: Record<string, string | undefined>): stri
   return home ? `${home}/.config/dn/config.json` : undefined;
 }
 
-/** Reads a secret file, refusing files that group or others can read. */
+/**
+ * Reads a secret file, refusing files that group or others can read, empty
+ * files, and for URL keys content that is not a URL of the right scheme.
+ * Errors name the key and path, never the content.
+ */
 export function readSecretFile(path: string, key: string): string {
   let info: Deno.FileInfo;
+  let text: string;
   try {
     info = Deno.statSync(path);
+    if (!info.isFile) throw new Error("not a regular file");
   } catch (e) {
     throw new ConfigError(`${key}File: cannot read ${path}: ${(e as Error).message}`);
   }
@@ -130,7 +151,27 @@ export function readSecretFile(path: string, key: string): string {
       `${key}File: ${path} must not be readable by group or others (chmod 600)`,
     );
   }
-  return Deno.readTextFileSync(path).trim();
+  try {
+    text = Deno.readTextFileSync(path).trim();
+  } catch (e) {
+    throw new ConfigError(`${key}File: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (text === "") throw new ConfigError(`${key}File: ${path} is empty`);
+  const schemes = URL_SCHEMES[key as Key];
+  if (schemes) {
+    let protocol = "";
+    try {
+      protocol = new URL(text).protocol;
+    } catch {
+      // reported below, without the content
+    }
+    if (!schemes.includes(protocol)) {
+      throw new ConfigError(
+        `${key}File: ${path} must hold one ${schemes.map((s) => s + "//").join(" or ")} URL`,
+      );
+    }
+  }
+  return text;
 }
 
 function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
@@ -191,7 +232,13 @@ export function loadConfig(sources: ConfigSources = {}): DnConfig {
     }
     if (isFileKey) {
       const key = rawKey.slice(0, -4);
-      config[key] = readSecretFile(String(value), key);
+      if (key in fileLayer) {
+        throw new ConfigError(`config file ${path} gives both ${key} and ${rawKey}: keep one`);
+      }
+      if (typeof value !== "string" || value === "") {
+        throw new ConfigError(`${rawKey} in config file ${path} must be a file path`);
+      }
+      config[key] = readSecretFile(value, key);
     } else {
       config[rawKey] = coerce(rawKey as Key, value, `config file ${path}`);
     }
@@ -202,7 +249,12 @@ export function loadConfig(sources: ConfigSources = {}): DnConfig {
       config[key] = coerce(key, fromEnv, envName(key));
     }
     const fromFileEnv = SECRET_KEYS.has(key) ? env[envName(key + "File")] : undefined;
-    if (fromFileEnv) config[key] = readSecretFile(fromFileEnv, key);
+    if (fromFileEnv) {
+      if (fromEnv !== undefined && fromEnv !== "") {
+        throw new ConfigError(`both ${envName(key)} and ${envName(key + "File")} are set: keep one`);
+      }
+      config[key] = readSecretFile(fromFileEnv, key);
+    }
     const fromFlag = sources.flags?.[key];
     if (fromFlag !== undefined) config[key] = coerce(key, fromFlag, `--${flagName(key)}`);
   }

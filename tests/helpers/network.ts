@@ -34,27 +34,27 @@ const ENTRY: Record<Role, string> = {
   cli: "cli/main.ts",
 };
 
-const permsCache = new Map<Role, string[]>();
+const permsCache = new Map<string, string[]>();
 
 /** The `deno run` permission flags of `role`, from scripts/permissions.sh. */
-export function permissions(role: Role): string[] {
-  const cached = permsCache.get(role);
+export function permissions(role: Role, stateDir = STATE_DIR): string[] {
+  const cached = permsCache.get(`${role} ${stateDir}`);
   if (cached) return cached;
   const name = `PERMS_${role.toUpperCase()}`;
   const out = new Deno.Command("bash", {
     args: ["-c", `source scripts/permissions.sh && printf '%s\\n' "\${${name}[@]}"`],
     cwd: ROOT,
-    env: { DN_STATE_DIR: STATE_DIR },
+    env: { DN_STATE_DIR: stateDir },
   }).outputSync();
   if (!out.success) throw new Error(`cannot read ${name}: ${new TextDecoder().decode(out.stderr)}`);
   const flags = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.length > 0);
-  permsCache.set(role, flags);
+  permsCache.set(`${role} ${stateDir}`, flags);
   return flags;
 }
 
 /** Reads a JSON config file written by scripts/infra. */
-export function infraConfig(name: string): Record<string, string> {
-  return JSON.parse(Deno.readTextFileSync(`${STATE_DIR}/config/${name}.json`));
+export function infraConfig(name: string, stateDir = STATE_DIR): Record<string, string> {
+  return JSON.parse(Deno.readTextFileSync(`${stateDir}/config/${name}.json`));
 }
 
 function freePort(): number {
@@ -139,6 +139,8 @@ export interface TestNetworkOptions {
    * `test-<role>-tls.json` (AMQPS, verified against the local CA).
    */
   configSuffix?: string;
+  /** Infra state dir (default: the shared one, `$DN_STATE_DIR` or /var/lib/dn). */
+  stateDir?: string;
 }
 
 /** A whole test network. */
@@ -153,10 +155,13 @@ export class TestNetwork {
   readonly registry: string;
   readonly #registryUser: string;
   readonly #registryPassword: string;
+  /** Infra state dir whose config files the services use. */
+  readonly stateDir: string;
 
   /** Creates (does not start) a network with the given host names. */
   constructor(readonly hostNames: string[], readonly options: TestNetworkOptions = {}) {
-    const cli = infraConfig("test-cli");
+    this.stateDir = options.stateDir ?? STATE_DIR;
+    const cli = infraConfig("test-cli", this.stateDir);
     this.registry = cli.registry;
     this.#registryUser = cli.registryUser;
     this.#registryPassword = cli.registryPassword;
@@ -186,9 +191,9 @@ export class TestNetwork {
 
   /** Spawns a service; `key` names it in {@link services}. */
   spawn(role: Role, key: string, args: string[] = [], env: Record<string, string> = {}): Service {
-    const config = `${STATE_DIR}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
+    const config = `${this.stateDir}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
     const child = new Deno.Command(DENO, {
-      args: ["run", ...permissions(role), ENTRY[role], "--config", config, ...args],
+      args: ["run", ...permissions(role, this.stateDir), ENTRY[role], "--config", config, ...args],
       cwd: ROOT,
       env: { ...this.#env(), ...env },
       stdout: "piped",
@@ -315,10 +320,10 @@ export class TestNetwork {
   /** Runs the dn CLI with this network's control and registry. */
   async cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
     const out = await new Deno.Command(DENO, {
-      args: ["run", ...permissions("cli"), `${ROOT}/${ENTRY.cli}`, ...args],
+      args: ["run", ...permissions("cli", this.stateDir), `${ROOT}/${ENTRY.cli}`, ...args],
       cwd,
       env: {
-        DN_CONFIG: `${STATE_DIR}/config/test-cli.json`,
+        DN_CONFIG: `${this.stateDir}/config/test-cli.json`,
         DN_CONTROL_URL: this.controlUrl,
         DN_TOKEN: this.token,
         NO_COLOR: "1",
@@ -339,6 +344,9 @@ export function testHostNames(count = 3): string[] {
 }
 
 /** Starts a network with `hosts` (default: the seed's three, uniquely suffixed). */
-export async function startNetwork(hosts = testHostNames()): Promise<TestNetwork> {
-  return await new TestNetwork(hosts).start();
+export async function startNetwork(
+  hosts = testHostNames(),
+  options: TestNetworkOptions = {},
+): Promise<TestNetwork> {
+  return await new TestNetwork(hosts, options).start();
 }

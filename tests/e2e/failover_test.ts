@@ -1,0 +1,112 @@
+/**
+ * Hosts fail and come back: a killed host's requests are served by another,
+ * a host that was down converges on what changed meanwhile, and an update
+ * under load starts the new version before the old one stops.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { byStatus, Load, sleep } from "../helpers/load.ts";
+import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+
+const HOSTNAME = "failover.dn.test";
+const APP = "failover";
+let net: TestNetwork;
+let appDir: string;
+
+Deno.test.beforeAll(async () => {
+  appDir = await Deno.makeTempDir({ prefix: "dn-failover-" });
+  for (const file of ["Dockerfile", "main.ts"]) {
+    await Deno.copyFile(`${ROOT}/apps/hello-world/${file}`, `${appDir}/${file}`);
+  }
+  net = await startNetwork();
+  await net.deploy(appDir, APP, HOSTNAME);
+  // Every host serves before the faults start.
+  const seen = new Set<string>();
+  const deadline = Date.now() + 30_000;
+  while (seen.size < 3 && Date.now() < deadline) {
+    seen.add((await (await net.gateway(HOSTNAME, "/whoami")).text()).trim());
+  }
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await Deno.remove(appDir, { recursive: true }).catch(() => {});
+});
+
+reliabilityTest("kill a host under load", {
+  fault: "SIGKILL one of three hosts while 8 clients send GETs (some slow)",
+  expected: "zero failed GETs; the dead host's in-flight requests are served by another",
+}, async (note) => {
+  const victim = net.hostNames[0];
+  const fast = new Load(net, HOSTNAME, "/", 8);
+  const slow = new Load(net, HOSTNAME, "/sleep/300", 6); // in flight when the host dies
+  await sleep(1500);
+  await net.services.get(victim)!.stop("SIGKILL");
+  await sleep(3000);
+  const outcomes = [...await fast.stop(), ...await slow.stop()];
+  const failed = outcomes.filter((o) => o.status !== 200);
+  note(`${outcomes.length} GETs, ${failed.length} failed (${JSON.stringify(byStatus(outcomes))})`);
+  assertEquals(failed, []);
+  const after = await Promise.all(
+    Array.from({ length: 20 }, async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim()),
+  );
+  assert(!after.includes(victim), "the dead host serves nothing");
+});
+
+reliabilityTest("a host that was down converges", {
+  fault: "host down while the app is updated (v2) and a second app is created and started",
+  expected: "on restart the host runs v2 and the new app, and removes v1",
+}, async (note) => {
+  const victim = net.hostNames[0];
+  if (net.services.get(victim)!.child.pid) await net.services.get(victim)!.stop("SIGKILL");
+  const digest = await net.buildAndPush(appDir, APP, 2);
+  assertEquals((await net.api("POST", `/v1/apps/${APP}/update`, { version: 2, digest })).status, 200);
+  await net.deploy(`${ROOT}/apps/echo`, "late", "late.dn.test");
+  const started = performance.now();
+  await net.startHost(victim);
+  const deadline = Date.now() + 60_000;
+  let report: { host: string; containers: { version: number; state: string }[] }[] = [];
+  while (Date.now() < deadline) {
+    const [a, b] = await Promise.all([
+      net.api("GET", `/v1/apps/${APP}/status`),
+      net.api("GET", "/v1/apps/late/status"),
+    ]);
+    report = a.body.hosts;
+    const mine = (r: typeof report) => r.find((h) => h.host === victim)?.containers ?? [];
+    const appOk = mine(a.body.hosts).length === 1 && mine(a.body.hosts)[0].version === 2 &&
+      mine(a.body.hosts)[0].state === "running";
+    const lateOk = mine(b.body.hosts).some((c) => c.state === "running");
+    if (appOk && lateOk) break;
+    await sleep(500);
+  }
+  const mine = report.find((h) => h.host === victim)?.containers ?? [];
+  const states = mine.map((c) => `v${c.version} ${c.state}`).join(", ");
+  note(`converged ${Math.round(performance.now() - started)} ms after restart: ${states}`);
+  assertEquals(mine.map((c) => [c.version, c.state]), [[2, "running"]]);
+});
+
+reliabilityTest("update under load", {
+  fault: "dn update (v3) while 8 clients send GETs",
+  expected: "zero failed requests; new version answers on every host; status shows v3 everywhere",
+}, async (note) => {
+  const load = new Load(net, HOSTNAME, "/version", 8);
+  await sleep(1000);
+  const digest = await net.buildAndPush(appDir, APP, 3);
+  assertEquals((await net.api("POST", `/v1/apps/${APP}/update`, { version: 3, digest })).status, 200);
+  const deadline = Date.now() + 60_000;
+  let hosts: { host: string; containers: { version: number; state: string }[] }[] = [];
+  while (Date.now() < deadline) {
+    hosts = (await net.api("GET", `/v1/apps/${APP}/status`)).body.hosts;
+    const done = hosts.length === 3 &&
+      hosts.every((h) => h.containers.length === 1 && h.containers[0].version === 3);
+    if (done) break;
+    await sleep(300);
+  }
+  await sleep(1000);
+  const outcomes = await load.stop();
+  const failed = outcomes.filter((o) => o.status !== 200);
+  const versions = byStatus(outcomes.map((o) => ({ ...o, status: Number(o.body.trim()) })));
+  note(`${outcomes.length} requests, ${failed.length} failed, answers by version ${JSON.stringify(versions)}`);
+  assertEquals(failed, []);
+  assertEquals(hosts.map((h) => h.containers.map((c) => c.version)), [[3], [3], [3]]);
+  assertEquals(outcomes.at(-1)!.body.trim(), "3");
+});
