@@ -42,6 +42,7 @@ export class Load {
       try {
         const res = await this.net.gateway(this.hostname, this.path, { method: this.method });
         this.outcomes.push({ at, status: res.status, body: (await res.text()).slice(0, 200) });
+        if (res.status !== 200) await sleep(5); // no busy loop while the network is down
       } catch (e) {
         this.outcomes.push({ at, status: 0, body: (e as Error).message });
       }

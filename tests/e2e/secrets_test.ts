@@ -1,0 +1,201 @@
+/**
+ * No secret is logged or printed: a network runs a deploy through the `dn`
+ * CLI, serves requests (inline and Redis-borne bodies), and goes through
+ * error paths (wrong token, wrong registry password, a gateway with wrong
+ * AMQP and Redis passwords). Every service log (debug level) and every CLI
+ * output is then searched for the control token, the registry password and
+ * the AMQP and Redis passwords of the config files, the wrong ones the test
+ * made up, and their base64 forms (registry auth travels base64-encoded).
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { type CliResult, infraConfig, ROOT, TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+
+const NAME = `secrets-${crypto.randomUUID().slice(0, 6)}`;
+const HOSTNAME = `${NAME}.dn.test`;
+let net: TestNetwork;
+let dir: string;
+/** Every CLI run, labelled, for the final search. */
+const cliRuns: [string, CliResult][] = [];
+/** Secrets the test invents for the error paths. */
+const WRONG = {
+  token: `wrong-token-${crypto.randomUUID()}`,
+  registryPassword: `wrong-registry-${crypto.randomUUID()}`,
+  amqpPassword: `wrong-amqp-${crypto.randomUUID().replaceAll("-", "")}`,
+  redisPassword: `wrong-redis-${crypto.randomUUID().replaceAll("-", "")}`,
+};
+
+Deno.test.beforeAll(async () => {
+  dir = await Deno.makeTempDir({ prefix: "dn-secrets-" });
+  for (const file of ["Dockerfile", "main.ts"]) {
+    await Deno.copyFile(`${ROOT}/apps/echo/${file}`, `${dir}/${file}`);
+  }
+  await Deno.writeTextFile(
+    `${dir}/App.config`,
+    `APP_NAME      ${NAME}\nAPP_HOSTNAME  ${HOSTNAME}\nAPP_PORT      8000\n`,
+  );
+  net = new TestNetwork(["secrets-a", "secrets-b"]);
+  await net.start();
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
+async function dn(label: string, args: string[], env: Record<string, string> = {}) {
+  const result = await net.cli(args, dir, env);
+  cliRuns.push([label, result]);
+  return result;
+}
+
+/** The real secrets, named, from the test configs and the network. */
+function realSecrets(): Record<string, string> {
+  const secrets: Record<string, string> = { "network token": net.token };
+  for (const role of ["control", "gateway", "host", "cli"]) {
+    const config = infraConfig(`test-${role}`);
+    if (config.token) secrets[`${role} config token`] = config.token;
+    if (config.registryPassword) secrets["registry password"] = config.registryPassword;
+    if (config.amqpUrl) {
+      secrets[`${role} AMQP password`] = decodeURIComponent(new URL(config.amqpUrl).password);
+    }
+    if (config.redisUrl) {
+      secrets["Redis password"] = decodeURIComponent(new URL(config.redisUrl).password);
+    }
+  }
+  for (const [name, value] of Object.entries(secrets)) {
+    assert(value.length >= 16, `${name} is a real secret (${value.length} chars)`);
+  }
+  return secrets;
+}
+
+/**
+ * What a leak of `secret` may look like: itself, URL-encoded, and its base64
+ * and base64url forms at any byte alignment (inside a longer encoded value,
+ * such as X-Registry-Auth or a Basic authorization header).
+ */
+function leakForms(secret: string): string[] {
+  const forms = new Set([secret, encodeURIComponent(secret)]);
+  for (let pad = 0; pad < 3; pad++) {
+    const encoded = btoa("\0".repeat(pad) + secret);
+    const inner = encoded.slice(pad === 0 ? 0 : 4, -4);
+    forms.add(inner);
+    forms.add(inner.replaceAll("+", "-").replaceAll("/", "_"));
+  }
+  return [...forms].filter((f) => f.length >= 12);
+}
+
+/** Names of the secrets found in `text`. */
+function leaks(text: string, secrets: Record<string, string>): string[] {
+  return Object.entries(secrets)
+    .filter(([, value]) => leakForms(value).some((form) => text.includes(form)))
+    .map(([name]) => name);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+reliabilityTest("secrets: the CLI's error paths name the problem, not the secret", {
+  fault: "dn list with a wrong token; dn push with a wrong registry password",
+  expected: "non-zero exit with a one-line error; neither wrong nor real secrets printed",
+}, async (note) => {
+  const badToken = await dn("list (wrong token)", ["list"], { DN_TOKEN: WRONG.token });
+  assert(badToken.code !== 0, "a wrong token fails");
+  assert(badToken.stderr.trim().length > 0, "with a message");
+  const badRegistry = await dn("push (wrong registry password)", ["push"], {
+    DN_REGISTRY_PASSWORD: WRONG.registryPassword,
+  });
+  assert(badRegistry.code !== 0, "a wrong registry password fails");
+  const all = { ...realSecrets(), ...WRONG };
+  for (const [label, result] of [["list", badToken], ["push", badRegistry]] as const) {
+    const found = leaks(result.stdout + result.stderr, all);
+    assertEquals(found, [], `dn ${label} printed ${found.join(", ")}`);
+  }
+  note(
+    `wrong token: "${badToken.stderr.trim().split("\n").at(-1)}"; ` +
+      `wrong registry password: "${badRegistry.stderr.trim().split("\n").at(-1)}"`,
+  );
+});
+
+reliabilityTest("secrets: a service with wrong AMQP and Redis passwords logs neither", {
+  fault: "a gateway started with amqpUrl and redisUrl holding wrong passwords",
+  expected: "it logs the failed logins with redacted URLs; no password in its log",
+}, async (note) => {
+  const gatewayConfig = infraConfig("test-gateway");
+  const amqp = new URL(gatewayConfig.amqpUrl);
+  amqp.password = WRONG.amqpPassword;
+  const redis = new URL(gatewayConfig.redisUrl);
+  redis.password = WRONG.redisPassword;
+  const gateway = net.spawn("gateway", "gateway-wrong-passwords", [], {
+    DN_AMQP_URL: amqp.toString(),
+    DN_REDIS_URL: redis.toString(),
+    DN_GATEWAY_LISTEN: `127.0.0.1:${freePort()}`,
+  });
+  await gateway.waitFor("amqp connect failed");
+  // Let Redis retry a few times too.
+  await new Promise((r) => setTimeout(r, 2000));
+  await gateway.stop();
+  const found = leaks(gateway.output, { ...realSecrets(), ...WRONG });
+  assertEquals(found, [], `the gateway logged ${found.join(", ")}`);
+  const failure = gateway.output.split("\n").find((l) => l.includes('"amqp connect failed"'));
+  note(`logged: ${JSON.parse(failure!).error}; no password in ${gateway.output.length} bytes`);
+});
+
+reliabilityTest("secrets: no service log and no CLI output holds a secret", {
+  fault: "dn create/start/list/status/stop/start, GET/POST (inline and Redis-borne bodies), " +
+    "wrong-token API calls, all at debug level",
+  expected: "no token, registry, AMQP or Redis password (plain, URL- or base64-encoded) " +
+    "in any service log or CLI output",
+}, async (note) => {
+  const created = await dn("create", ["create"]);
+  assertEquals(created.code, 0, created.stderr);
+  assertEquals((await dn("start", ["start"])).code, 0);
+  await net.waitForApp(HOSTNAME, (res) => res.status === 200, 60_000);
+  for (let i = 0; i < 10; i++) {
+    const res = await net.gateway(HOSTNAME, `/secrets?i=${i}`);
+    assertEquals(res.status, 200);
+    await res.body?.cancel();
+  }
+  const big = new Uint8Array(600 * 1024); // above the inline limit: travels through Redis
+  const post = await net.gateway(HOSTNAME, "/upload", { method: "POST", body: big });
+  await post.body?.cancel();
+  assertEquals(post.status, 200);
+  for (
+    const header of [`Bearer ${WRONG.token}`, WRONG.token, "Basic " + btoa(`x:${WRONG.token}`)]
+  ) {
+    const res = await fetch(`${net.controlUrl}/v1/apps`, { headers: { authorization: header } });
+    await res.body?.cancel();
+    assertEquals(res.status, 401);
+  }
+  for (const [label, args] of [["list", ["list"]], ["status", ["status"]], ["stop", ["stop"]]]) {
+    assertEquals((await dn(label, args)).code, 0, label);
+  }
+  assertEquals((await dn("start again", ["start"])).code, 0);
+  await net.waitForApp(HOSTNAME, (res) => res.status === 200, 30_000);
+  await dn("help", ["help"]);
+  await dn("version", ["version"]);
+  assertEquals((await dn("remove", ["remove"])).code, 0);
+  await new Promise((r) => setTimeout(r, 500)); // let hosts log the removal
+
+  const secrets = { ...realSecrets(), ...WRONG };
+  const found: string[] = [];
+  let bytes = 0;
+  for (const service of net.services.values()) {
+    bytes += service.output.length;
+    for (const name of leaks(service.output, secrets)) found.push(`${service.label}: ${name}`);
+  }
+  for (const [label, result] of cliRuns) {
+    bytes += result.stdout.length + result.stderr.length;
+    for (const name of leaks(result.stdout + result.stderr, secrets)) {
+      found.push(`dn ${label}: ${name}`);
+    }
+  }
+  assertEquals(found, [], `secrets leaked: ${found.join("; ")}`);
+  note(
+    `${Object.keys(secrets).length} secrets searched in ${net.services.size} service logs and ` +
+      `${cliRuns.length} CLI runs (${Math.round(bytes / 1024)} KiB): none found`,
+  );
+});
