@@ -22,7 +22,7 @@
 
 import { type AppRecord, type AppStatus, imageRef } from "../lib/apps.ts";
 import type { CommandKind } from "../lib/envelope.ts";
-import { HttpError, json, readJsonObject } from "../lib/http/json.ts";
+import { brief, HttpError, json, readJsonObject } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names.ts";
 import { RedisUnavailableError } from "../lib/redis.ts";
@@ -42,9 +42,49 @@ export interface ApiDeps {
 
 const ROUTE = /^\/v1\/apps(?:\/([^/]+)(?:\/(start|stop|update|status))?)?$/;
 
+/** Methods each kind of route answers, for 405 and its `Allow` header. */
+const METHODS = {
+  list: ["GET", "POST"],
+  app: ["GET", "DELETE"],
+  status: ["GET"],
+  action: ["POST"],
+} as const;
+
+function methodNotAllowed(allowed: readonly string[]): HttpError {
+  return new HttpError(405, `method not allowed; use ${allowed.join(" or ")}`, {
+    allow: allowed.join(", "),
+  });
+}
+
+function appName(raw: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `invalid app name ${brief(raw)}: not valid percent-encoding`);
+  }
+  if (!isAppName(name)) throw invalid("name", name);
+  return name;
+}
+
+/** What each field must be, for error messages. */
+const RULES: Record<string, string> = {
+  name: "a lower-case DNS label: a-z, 0-9 and '-', 1-63 characters, no leading or trailing '-'",
+  hostname:
+    "a lower-case DNS name: labels of a-z, 0-9 and '-' separated by '.', at most 253 characters",
+  port: "an integer 1-65535",
+  digest: '"" or sha256: followed by 64 hex digits',
+  version: "a positive integer",
+};
+
+function invalid(key: string, value: unknown): HttpError {
+  const given = value === undefined ? `missing ${key}` : `invalid ${key} ${brief(value)}`;
+  return new HttpError(400, `${given}: must be ${RULES[key] ?? "valid"}`);
+}
+
 function field<T>(body: Record<string, unknown>, key: string, check: (v: unknown) => v is T): T {
   const value = body[key];
-  if (!check(value)) throw new HttpError(400, `invalid ${key}: ${JSON.stringify(value)}`);
+  if (!check(value)) throw invalid(key, value);
   return value;
 }
 
@@ -154,36 +194,43 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (rawName === undefined) {
       if (method === "GET") return json(200, { apps: (await store.list()).apps });
       if (method === "POST") return await create(req);
-      throw new HttpError(405, "method not allowed");
+      throw methodNotAllowed(METHODS.list);
     }
-    const name = decodeURIComponent(rawName);
-    if (!isAppName(name)) throw new HttpError(400, `invalid app name: ${JSON.stringify(name)}`);
+    const allowed = action === undefined
+      ? METHODS.app
+      : action === "status"
+      ? METHODS.status
+      : METHODS.action;
+    if (!(allowed as readonly string[]).includes(method)) throw methodNotAllowed(allowed);
+    const name = appName(rawName);
     if (action === undefined) {
       if (method === "GET") return json(200, { app: (await store.get(name)).app });
-      if (method === "DELETE") return await remove(name);
-    } else if (action === "status" && method === "GET") {
-      return await status(name);
-    } else if (method === "POST" && action === "start") {
-      return await setStatus(name, "running", "start");
-    } else if (method === "POST" && action === "stop") {
-      return await setStatus(name, "stopped", "stop");
-    } else if (method === "POST" && action === "update") {
-      return await update(req, name);
+      return await remove(name);
     }
-    throw new HttpError(405, "method not allowed");
+    if (action === "status") return await status(name);
+    if (action === "start") return await setStatus(name, "running", "start");
+    if (action === "stop") return await setStatus(name, "stopped", "stop");
+    return await update(req, name);
   }
 
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") return json(200, { ok: true });
-    if (!deps.checkToken(req.headers.get("authorization"))) {
+    const authorization = req.headers.get("authorization");
+    if (!deps.checkToken(authorization)) {
       await req.body?.cancel().catch(() => {});
-      return json(401, { error: "missing or invalid token" }, { "www-authenticate": "Bearer" });
+      const error = authorization === null
+        ? "missing token: send Authorization: Bearer <token>"
+        : "invalid token";
+      return json(401, { error }, { "www-authenticate": 'Bearer realm="dn"' });
     }
     try {
       return await route(req, url);
     } catch (e) {
-      if (e instanceof HttpError) return json(e.status, { error: e.message });
+      if (e instanceof HttpError) {
+        await req.body?.cancel().catch(() => {});
+        return json(e.status, { error: e.message }, e.headers);
+      }
       if (e instanceof AppNotFoundError) return json(404, { error: e.message });
       if (e instanceof StoreConflictError) return json(409, { error: e.message });
       if (e instanceof RedisUnavailableError) {

@@ -7,12 +7,15 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 
-/** Returns a checker that accepts `Authorization: Bearer <token>` headers. */
+/**
+ * Returns a checker that accepts `Authorization: Bearer <token>` headers (the
+ * scheme is case-insensitive, RFC 9110 11.1; the token is not).
+ */
 export function tokenChecker(token: string): (header: string | null) => boolean {
   if (token.length < 16) throw new Error("control token must be at least 16 characters");
   const expected = createHash("sha256").update(token).digest();
   return (header) => {
-    const match = /^Bearer ([\x21-\x7e]{1,1024})$/.exec(header ?? "");
+    const match = /^bearer ([\x21-\x7e]{1,1024})$/i.exec(header ?? "");
     const given = createHash("sha256").update(match ? match[1] : "").digest();
     return timingSafeEqual(given, expected) && match !== null;
   };

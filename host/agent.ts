@@ -37,6 +37,7 @@ export interface HostAgentOptions {
 /** Converges containers and consumers on desired state. */
 export class HostAgent {
   #chains = new Map<string, Promise<void>>();
+  #waiting = new Map<string, Promise<void>>();
 
   /** Creates the agent. */
   constructor(readonly options: HostAgentOptions) {}
@@ -65,12 +66,19 @@ export class HostAgent {
     }
   }
 
-  /** Converges one app; calls for the same app run one after another. */
+  /**
+   * Converges one app. Calls for the same app run one after another; a call
+   * made while another is still waiting to start joins that one.
+   */
   converge(app: string): Promise<void> {
+    const waiting = this.#waiting.get(app);
+    if (waiting) return waiting;
     const previous = this.#chains.get(app) ?? Promise.resolve();
-    const next = previous.then(() => this.#converge(app)).catch((e) =>
-      this.options.log.error("converge failed", { app, error: errorMessage(e) })
-    );
+    const next = previous.then(() => {
+      this.#waiting.delete(app);
+      return this.#converge(app);
+    }).catch((e) => this.options.log.error("converge failed", { app, error: errorMessage(e) }));
+    this.#waiting.set(app, next);
     this.#chains.set(app, next);
     next.then(() => {
       if (this.#chains.get(app) === next) this.#chains.delete(app);

@@ -55,6 +55,7 @@ const requests = new RequestServer({
     const { app: record } = await store.get(app);
     return await containers.locate(app, record.version);
   },
+  onUnreachable: (app) => agent.converge(app),
 });
 const agent = new HostAgent({
   hostName: config.hostName,

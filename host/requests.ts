@@ -67,6 +67,8 @@ export interface RequestServerOptions {
   prefetch: number;
   /** Finds the container's current port again after a connect failure. */
   refreshTarget: (app: string) => Promise<Target | null>;
+  /** Told when an app's container does not answer (so the host can bring it back). */
+  onUnreachable: (app: string) => void;
 }
 
 /** Consumes request queues and proxies to containers. */
@@ -183,17 +185,23 @@ export class RequestServer {
     const target = served.target;
     const containerId = target.containerId;
     served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
+    const { bodies } = this.options;
     try {
-      const body = head.bodyKey ? await this.options.bodies.take(head.bodyKey) : envelope.body;
-      const reply = await this.#forward(
-        app,
-        served,
-        target,
-        { method: head.method, url: head.url, headers: head.headers, body },
-        head.deadline,
-      );
+      const body = head.bodyKey ? await bodies.read(head.bodyKey) : envelope.body;
+      const request = { method: head.method, url: head.url, headers: head.headers, body };
+      let reply = await this.#forward(app, served, target, request, head.deadline);
+      if (reply === null) {
+        this.options.onUnreachable(app);
+        // Another host may have the app up: give an idempotent request to it, once.
+        if (!ackFirst && !msg.redelivered) {
+          await msg.nack(true).catch(() => {});
+          return;
+        }
+        reply = plain(502, `${app} is not answering`);
+      }
       await this.#reply(msg.channel, replyTo, correlationId, reply.head, reply.body, head.deadline);
       if (!ackFirst) await msg.ack().catch(() => {});
+      if (head.bodyKey) bodies.discard(head.bodyKey);
     } catch (e) {
       log.warn("request not answered", { app, requestId: head.id, error: errorMessage(e) });
       // Requeue an idempotent request once for another host; drop it if it already came back.
@@ -216,7 +224,7 @@ export class RequestServer {
     initial: Target,
     request: Http1Request,
     deadline: number,
-  ): Promise<{ head: ResponseHead; body: Uint8Array }> {
+  ): Promise<{ head: ResponseHead; body: Uint8Array } | null> {
     let target = initial;
     for (let attempt = 0;; attempt++) {
       const timeout = Math.max(1, deadline - Date.now());
@@ -235,6 +243,7 @@ export class RequestServer {
           }
         }
         this.options.log.warn("app unreachable", { app, error: errorMessage(e) });
+        if (e instanceof UpstreamError && e.retriable) return null; // container down
         return plain(502, `${app} is not answering`);
       }
     }

@@ -34,10 +34,29 @@ export class BodyStore {
 
   /** Takes (reads and deletes) the body under `key`. */
   async take(key: string): Promise<Uint8Array> {
+    const value = await withRedis(this.redis, () => this.redis.getdelBuffer(this.#check(key)));
+    return this.#found(value);
+  }
+
+  /** Reads the body under `key`, leaving it for a retry elsewhere; see {@link discard}. */
+  async read(key: string): Promise<Uint8Array> {
+    const value = await withRedis(this.redis, () => this.redis.getBuffer(this.#check(key)));
+    return this.#found(value);
+  }
+
+  /** Deletes the body under `key` once it is no longer needed (best effort; the TTL is the backstop). */
+  discard(key: string): void {
+    this.redis.del(this.#check(key)).catch(() => {});
+  }
+
+  #check(key: string): string {
     if (!key.startsWith(this.#prefix) || !/^[0-9a-f-]{36}$/.test(key.slice(this.#prefix.length))) {
       throw new BodyMissingError("body key is not one of ours");
     }
-    const value = await withRedis(this.redis, () => this.redis.getdelBuffer(key));
+    return key;
+  }
+
+  #found(value: Buffer | null): Uint8Array {
     if (value === null) throw new BodyMissingError("body expired before it was read");
     return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }

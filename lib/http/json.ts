@@ -7,10 +7,26 @@
 /** Raised for a request the service refuses; carries the HTTP status. */
 export class HttpError extends Error {
   override name = "HttpError";
-  /** Creates an error answered with `status` and `message`. */
-  constructor(readonly status: number, message: string) {
+  /** Creates an error answered with `status`, `message` and extra response `headers`. */
+  constructor(readonly status: number, message: string, readonly headers?: HeadersInit) {
     super(message);
   }
+}
+
+/**
+ * A client-supplied value shown briefly and safely in an error message: JSON,
+ * cut to `max` characters, so a 10 000-character name is not echoed back.
+ */
+export function brief(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = typeof value === "string"
+      ? JSON.stringify(value)
+      : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
 /** A JSON response. */
@@ -62,13 +78,15 @@ export async function readJsonObject(
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpError(400, "body must be valid JSON");
+    throw new HttpError(400, "body must be valid UTF-8 JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpError(400, "body must be a JSON object");
   }
   for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw new HttpError(400, `unknown field ${key}`);
+    if (!allowed.includes(key)) {
+      throw new HttpError(400, `unknown field ${brief(key)}; allowed: ${allowed.join(", ")}`);
+    }
   }
   return value as Record<string, unknown>;
 }

@@ -86,9 +86,8 @@ function classify(pid: number, comm: string, args: string): Group {
   const role = roles.get(pid);
   if (role === "gateway" || role === "control" || role === "nginx") return role;
   if (role && hostNames.includes(role)) return "hosts";
-  if (role === "rabbitmq" || ["beam.smp", "epmd", "erl_child_setup", "inet_gethost"].includes(comm)) {
-    return "rabbitmq";
-  }
+  // Other Erlang VMs (rabbitmqctl runs, a second broker of a test) are "other".
+  if (role === "rabbitmq" || ["epmd", "erl_child_setup", "inet_gethost"].includes(comm)) return "rabbitmq";
   if (comm === "redis-server") return "redis";
   if (comm === "docker-proxy") return "docker-proxy";
   if (["dockerd", "containerd", "containerd-shim", "runc"].includes(comm)) return "docker engine";
@@ -235,6 +234,7 @@ p(
     ["nginx", `${fact("nginx")}, worker_processes ${fact("nginx_workers")}`],
     ["wrk", fact("wrk")],
     ["load average at start", fact("loadavg")],
+    ["`deno test` processes running at start", fact("concurrent")],
   ]),
   "",
   "## What is measured",
@@ -513,14 +513,16 @@ if (hot && ngx && dir0) {
       "roughly (cores × 1 s) / (CPU per request), so each path's throughput follows its total CPU per request " +
       "above, and latency at a concurrency level follows from throughput (c / req/s) plus queueing. " +
       "A dn request crosses more processes than an nginx one: HTTP parse in the gateway, envelope encode, an AMQP " +
-      "publish to RabbitMQ (which routes and delivers it to a host over a second TCP connection), decode in the " +
-      "host, an HTTP request to the container through docker-proxy, then the reply back over RabbitMQ to the " +
-      "gateway's reply queue — four extra loopback socket hops and two broker passes compared with one proxy hop " +
-      "for nginx. Where the broker's share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
+      "publish to RabbitMQ, which routes it and delivers it to a host over another connection; decode in the " +
+      "host, an HTTP request to the container through docker-proxy; then the reply goes back as a second AMQP " +
+      "message through the broker (direct reply-to) to the gateway. That is 5 TCP connections on the way in " +
+      "instead of nginx's 3 (client → nginx → docker-proxy → container), 2 more on the way out, and two " +
+      "broker-routed messages per request. Where the broker's share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
       "delivery) is the floor dn cannot go below without batching or a direct gateway→host channel; where the " +
       "gateway's share is large, its single JavaScript thread is the ceiling (one gateway process can use at most " +
-      "one core). Large bodies add copies: 64 KiB travel inline in the AMQP message twice (request path back), and " +
-      "1 MiB go through Redis (SET by the host, GET + DEL by the gateway), which shows in the redis column.",
+      "one core). Large bodies add copies: a 64 KiB response travels inline in the reply message (host → RabbitMQ → " +
+      "gateway, each side copying and framing it), and a 1 MiB response goes through Redis (SET by the host, " +
+      "GETDEL by the gateway), which shows in the redis column.",
     "",
   );
   const others = hot.cpu.top.filter((t) => t.group === "other").slice(0, 3);

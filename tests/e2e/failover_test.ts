@@ -110,3 +110,64 @@ reliabilityTest("update under load", {
   assertEquals(hosts.map((h) => h.containers.map((c) => c.version)), [[3], [3], [3]]);
   assertEquals(outcomes.at(-1)!.body.trim(), "3");
 });
+
+/** The container of APP on `host`, from control's status. */
+async function containerOn(host: string): Promise<{ id: string; state: string } | undefined> {
+  const status = await net.api("GET", `/v1/apps/${APP}/status`);
+  return status.body.hosts.find((h: { host: string }) => h.host === host)?.containers[0];
+}
+
+/** Waits until `/whoami` answers show `host` serving again. */
+async function servesAgain(host: string, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim()),
+    );
+    if (answers.includes(host)) return Math.round(performance.now() - started);
+    await sleep(300);
+  }
+  throw new Error(`${host} never served again`);
+}
+
+reliabilityTest("app process crashes", {
+  fault: "kill -9 the app process inside one host's container while 8 clients send GETs",
+  expected: "no request hangs; Docker restarts the container; the host serves from it again",
+}, async (note) => {
+  const host = net.hostNames[1];
+  const before = await containerOn(host);
+  assert(before, "container exists");
+  const pid = new TextDecoder().decode(
+    (await new Deno.Command("docker", { args: ["inspect", "-f", "{{.State.Pid}}", before.id] })
+      .output()).stdout,
+  ).trim();
+  const load = new Load(net, HOSTNAME, "/", 8);
+  await sleep(500);
+  await new Deno.Command("pkill", { args: ["-KILL", "-P", pid] }).output();
+  const backMs = await servesAgain(host, 30_000);
+  const outcomes = await load.stop();
+  const after = await containerOn(host);
+  note(`${JSON.stringify(byStatus(outcomes))}; ${host} served again after ${backMs} ms`);
+  assert(outcomes.every((o) => [200, 502, 503].includes(o.status)), "only 200/502/503, no hang");
+  assertEquals(after?.id, before.id);
+  assertEquals(after?.state, "running");
+});
+
+reliabilityTest("app container removed behind the host's back", {
+  fault: "docker rm -f one host's container while 8 clients send GETs",
+  expected: "no request hangs; the host notices and recreates the container",
+}, async (note) => {
+  const host = net.hostNames[2];
+  const before = await containerOn(host);
+  assert(before, "container exists");
+  const load = new Load(net, HOSTNAME, "/", 8);
+  await sleep(500);
+  await net.docker.removeContainer(before.id, { force: true });
+  const backMs = await servesAgain(host, 40_000);
+  const outcomes = await load.stop();
+  const after = await containerOn(host);
+  note(`${JSON.stringify(byStatus(outcomes))}; recreated and serving after ${backMs} ms`);
+  assert(outcomes.every((o) => [200, 502, 503].includes(o.status)), "only 200/502/503, no hang");
+  assert(after && after.id !== before.id && after.state === "running", "a new container runs");
+});
