@@ -23,7 +23,9 @@ const subscriber = connectRedis({ url: config.redisUrl, log, name: "dn-gateway-e
 const domains = new DomainTable(new AppStore(redis, config.redisPrefix), log);
 const rpc = new GatewayRpc(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 rpc.start();
-await redisReady(redis, 10_000).catch((e) => log.warn("starting without redis", { error: errorMessage(e) }));
+await redisReady(redis, 10_000).catch((e) =>
+  log.warn("starting without redis", { error: errorMessage(e) })
+);
 await domains.start(subscriber);
 
 const handler = createGatewayHandler({

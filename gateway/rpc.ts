@@ -41,13 +41,17 @@ export class GatewayRpc {
       log,
       onConnect: async (client) => {
         const channel = await openChannel(this.broker, client);
-        channel.onReturn = (msg: AMQPMessage) => this.#settle(msg.properties.correlationId, {
-          ok: false,
-          failure: "unroutable",
-        });
+        channel.onReturn = (msg: AMQPMessage) =>
+          this.#settle(msg.properties.correlationId, {
+            ok: false,
+            failure: "unroutable",
+          });
         await channel.basicConsume(REPLY_TO, { noAck: true }, (msg) => {
           if (msg.properties.type !== RESPONSE_TYPE) return;
-          this.#settle(msg.properties.correlationId, { ok: true, body: msg.body ?? new Uint8Array() });
+          this.#settle(msg.properties.correlationId, {
+            ok: true,
+            body: msg.body ?? new Uint8Array(),
+          });
         });
         this.#channel = channel;
       },
@@ -71,14 +75,22 @@ export class GatewayRpc {
   }
 
   /** Publishes `envelope` to `request.<app>` and waits up to `timeoutMs` for the reply. */
-  call(app: string, envelope: Uint8Array, timeoutMs: number, requestId: string): Promise<RpcResult> {
+  call(
+    app: string,
+    envelope: Uint8Array,
+    timeoutMs: number,
+    requestId: string,
+  ): Promise<RpcResult> {
     const channel = this.#channel;
     if (!this.ready || channel === null) {
       return Promise.resolve({ ok: false, failure: "unavailable" });
     }
     const id = (++this.#next).toString(36);
     return new Promise<RpcResult>((resolve) => {
-      const timer = setTimeout(() => this.#settle(id, { ok: false, failure: "timeout" }), timeoutMs);
+      const timer = setTimeout(
+        () => this.#settle(id, { ok: false, failure: "timeout" }),
+        timeoutMs,
+      );
       this.#pending.set(id, { resolve, timer });
       channel.basicPublish(this.exchange, `request.${app}`, envelope, {
         type: REQUEST_TYPE,

@@ -112,10 +112,13 @@ export function createGatewayHandler(
       for (const [name, value] of reply.head.headers) headers.append(name, value);
       const status = reply.head.status;
       const isHead = req.method === "HEAD";
-      return new Response(NO_BODY_STATUS.has(status) || isHead ? null : replyBody as Uint8Array<ArrayBuffer>, {
-        status,
-        headers,
-      });
+      return new Response(
+        NO_BODY_STATUS.has(status) || isHead ? null : replyBody as Uint8Array<ArrayBuffer>,
+        {
+          status,
+          headers,
+        },
+      );
     } catch (e) {
       if (e instanceof HttpError) return problem(e.status, e.message, requestId);
       log.warn("request failed", { app: app.name, requestId, error: errorMessage(e) });

@@ -137,7 +137,9 @@ export class HostAgent {
       if (key.startsWith("status.")) {
         const app = key.slice("status.".length);
         const { replyTo, correlationId } = msg.properties;
-        if (!isAppName(app) || !replyTo || !correlationId) throw new Error("invalid status request");
+        if (!isAppName(app) || !replyTo || !correlationId) {
+          throw new Error("invalid status request");
+        }
         const reply = encodeStatusReply({
           host: this.options.hostName,
           containers: await this.options.containers.report(app),

@@ -68,7 +68,10 @@ export class Containers {
 
   /** All apps with containers on this host. */
   async apps(): Promise<Set<string>> {
-    const found = await this.options.docker.listContainers({ [LABEL.host]: this.options.hostName }, true);
+    const found = await this.options.docker.listContainers(
+      { [LABEL.host]: this.options.hostName },
+      true,
+    );
     return new Set(found.map((c) => c.labels[LABEL.app]).filter((a): a is string => !!a));
   }
 

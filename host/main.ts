@@ -30,9 +30,17 @@ if (!isHostName(config.hostName)) {
 }
 const log = new Logger(`host ${config.hostName}`, config.logLevel);
 const redis = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}` });
-const subscriber = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}-events` });
+const subscriber = connectRedis({
+  url: config.redisUrl,
+  log,
+  name: `dn-host-${config.hostName}-events`,
+});
 const store = new AppStore(redis, config.redisPrefix);
-const pool = new Http1Pool({ maxHeadBytes: 64 * 1024, maxBodyBytes: config.bodyLimit, maxIdle: 64 });
+const pool = new Http1Pool({
+  maxHeadBytes: 64 * 1024,
+  maxBodyBytes: config.bodyLimit,
+  maxIdle: 64,
+});
 const containers = new Containers({
   docker: new DockerClient({ socketPath: config.dockerSocket }),
   hostName: config.hostName,
@@ -96,7 +104,9 @@ async function beat(): Promise<void> {
 }
 const heartbeat = setInterval(beat, 5000);
 const reconcile = setInterval(() => agent.convergeAll(), 30_000);
-await redisReady(redis, 10_000).catch((e) => log.warn("starting without redis", { error: errorMessage(e) }));
+await redisReady(redis, 10_000).catch((e) =>
+  log.warn("starting without redis", { error: errorMessage(e) })
+);
 await beat();
 broker.start();
 

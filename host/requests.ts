@@ -19,8 +19,8 @@ import {
   decodeRequest,
   encodeEnvelope,
   REQUEST_TYPE,
-  type ResponseHead,
   RESPONSE_TYPE,
+  type ResponseHead,
 } from "../lib/envelope.ts";
 import {
   type Http1Pool,
@@ -259,7 +259,10 @@ export class RequestServer {
   ): Promise<void> {
     let inline = body;
     if (body.length > this.options.inlineBodyLimit) {
-      head.bodyKey = await this.options.bodies.put(body, Math.max(5000, deadline - Date.now() + 5000));
+      head.bodyKey = await this.options.bodies.put(
+        body,
+        Math.max(5000, deadline - Date.now() + 5000),
+      );
       inline = new Uint8Array(0);
     }
     await channel.basicPublish("", replyTo, encodeEnvelope(head, inline), {

@@ -251,7 +251,9 @@ export function loadConfig(sources: ConfigSources = {}): DnConfig {
     const fromFileEnv = SECRET_KEYS.has(key) ? env[envName(key + "File")] : undefined;
     if (fromFileEnv) {
       if (fromEnv !== undefined && fromEnv !== "") {
-        throw new ConfigError(`both ${envName(key)} and ${envName(key + "File")} are set: keep one`);
+        throw new ConfigError(
+          `both ${envName(key)} and ${envName(key + "File")} are set: keep one`,
+        );
       }
       config[key] = readSecretFile(fromFileEnv, key);
     }

@@ -324,7 +324,10 @@ export class Http1Pool {
       conn.setNoDelay(true);
       return new Connection(conn);
     } catch (e) {
-      throw new UpstreamError(`cannot connect to ${hostname}:${port}: ${(e as Error).message}`, true);
+      throw new UpstreamError(
+        `cannot connect to ${hostname}:${port}: ${(e as Error).message}`,
+        true,
+      );
     }
   }
 

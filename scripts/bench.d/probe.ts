@@ -287,7 +287,13 @@ async function load(args: Args) {
           what: ok ? "" : `${r.status} ${r.body.trim().slice(0, 60)}`,
         });
       } catch (e) {
-        rows.push({ start, end: performance.now() - t0, ok: false, host: "", what: String(e).slice(0, 80) });
+        rows.push({
+          start,
+          end: performance.now() - t0,
+          ok: false,
+          host: "",
+          what: String(e).slice(0, 80),
+        });
         await sleep(5);
       }
     }
@@ -311,12 +317,15 @@ async function load(args: Args) {
   };
   const p = (rs: typeof rows, q: number) => {
     const l = rs.map((r) => r.end - r.start).sort((a, b) => a - b);
-    return l.length ? Math.round(l[Math.min(l.length - 1, Math.floor(q * l.length))] * 10) / 10 : null;
+    return l.length
+      ? Math.round(l[Math.min(l.length - 1, Math.floor(q * l.length))] * 10) / 10
+      : null;
   };
   const bins: { s: number; ok: number; failed: number }[] = [];
   for (const r of rows) {
     const b = Math.floor((r.end - k) / 500);
-    const bin = bins.find((x) => x.s === b) ?? (bins.push({ s: b, ok: 0, failed: 0 }), bins[bins.length - 1]);
+    const bin = bins.find((x) => x.s === b) ??
+      (bins.push({ s: b, ok: 0, failed: 0 }), bins[bins.length - 1]);
     r.ok ? bin.ok++ : bin.failed++;
   }
   bins.sort((a, b) => a.s - b.s);

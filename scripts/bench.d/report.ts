@@ -22,10 +22,12 @@ const readJson = (name: string) => {
   return text ? JSON.parse(text) : null;
 };
 
-const facts = new Map(read("facts.tsv").trim().split("\n").map((l) => {
-  const i = l.indexOf("\t");
-  return [l.slice(0, i), l.slice(i + 1)] as [string, string];
-}));
+const facts = new Map(
+  read("facts.tsv").trim().split("\n").map((l) => {
+    const i = l.indexOf("\t");
+    return [l.slice(0, i), l.slice(i + 1)] as [string, string];
+  }),
+);
 const fact = (k: string) => facts.get(k) ?? "?";
 const nproc = Number(fact("nproc")) || 1;
 const clkTck = Number(fact("clk_tck")) || 100;
@@ -87,7 +89,9 @@ function classify(pid: number, comm: string, args: string): Group {
   if (role === "gateway" || role === "control" || role === "nginx") return role;
   if (role && hostNames.includes(role)) return "hosts";
   // Other Erlang VMs (rabbitmqctl runs, a second broker of a test) are "other".
-  if (role === "rabbitmq" || ["epmd", "erl_child_setup", "inet_gethost"].includes(comm)) return "rabbitmq";
+  if (role === "rabbitmq" || ["epmd", "erl_child_setup", "inet_gethost"].includes(comm)) {
+    return "rabbitmq";
+  }
   if (comm === "redis-server") return "redis";
   if (comm === "docker-proxy") return "docker-proxy";
   if (["dockerd", "containerd", "containerd-shim", "runc"].includes(comm)) return "docker engine";
@@ -178,13 +182,21 @@ const find = (target: string, path: string, conc: number) =>
   runs.find((r) => r.target === target && r.path === path && r.conc === conc);
 const cases: { path: string; conc: number }[] = [];
 for (const r of runs) {
-  if (!cases.some((c) => c.path === r.path && c.conc === r.conc)) cases.push({ path: r.path, conc: r.conc });
+  if (!cases.some((c) => c.path === r.path && c.conc === r.conc)) {
+    cases.push({ path: r.path, conc: r.conc });
+  }
 }
 
 // -------------------------------------------------------------- formatting
 
 const label = (path: string) =>
-  path === "/" ? "`/` (14 B)" : path === "/bytes/65536" ? "64 KiB" : path === "/bytes/1048576" ? "1 MiB" : path;
+  path === "/"
+    ? "`/` (14 B)"
+    : path === "/bytes/65536"
+    ? "64 KiB"
+    : path === "/bytes/1048576"
+    ? "1 MiB"
+    : path;
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (us: number | undefined) => {
   if (us === undefined) return "–";
@@ -206,7 +218,13 @@ const mib = (kb: number | undefined) => (kb === undefined ? "–" : (kb / 1024).
 const table = (head: string[], rows: (string | number)[][]) =>
   [
     `| ${head.join(" | ")} |`,
-    `| ${head.map((h, i) => (i === 0 || /^(response|target|what|process|step|group|c)$/.test(h) ? "---" : "---:")).join(" | ")} |`,
+    `| ${
+      head.map((
+        h,
+        i,
+      ) => (i === 0 || /^(response|target|what|process|step|group|c)$/.test(h) ? "---" : "---:"))
+        .join(" | ")
+    } |`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 
@@ -218,8 +236,12 @@ const p = (...lines: string[]) => md.push(...lines);
 p(
   "# Benchmarks",
   "",
-  `Written by \`${fact("command")}\` on ${fact("date")} (commit ${fact("commit")}); the whole run took ` +
-    `${fact("elapsed")} s. Every figure below comes from that one run on one machine, loopback only: ` +
+  `Written by \`${fact("command")}\` on ${fact("date")} (commit ${
+    fact("commit")
+  }); the whole run took ` +
+    `${
+      fact("elapsed")
+    } s. Every figure below comes from that one run on one machine, loopback only: ` +
     "load generator, proxies, the dn services, RabbitMQ, Redis and the app containers all share the same cores, " +
     "so the numbers compare the three paths with each other, not with other machines.",
   "",
@@ -244,17 +266,25 @@ p(
   `- **direct**: wrk → the app container's published loopback port (${fact("direct")}; Docker's ` +
     "`docker-proxy` forwards it to the container's bridge IP). This is the limit: no proxy at all.",
   `- **nginx**: wrk → nginx on 127.0.0.1:8090 → that same container port. Config written by the script: ` +
-    `\`worker_processes ${fact("nginx_workers")}\`, \`access_log off\`, \`proxy_http_version 1.1\`, ` +
-    "`proxy_set_header Connection \"\"`, upstream `keepalive 128`, `keepalive_requests 100000` both sides, " +
+    `\`worker_processes ${
+      fact("nginx_workers")
+    }\`, \`access_log off\`, \`proxy_http_version 1.1\`, ` +
+    '`proxy_set_header Connection ""`, upstream `keepalive 128`, `keepalive_requests 100000` both sides, ' +
     "`proxy_max_temp_file_size 0` (no disk buffering of large responses), everything else default.",
-  `- **dn**: wrk → the dn gateway (${fact("gateway")}, \`Host: hello-world.dn.local\`) → RabbitMQ ` +
+  `- **dn**: wrk → the dn gateway (${
+    fact("gateway")
+  }, \`Host: hello-world.dn.local\`) → RabbitMQ ` +
     "(`request.hello-world`, RPC) → one of the three hosts (vaermina, sanguine, meridia) → its own " +
     "hello-world container (also through `docker-proxy`) → back the same way. Bodies above the inline limit " +
-    `travel through Redis (gateway config: ${fact("gateway_config") || "defaults"}; the default inline limit is ` +
+    `travel through Redis (gateway config: ${
+      fact("gateway_config") || "defaults"
+    }; the default inline limit is ` +
     "256 KiB, so 64 KiB is inline and 1 MiB goes through Redis). Note that dn spreads the load over three " +
     "app containers while direct and nginx use one.",
   "",
-  `Each cell is one \`wrk --latency -d${fact("duration")}s --timeout 10s\` run (1 thread for 1 connection, ` +
+  `Each cell is one \`wrk --latency -d${
+    fact("duration")
+  }s --timeout 10s\` run (1 thread for 1 connection, ` +
     "2 threads otherwise), after a 2 s warm-up per target; the targets run one after another for each case. " +
     "Latencies come from wrk's own histogram (a Lua `done` hook writes exact percentiles).",
   "",
@@ -267,12 +297,32 @@ p(table(
   ["response", "c", "direct", "nginx", "dn", "dn / direct", "dn / nginx"],
   cases.map(({ path, conc }) => {
     const [d, n, g] = ["direct", "nginx", "dn"].map((t) => find(t, path, conc));
-    return [label(path), conc, int(d?.rps ?? 0), int(n?.rps ?? 0), int(g?.rps ?? 0), ratio(g?.rps ?? 0, d?.rps ?? 0), ratio(g?.rps ?? 0, n?.rps ?? 0)];
+    return [
+      label(path),
+      conc,
+      int(d?.rps ?? 0),
+      int(n?.rps ?? 0),
+      int(g?.rps ?? 0),
+      ratio(g?.rps ?? 0, d?.rps ?? 0),
+      ratio(g?.rps ?? 0, n?.rps ?? 0),
+    ];
   }),
 ));
 p("", "### Latency (ms)", "");
 p(table(
-  ["response", "c", "p50 direct", "p50 nginx", "p50 dn", "dn / direct", "dn / nginx", "dn − nginx", "p99 direct", "p99 nginx", "p99 dn"],
+  [
+    "response",
+    "c",
+    "p50 direct",
+    "p50 nginx",
+    "p50 dn",
+    "dn / direct",
+    "dn / nginx",
+    "dn − nginx",
+    "p99 direct",
+    "p99 nginx",
+    "p99 dn",
+  ],
   cases.map(({ path, conc }) => {
     const [d, n, g] = ["direct", "nginx", "dn"].map((t) => find(t, path, conc)?.wrk?.latency_us);
     return [
@@ -293,7 +343,23 @@ p(table(
 
 p("", "### Every wrk run", "");
 p(table(
-  ["target", "response", "c", "threads", "requests", "req/s", "MB/s", "mean", "p50", "p75", "p90", "p99", "p99.9", "max", "errors"],
+  [
+    "target",
+    "response",
+    "c",
+    "threads",
+    "requests",
+    "req/s",
+    "MB/s",
+    "mean",
+    "p50",
+    "p75",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
+    "errors",
+  ],
   runs.map((r) => {
     const w = r.wrk, l = w?.latency_us;
     return [
@@ -315,7 +381,11 @@ p(table(
     ];
   }),
 ));
-p("", "Latencies in ms. errors: non-2xx answers, socket errors (connect/read/write) and wrk timeouts.", "");
+p(
+  "",
+  "Latencies in ms. errors: non-2xx answers, socket errors (connect/read/write) and wrk timeouts.",
+  "",
+);
 
 // --------------------------------------------------------------------- CPU
 
@@ -329,7 +399,19 @@ p(
     `busy = all CPU used / (window × ${nproc} cores).`,
   "",
 );
-const cpuGroups: Group[] = ["app", "docker-proxy", "nginx", "gateway", "hosts", "control", "rabbitmq", "redis", "docker engine", "wrk", "other"];
+const cpuGroups: Group[] = [
+  "app",
+  "docker-proxy",
+  "nginx",
+  "gateway",
+  "hosts",
+  "control",
+  "rabbitmq",
+  "redis",
+  "docker engine",
+  "wrk",
+  "other",
+];
 p(table(
   ["response", "c", "target", "req/s", "dn services", ...cpuGroups, "total", "busy"],
   runs.map((r) => {
@@ -376,7 +458,9 @@ const idleRss = rssSamples("idle.rss"), afterRss = rssSamples("after.rss");
 const loadRss = (pred: (r: Run) => boolean) => {
   const m = new Map<string, number>();
   for (const r of runs.filter(pred)) {
-    for (const [role, kbs] of rssSamples(`${r.id}.rss`)) m.set(role, Math.max(m.get(role) ?? 0, ...kbs));
+    for (const [role, kbs] of rssSamples(`${r.id}.rss`)) {
+      m.set(role, Math.max(m.get(role) ?? 0, ...kbs));
+    }
   }
   return m;
 };
@@ -392,7 +476,11 @@ p(
   table(
     ["process", "idle", "max under load (/, 64 KiB)", "max under load (1 MiB)", "after load"],
     ["gateway", "control", ...hostNames, "rabbitmq", "redis"].map((role) => [
-      role === "rabbitmq" ? "rabbitmq (beam.smp)" : hostNames.includes(role) ? `host ${role}` : role,
+      role === "rabbitmq"
+        ? "rabbitmq (beam.smp)"
+        : hostNames.includes(role)
+        ? `host ${role}`
+        : role,
       mib(last(idleRss, role)),
       mib(smallLoad.get(role)),
       mib(bigLoad.get(role)),
@@ -404,8 +492,12 @@ p(
 
 // ------------------------------------------------------- deploy and update
 
-const deploy = readJson("deploy.json"), update = readJson("update.json"), remove = readJson("remove.json");
-const sec = (v: number | null | undefined) => (v === null || v === undefined ? "–" : `${(v / 1000).toFixed(1)} s`);
+const deploy = readJson("deploy.json"),
+  update = readJson("update.json"),
+  remove = readJson("remove.json");
+const sec = (
+  v: number | null | undefined,
+) => (v === null || v === undefined ? "–" : `${(v / 1000).toFixed(1)} s`);
 p("## Deploy, update, remove", "");
 if (deploy && update) {
   p(
@@ -427,8 +519,12 @@ if (deploy && update) {
         `${sec(update.cliMs)} (exit ${update.cliExit})`,
         sec(update.firstNewMs),
         sec(update.allNewMs),
-        `last v1 answer at ${sec(update.lastOldMs)}; ${update.requests} requests, ${update.failed} failed` +
-          (update.failed ? ` (${update.failures.slice(0, 3).map((f: { what: string }) => f.what).join("; ")})` : ""),
+        `last v1 answer at ${
+          sec(update.lastOldMs)
+        }; ${update.requests} requests, ${update.failed} failed` +
+        (update.failed
+          ? ` (${update.failures.slice(0, 3).map((f: { what: string }) => f.what).join("; ")})`
+          : ""),
       ],
       [
         "`dn remove`",
@@ -450,15 +546,32 @@ const fo = readJson("failover.json"), restart = readJson("restart.json");
 p("## Failover", "");
 if (fo) {
   p(
-    `${fo.concurrency} keep-alive clients send \`GET /whoami\` through the gateway for ${fo.durationMs / 1000} s; ` +
-      `at ${(fo.killedAtMs / 1000).toFixed(1)} s the script SIGKILLs the host process \`${restart?.host ?? "?"}\` ` +
+    `${fo.concurrency} keep-alive clients send \`GET /whoami\` through the gateway for ${
+      fo.durationMs / 1000
+    } s; ` +
+      `at ${(fo.killedAtMs / 1000).toFixed(1)} s the script SIGKILLs the host process \`${
+        restart?.host ?? "?"
+      }\` ` +
       "(its container keeps running, it just has no consumer any more).",
     "",
     table(["what", "value"], [
       ["requests", int(fo.requests)],
-      ["failed (non-200 or error)", `${fo.failed}${fo.failed ? ": " + fo.failures.slice(0, 4).map((f: { atMs: number; what: string }) => `${f.what} at +${f.atMs} ms`).join("; ") : ""}`],
+      [
+        "failed (non-200 or error)",
+        `${fo.failed}${
+          fo.failed
+            ? ": " +
+              fo.failures.slice(0, 4).map((f: { atMs: number; what: string }) =>
+                `${f.what} at +${f.atMs} ms`
+              ).join("; ")
+            : ""
+        }`,
+      ],
       ["in flight at the kill", fo.inFlightAtKill],
-      ["all requests succeed again after", `${fo.allSucceedAfterMs} ms (end of the last failed or in-flight request)`],
+      [
+        "all requests succeed again after",
+        `${fo.allSucceedAfterMs} ms (end of the last failed or in-flight request)`,
+      ],
       ["slowest request that ended after the kill", `${fo.slowestAfterKillMs} ms`],
       ["req/s before / after", `${fo.rpsBefore} / ${fo.rpsAfter}`],
       ["p50 / p99 before (ms)", `${fo.p50Before} / ${fo.p99Before}`],
@@ -468,13 +581,17 @@ if (fo) {
       [
         "restart (like scripts/up)",
         restart
-          ? `${restart.host}: AMQP connected after ${restart.connectedMs} ms, serving through the gateway after ${restart.servingMs ?? "–"} ms`
+          ? `${restart.host}: AMQP connected after ${restart.connectedMs} ms, serving through the gateway after ${
+            restart.servingMs ?? "–"
+          } ms`
           : "–",
       ],
     ]),
     "",
     "Requests per 500 ms around the kill (ok/failed): " +
-      fo.bins.map((b: { fromMs: number; ok: number; failed: number }) => `${b.fromMs >= 0 ? "+" : ""}${b.fromMs}: ${b.ok}/${b.failed}`).join(", "),
+      fo.bins.map((b: { fromMs: number; ok: number; failed: number }) =>
+        `${b.fromMs >= 0 ? "+" : ""}${b.fromMs}: ${b.ok}/${b.failed}`
+      ).join(", "),
     "",
   );
 } else {
@@ -485,31 +602,55 @@ if (fo) {
 
 const small = runs.filter((r) => r.path === "/");
 const topConc = Math.max(...small.map((r) => r.conc));
-const hot = find("dn", "/", topConc), ngx = find("nginx", "/", topConc), dir0 = find("direct", "/", topConc);
+const hot = find("dn", "/", topConc),
+  ngx = find("nginx", "/", topConc),
+  dir0 = find("direct", "/", topConc);
 p("## What limits it", "");
 if (hot && ngx && dir0) {
   const share = (r: Run, g: Group) => (100 * r.cpu.groups[g]) / (r.cpu.windowMs * nproc);
   const total = (r: Run) => GROUPS.reduce((s, g) => s + r.cpu.groups[g], 0);
   const busy = (r: Run) => (100 * total(r)) / (r.cpu.windowMs * nproc);
-  const perReq = (r: Run, gs: Group[]) => gs.reduce((s, g) => s + r.cpu.groups[g], 0) * 1000 / (r.wrk?.requests || 1);
-  const ranked = GROUPS.filter((g) => hot.cpu.groups[g] > 0).sort((a, b) => hot.cpu.groups[b] - hot.cpu.groups[a]);
-  const hostSplit = Object.entries(hot.cpu.hosts).map(([h, v]) => `${h} ${((100 * v) / hot.cpu.windowMs).toFixed(0)} %`).join(", ");
+  const perReq = (r: Run, gs: Group[]) =>
+    gs.reduce((s, g) => s + r.cpu.groups[g], 0) * 1000 / (r.wrk?.requests || 1);
+  const ranked = GROUPS.filter((g) => hot.cpu.groups[g] > 0).sort((a, b) =>
+    hot.cpu.groups[b] - hot.cpu.groups[a]
+  );
+  const hostSplit = Object.entries(hot.cpu.hosts).map(([h, v]) =>
+    `${h} ${((100 * v) / hot.cpu.windowMs).toFixed(0)} %`
+  ).join(", ");
   p(
-    `During the dn run with small responses at c=${topConc} the machine was ${pct(busy(hot))} busy ` +
+    `During the dn run with small responses at c=${topConc} the machine was ${
+      pct(busy(hot))
+    } busy ` +
       `(all ${nproc} cores). CPU split (share of the ${nproc} cores): ` +
       ranked.map((g) => `${g} ${pct(share(hot, g))}`).join(", ") +
       `. Per host, as a share of one core: ${hostSplit}.`,
     "",
-    `Per small request dn burns ${perReq(hot, ["gateway", "hosts", "control", "rabbitmq"]).toFixed(0)} µs in its own ` +
-      `services (gateway ${perReq(hot, ["gateway"]).toFixed(0)}, hosts ${perReq(hot, ["hosts"]).toFixed(0)}, ` +
-      `RabbitMQ ${perReq(hot, ["rabbitmq"]).toFixed(0)}, control ${perReq(hot, ["control"]).toFixed(0)}), plus ` +
-      `${perReq(hot, ["app", "docker-proxy"]).toFixed(0)} µs in the app and docker-proxy; nginx needs ` +
-      `${perReq(ngx, ["nginx"]).toFixed(0)} µs of its own per request, and the app + docker-proxy behind it ` +
-      `${perReq(ngx, ["app", "docker-proxy"]).toFixed(0)} µs. Total machine CPU per request: direct ` +
-      `${perReq(dir0, [...GROUPS]).toFixed(0)} µs, nginx ${perReq(ngx, [...GROUPS]).toFixed(0)} µs, dn ` +
+    `Per small request dn burns ${
+      perReq(hot, ["gateway", "hosts", "control", "rabbitmq"]).toFixed(0)
+    } µs in its own ` +
+      `services (gateway ${perReq(hot, ["gateway"]).toFixed(0)}, hosts ${
+        perReq(hot, ["hosts"]).toFixed(0)
+      }, ` +
+      `RabbitMQ ${perReq(hot, ["rabbitmq"]).toFixed(0)}, control ${
+        perReq(hot, ["control"]).toFixed(0)
+      }), plus ` +
+      `${
+        perReq(hot, ["app", "docker-proxy"]).toFixed(0)
+      } µs in the app and docker-proxy; nginx needs ` +
+      `${
+        perReq(ngx, ["nginx"]).toFixed(0)
+      } µs of its own per request, and the app + docker-proxy behind it ` +
+      `${
+        perReq(ngx, ["app", "docker-proxy"]).toFixed(0)
+      } µs. Total machine CPU per request: direct ` +
+      `${perReq(dir0, [...GROUPS]).toFixed(0)} µs, nginx ${
+        perReq(ngx, [...GROUPS]).toFixed(0)
+      } µs, dn ` +
       `${perReq(hot, [...GROUPS]).toFixed(0)} µs.`,
     "",
-    "With everything on " + nproc + " cores the benchmark is CPU-bound: once the cores are busy, requests/s is " +
+    "With everything on " + nproc +
+      " cores the benchmark is CPU-bound: once the cores are busy, requests/s is " +
       "roughly (cores × 1 s) / (CPU per request), so each path's throughput follows its total CPU per request " +
       "above, and latency at a concurrency level follows from throughput (c / req/s) plus queueing. " +
       "A dn request crosses more processes than an nginx one: HTTP parse in the gateway, envelope encode, an AMQP " +
@@ -529,14 +670,18 @@ if (hot && ngx && dir0) {
   const otherShare = share(hot, "other");
   if (otherShare > 5) {
     p(
-      `Note: ${pct(otherShare)} of the machine went to processes outside this benchmark during that run (` +
+      `Note: ${
+        pct(otherShare)
+      } of the machine went to processes outside this benchmark during that run (` +
         others.map((t) => `${t.what.slice(0, 50)}: ${(t.ms / 1000).toFixed(1)} s`).join("; ") +
         "), which lowers every figure measured at the same time.",
       "",
     );
   }
   p(
-    `Busiest processes during that run (CPU seconds in the ${(hot.cpu.windowMs / 1000).toFixed(1)} s window):`,
+    `Busiest processes during that run (CPU seconds in the ${
+      (hot.cpu.windowMs / 1000).toFixed(1)
+    } s window):`,
     "",
     table(
       ["process", "group", "CPU s", "share of one core"],

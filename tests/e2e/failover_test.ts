@@ -47,7 +47,10 @@ reliabilityTest("kill a host under load", {
   note(`${outcomes.length} GETs, ${failed.length} failed (${JSON.stringify(byStatus(outcomes))})`);
   assertEquals(failed, []);
   const after = await Promise.all(
-    Array.from({ length: 20 }, async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim()),
+    Array.from(
+      { length: 20 },
+      async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim(),
+    ),
   );
   assert(!after.includes(victim), "the dead host serves nothing");
 });
@@ -59,7 +62,10 @@ reliabilityTest("a host that was down converges", {
   const victim = net.hostNames[0];
   if (net.services.get(victim)!.child.pid) await net.services.get(victim)!.stop("SIGKILL");
   const digest = await net.buildAndPush(appDir, APP, 2);
-  assertEquals((await net.api("POST", `/v1/apps/${APP}/update`, { version: 2, digest })).status, 200);
+  assertEquals(
+    (await net.api("POST", `/v1/apps/${APP}/update`, { version: 2, digest })).status,
+    200,
+  );
   await net.deploy(`${ROOT}/apps/echo`, "late", "late.dn.test");
   const started = performance.now();
   await net.startHost(victim);
@@ -91,7 +97,10 @@ reliabilityTest("update under load", {
   const load = new Load(net, HOSTNAME, "/version", 8);
   await sleep(1000);
   const digest = await net.buildAndPush(appDir, APP, 3);
-  assertEquals((await net.api("POST", `/v1/apps/${APP}/update`, { version: 3, digest })).status, 200);
+  assertEquals(
+    (await net.api("POST", `/v1/apps/${APP}/update`, { version: 3, digest })).status,
+    200,
+  );
   const deadline = Date.now() + 60_000;
   let hosts: { host: string; containers: { version: number; state: string }[] }[] = [];
   while (Date.now() < deadline) {
@@ -105,7 +114,11 @@ reliabilityTest("update under load", {
   const outcomes = await load.stop();
   const failed = outcomes.filter((o) => o.status !== 200);
   const versions = byStatus(outcomes.map((o) => ({ ...o, status: Number(o.body.trim()) })));
-  note(`${outcomes.length} requests, ${failed.length} failed, answers by version ${JSON.stringify(versions)}`);
+  note(
+    `${outcomes.length} requests, ${failed.length} failed, answers by version ${
+      JSON.stringify(versions)
+    }`,
+  );
   assertEquals(failed, []);
   assertEquals(hosts.map((h) => h.containers.map((c) => c.version)), [[3], [3], [3]]);
   assertEquals(outcomes.at(-1)!.body.trim(), "3");
@@ -123,7 +136,10 @@ async function servesAgain(host: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const answers = await Promise.all(
-      Array.from({ length: 12 }, async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim()),
+      Array.from(
+        { length: 12 },
+        async () => (await (await net.gateway(HOSTNAME, "/whoami")).text()).trim(),
+      ),
     );
     if (answers.includes(host)) return Math.round(performance.now() - started);
     await sleep(300);

@@ -66,17 +66,21 @@ Deno.test("a binary body of several MB travels both ways byte for byte", opts, a
   assertEquals(await sha256(back), await sha256(body));
 });
 
-Deno.test("custom response headers, repeated set-cookie and non-200 statuses pass through", opts, async () => {
-  const res = await net.gateway(HELLO, "/headers");
-  await res.body?.cancel();
-  assertEquals(res.headers.get("x-custom"), "yes");
-  assertEquals(res.headers.getSetCookie().length, 2);
-  for (const code of [201, 204, 302, 404, 418, 500, 503]) {
-    const r = await net.gateway(HELLO, `/status/${code}`, { redirect: "manual" });
-    await r.body?.cancel();
-    assertEquals(r.status, code);
-  }
-});
+Deno.test(
+  "custom response headers, repeated set-cookie and non-200 statuses pass through",
+  opts,
+  async () => {
+    const res = await net.gateway(HELLO, "/headers");
+    await res.body?.cancel();
+    assertEquals(res.headers.get("x-custom"), "yes");
+    assertEquals(res.headers.getSetCookie().length, 2);
+    for (const code of [201, 204, 302, 404, 418, 500, 503]) {
+      const r = await net.gateway(HELLO, `/status/${code}`, { redirect: "manual" });
+      await r.body?.cancel();
+      assertEquals(r.status, code);
+    }
+  },
+);
 
 Deno.test("requests are spread over all three hosts", opts, async () => {
   // Each host logs the requests it serves at debug level? Use the app: it reports its hostname.

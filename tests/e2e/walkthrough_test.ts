@@ -63,7 +63,10 @@ async function statusUntil(
 Deno.test("1. dn list shows the table header", opts, async () => {
   const result = await dn("list");
   assertEquals(result.code, 0, result.stderr);
-  assertEquals(lines(result.stdout)[0], "APPLICATION                   CREATED               STATUS");
+  assertEquals(
+    lines(result.stdout)[0],
+    "APPLICATION                   CREATED               STATUS",
+  );
 });
 
 Deno.test("3. dn create builds, pushes and creates", opts, async () => {
@@ -93,7 +96,13 @@ Deno.test("5-6. dn start, then status shows one running row per host", opts, asy
   const out = await statusUntil((rows) =>
     rows.length === 3 && rows.every((r) => /^up /.test(r[4]))
   );
-  assertEquals(out.slice(0, 5), [`Name: ${NAME}`, "Status: running", "Version: 1", "", STATUS_HEADER]);
+  assertEquals(out.slice(0, 5), [
+    `Name: ${NAME}`,
+    "Status: running",
+    "Version: 1",
+    "",
+    STATUS_HEADER,
+  ]);
   const hosts = out.slice(5).map((l) => ROW.exec(l)![1]).sort();
   assertEquals(hosts, [...net.hostNames].sort());
   for (const line of out.slice(5)) assertMatch(line, /a few seconds ago|a minute ago/);
@@ -122,7 +131,9 @@ Deno.test("update: dn update bumps the version and the new code answers", opts, 
   assertEquals(result.code, 0, result.stderr);
   assertEquals(lines(result.stdout).at(-1), `${NAME} (${HOSTNAME}) updated to v2`);
   await net.waitForApp(HOSTNAME, (_res, body) => body.includes("Hello, v2!"), 60_000);
-  const out = await statusUntil((rows) => rows.length === 3 && rows.every((r) => /^up /.test(r[4])));
+  const out = await statusUntil((rows) =>
+    rows.length === 3 && rows.every((r) => /^up /.test(r[4]))
+  );
   assertEquals(out[2], "Version: 2");
 });
 

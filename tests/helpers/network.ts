@@ -238,6 +238,7 @@ export class TestNetwork {
   }
 
   /** Calls control's API with the token. */
+  // deno-lint-ignore no-explicit-any -- tests read whatever JSON control answered
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(this.controlUrl + path, {
       method,
@@ -332,7 +333,11 @@ export class TestNetwork {
       stdin: "null",
     }).output();
     const decoder = new TextDecoder();
-    return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
   }
 }
 

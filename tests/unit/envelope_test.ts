@@ -80,6 +80,8 @@ Deno.test("status replies round-trip and validate", () => {
     }],
   };
   assertEquals(decodeStatusReply(encodeStatusReply(reply)), reply);
-  assertThrows(() =>
-    decodeStatusReply(encodeStatusReply({ host: "Bad Host", containers: [] })), EnvelopeError);
+  assertThrows(
+    () => decodeStatusReply(encodeStatusReply({ host: "Bad Host", containers: [] })),
+    EnvelopeError,
+  );
 });

@@ -35,7 +35,12 @@ function rawServer(responses: string[], onRequest?: (raw: string) => void) {
   };
 }
 
-const get = { method: "GET", url: "/x?y=1", headers: [["host", "a"]] as [string, string][], body: new Uint8Array() };
+const get = {
+  method: "GET",
+  url: "/x?y=1",
+  headers: [["host", "a"]] as [string, string][],
+  body: new Uint8Array(),
+};
 
 Deno.test("http1 reads content-length bodies and reuses the connection", async () => {
   const server = rawServer([
@@ -71,7 +76,10 @@ Deno.test("http1 de-chunks bodies and reads close-delimited bodies", async () =>
 Deno.test("http1 enforces the body limit", async () => {
   const server = rawServer(["HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" + "x".repeat(100)]);
   const pool = new Http1Pool({ maxHeadBytes: 8192, maxBodyBytes: 10, maxIdle: 4 });
-  await assertRejects(() => pool.request("127.0.0.1", server.port, get, 2000), UpstreamTooLargeError);
+  await assertRejects(
+    () => pool.request("127.0.0.1", server.port, get, 2000),
+    UpstreamTooLargeError,
+  );
   pool.close();
   await server.close();
 });
