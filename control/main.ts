@@ -7,12 +7,16 @@
 
 import { parseArgs } from "node:util";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
+import { addServiceMetrics, type HealthOptions, healthResponse, serveHealth } from "../lib/health.ts";
 import { Logger } from "../lib/log.ts";
+import { Registry } from "../lib/metrics.ts";
 import { connectRedis } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { createApi } from "./api.ts";
 import { tokenChecker } from "./auth.ts";
 import { ControlBroker } from "./broker.ts";
+import { LogsRpc, withLogs } from "./logs.ts";
+import { ControlMetrics } from "./metrics.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
@@ -21,13 +25,44 @@ const log = new Logger("control", config.logLevel);
 const redis = connectRedis({ url: config.redisUrl, log, name: "dn-control" });
 const broker = new ControlBroker(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 broker.start();
-const handler = createApi({
-  store: new AppStore(redis, config.redisPrefix),
+const store = new AppStore(redis, config.redisPrefix);
+const checkToken = tokenChecker(config.token);
+const api = createApi({
+  store,
   broker,
   registry: config.registry,
-  checkToken: tokenChecker(config.token),
+  checkToken,
   log,
   statusTimeoutMs: 1500,
+});
+// Health and metrics (lib/health.ts, control/metrics.ts) and `GET /v1/apps/:name/logs`.
+const health: HealthOptions = {
+  service: "control",
+  registry: new Registry(),
+  checks: { amqp: () => broker.broker.ready, redis: () => redis.status === "ready" },
+};
+addServiceMetrics(health);
+const metrics = new ControlMetrics(health.registry, {
+  appStatuses: async () => (await store.list()).apps.map((app) => app.status),
+  liveHosts: () => store.liveHosts(15_000),
+});
+const withLogsRoute = withLogs(api, {
+  store,
+  rpc: new LogsRpc(broker.broker, config.exchange, log),
+  brokerReady: () => broker.broker.ready,
+  checkToken,
+  log,
+});
+const handler = metrics.instrument((req) =>
+  new URL(req.url).pathname === "/healthz"
+    ? healthResponse(health, req.method === "HEAD")
+    : withLogsRoute(req)
+);
+const healthServer = serveHealth({
+  ...health,
+  listen: config.controlMetricsListen,
+  key: "controlMetricsListen",
+  log,
 });
 const { hostname, port } = parseListen(config.controlListen, "controlListen");
 const server = Deno.serve({
@@ -39,6 +74,7 @@ const server = Deno.serve({
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     await server.shutdown();
+    await healthServer?.shutdown();
     await broker.broker.stop();
     redis.disconnect();
     log.flush();

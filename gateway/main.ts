@@ -7,12 +7,15 @@
 import { parseArgs } from "node:util";
 import { BodyStore } from "../lib/bodies.ts";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
+import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
+import { Registry } from "../lib/metrics.ts";
 import { connectRedis, redisReady } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { DomainTable } from "./domains.ts";
+import { GatewayMetrics } from "./metrics.ts";
 import { GatewayRpc } from "./rpc.ts";
-import { createGatewayHandler } from "./server.ts";
+import { createGatewayHandler, GATEWAY_ANSWERS } from "./server.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
@@ -37,16 +40,44 @@ const handler = createGatewayHandler({
   bodyLimit: config.bodyLimit,
   requestTimeoutMs: config.requestTimeoutMs,
 });
+// Health and metrics (lib/health.ts, gateway/metrics.ts) on their own listener.
+const health: HealthOptions = {
+  service: "gateway",
+  registry: new Registry(),
+  checks: {
+    amqp: () => rpc.ready,
+    redis: () => redis.status === "ready",
+    redisEvents: () => subscriber.status === "ready",
+  },
+};
+addServiceMetrics(health);
+const metrics = new GatewayMetrics(health.registry, {
+  lookup: (hostname) => domains.lookup(hostname),
+  get domainCount() {
+    return domains.size;
+  },
+  get rpcInFlight() {
+    return rpc.inFlight;
+  },
+  isGatewayAnswer: (res) => GATEWAY_ANSWERS.has(res),
+});
+const healthServer = serveHealth({
+  ...health,
+  listen: config.gatewayMetricsListen,
+  key: "gatewayMetricsListen",
+  log,
+});
 const { hostname, port } = parseListen(config.gatewayListen, "gatewayListen");
 const server = Deno.serve({
   hostname,
   port,
   onListen: (addr) => log.info("gateway listening", { addr: `${addr.hostname}:${addr.port}` }),
-}, handler);
+}, metrics.instrument(handler));
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     await server.shutdown();
+    await healthServer?.shutdown();
     domains.stop();
     await rpc.broker.stop();
     redis.disconnect();

@@ -1,8 +1,22 @@
 /**
  * The gateway's HTTP handler: Host header → app → request envelope → RPC →
  * response, with the error answers of the design brief:
- * 400 no Host, 404 unknown domain, 503 not running / no host / broker down,
- * 504 no reply in time, 413 body over the limit, 502 bad reply.
+ * 400 no or invalid Host, 404 unknown domain, 503 not running / no host /
+ * broker down / too many requests in flight, 504 no reply in time, 413 body
+ * over the limit, 408 body not received in time, 414 / 431 request line or
+ * headers over the limit, 502 bad reply.
+ *
+ * Hop-by-hop headers (RFC 9110 7.6.1, plus any header `Connection` names,
+ * `Proxy` and every `Proxy-*`) never reach the app, and the client's own
+ * `X-Forwarded-Host` / `X-Forwarded-Proto` / `Forwarded` are replaced by the
+ * gateway's; `X-Forwarded-For` is appended to.
+ *
+ * Framing is Deno.serve's (hyper): it refuses with 400 and closes the
+ * connection any request with both Content-Length and Transfer-Encoding, two
+ * different Content-Length values, a Transfer-Encoding other than a final
+ * `chunked`, obsolete line folding, or a head over about 64 KiB. It has no
+ * header-read timeout (denoland/deno#3515): a client that never finishes its
+ * head holds one idle connection, but never a handler or a request slot.
  *
  * @module
  */
@@ -30,14 +44,75 @@ export interface GatewayDeps {
   inlineBodyLimit: number;
   bodyLimit: number;
   requestTimeoutMs: number;
+  /** Time allowed to receive the whole request body, in ms (default: requestTimeoutMs) → 408. */
+  bodyTimeoutMs?: number;
+  /** Largest request target (path and query), in bytes (default 16 KiB) → 414. */
+  maxUrlBytes?: number;
+  /** Largest total of header names and values, in bytes (default 32 KiB) → 431. */
+  maxHeaderBytes?: number;
+  /** Most request header fields (default 100) → 431. */
+  maxHeaderCount?: number;
+  /** Most requests handled at once; more get 503 at once (default 10 000). */
+  maxInFlight?: number;
 }
+
+/** Defaults of the optional limits of {@link GatewayDeps}. */
+export const GATEWAY_LIMITS = {
+  maxUrlBytes: 16 * 1024,
+  maxHeaderBytes: 32 * 1024,
+  maxHeaderCount: 100,
+  maxInFlight: 10_000,
+} as const;
 
 const NO_BODY_STATUS = new Set([204, 205, 304]);
 
-function problem(status: number, message: string, requestId?: string): Response {
-  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
+/** Responses the gateway made itself (error answers, no app reply): counted by gateway/metrics.ts. */
+export const GATEWAY_ANSWERS = new WeakSet<Response>();
+
+/** Request headers the client may not set for the app: the gateway sets them. */
+const GATEWAY_SET = new Set(["x-forwarded-host", "x-forwarded-proto", "forwarded"]);
+/** A Host header: a hostname or IPv4/IPv6 literal with an optional port. */
+const HOST_HEADER = /^(?:[A-Za-z0-9_.~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5})?$/;
+
+function problem(
+  status: number,
+  message: string,
+  requestId?: string,
+  extra?: Record<string, string>,
+): Response {
+  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", ...extra };
   if (requestId) headers["x-request-id"] = requestId;
-  return new Response(message + "\n", { status, headers });
+  const response = new Response(message + "\n", { status, headers });
+  GATEWAY_ANSWERS.add(response);
+  return response;
+}
+
+/** The status and message when the request line or headers are over the limits, else null. */
+function headLimits(
+  req: Request,
+  url: URL,
+  limits: { maxUrlBytes: number; maxHeaderBytes: number; maxHeaderCount: number },
+): [number, string] | null {
+  if (url.pathname.length + url.search.length > limits.maxUrlBytes) {
+    return [414, `request target longer than ${limits.maxUrlBytes} bytes`];
+  }
+  let bytes = 0;
+  let count = 0;
+  for (const [name, value] of req.headers) {
+    bytes += name.length + value.length + 4;
+    count++;
+  }
+  if (bytes > limits.maxHeaderBytes) {
+    return [431, `request headers larger than ${limits.maxHeaderBytes} bytes`];
+  }
+  if (count > limits.maxHeaderCount) {
+    return [431, `more than ${limits.maxHeaderCount} request headers`];
+  }
+  return null;
+}
+
+function isHopByHopExtra(name: string): boolean {
+  return name === "proxy" || name.startsWith("proxy-") || GATEWAY_SET.has(name);
 }
 
 function requestHeaders(
@@ -50,7 +125,7 @@ function requestHeaders(
   let forwardedFor = "";
   for (const [name, value] of req.headers) {
     if (name === "x-forwarded-for") forwardedFor = value;
-    else list.push([name, value]);
+    else if (!isHopByHopExtra(name)) list.push([name, value]);
   }
   const kept = endToEndHeaders(list);
   if (!req.headers.has("x-request-id")) kept.push(["x-request-id", requestId]);
@@ -65,19 +140,42 @@ export function createGatewayHandler(
   deps: GatewayDeps,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
   const { domains, rpc, bodies, log } = deps;
+  const limits = { ...GATEWAY_LIMITS, ...definedOnly(deps) };
+  const bodyTimeoutMs = deps.bodyTimeoutMs ?? deps.requestTimeoutMs;
+  let inFlight = 0;
+
+  /** Answers without reading the body; the body is cancelled so nothing waits on it. */
+  async function refuse(req: Request, response: Response): Promise<Response> {
+    await req.body?.cancel().catch(() => {});
+    return response;
+  }
 
   return async (req, info) => {
     const hostHeader = req.headers.get("host");
-    if (!hostHeader) return problem(400, "missing Host header");
+    if (!hostHeader) return await refuse(req, problem(400, "missing Host header"));
+    if (!HOST_HEADER.test(hostHeader)) {
+      return await refuse(req, problem(400, "invalid Host header"));
+    }
+    const url = new URL(req.url);
+    const over = headLimits(req, url, limits);
+    if (over) return await refuse(req, problem(over[0], over[1]));
     const app = domains.lookup(normaliseHostname(hostHeader));
-    if (!app) return problem(404, `no app at ${hostHeader}`);
-    if (app.status !== "running") return problem(503, `${app.name} is not running`);
-    if (!rpc.ready) return problem(503, "network unavailable, try again");
+    if (!app) return await refuse(req, problem(404, `no app at ${hostHeader}`));
+    if (app.status !== "running") {
+      return await refuse(req, problem(503, `${app.name} is not running`));
+    }
+    if (!rpc.ready) return await refuse(req, problem(503, "network unavailable, try again"));
+    if (inFlight >= limits.maxInFlight) {
+      return await refuse(
+        req,
+        problem(503, "gateway busy, try again", undefined, { "retry-after": "1" }),
+      );
+    }
     const requestId = req.headers.get("x-request-id")?.slice(0, 64).replace(/[^A-Za-z0-9-]/g, "") ||
       crypto.randomUUID();
+    inFlight++;
     try {
-      const body = await readBody(req, deps.bodyLimit);
-      const url = new URL(req.url);
+      const body = await readBody(req, deps.bodyLimit, bodyTimeoutMs);
       const remote = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
       const head: RequestHead = {
         method: req.method,
@@ -123,6 +221,17 @@ export function createGatewayHandler(
       if (e instanceof HttpError) return problem(e.status, e.message, requestId);
       log.warn("request failed", { app: app.name, requestId, error: errorMessage(e) });
       return problem(502, "bad gateway", requestId);
+    } finally {
+      inFlight--;
     }
   };
+}
+
+function definedOnly(deps: GatewayDeps): Partial<typeof GATEWAY_LIMITS> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(GATEWAY_LIMITS) as (keyof typeof GATEWAY_LIMITS)[]) {
+    const value = deps[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
 }

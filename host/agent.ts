@@ -14,7 +14,9 @@ import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
 import type { AppRecord } from "../lib/apps.ts";
 import {
   COMMAND_KINDS,
+  COMMAND_TYPE,
   decodeCommand,
+  decodeStatusRequest,
   encodeStatusReply,
   STATUS_REPLY_TYPE,
 } from "../lib/envelope.ts";
@@ -59,7 +61,14 @@ export class HostAgent {
     try {
       const { apps } = await store.list();
       const names = new Set([...apps.map((a) => a.name), ...requests.apps]);
-      for (const name of await containers.apps()) names.add(name);
+      for (const name of await containers.apps()) {
+        // Labels come from Docker, not from dn's validation: only app names are converged.
+        if (isAppName(name)) {
+          names.add(name);
+        } else {
+          log.warn("ignored containers with an invalid app label", { app: String(name) });
+        }
+      }
       await Promise.all([...names].map((name) => this.converge(name)));
     } catch (e) {
       log.warn("converge all failed", { error: errorMessage(e) });
@@ -130,16 +139,29 @@ export class HostAgent {
     }
   }
 
+  /**
+   * Handles one message of this host's queue. Everything is validated before
+   * use (type, routing key, body, reply-to); anything else is logged as
+   * "dropped message" and never reaches Docker. A command only names an app:
+   * what to do is read from Redis, so a forged command cannot start, stop or
+   * remove anything the desired state does not say.
+   */
   async #onMessage(channel: AMQPChannel, msg: AMQPMessage): Promise<void> {
     const { log } = this.options;
     const key = msg.routingKey;
     try {
+      const type = msg.properties.type;
+      if (type !== COMMAND_TYPE) {
+        throw new Error(`unexpected message type ${JSON.stringify(type ?? null).slice(0, 80)}`);
+      }
+      const body = msg.body ?? new Uint8Array();
       if (key.startsWith("status.")) {
-        const app = key.slice("status.".length);
-        const { replyTo, correlationId } = msg.properties;
-        if (!isAppName(app) || !replyTo || !correlationId) {
-          throw new Error("invalid status request");
-        }
+        const { app, replyTo, correlationId } = decodeStatusRequest(
+          key,
+          msg.properties.replyTo,
+          msg.properties.correlationId,
+          body,
+        );
         const reply = encodeStatusReply({
           host: this.options.hostName,
           containers: await this.options.containers.report(app),
@@ -147,11 +169,11 @@ export class HostAgent {
         await channel.basicPublish("", replyTo, reply, { type: STATUS_REPLY_TYPE, correlationId });
         return;
       }
-      const command = decodeCommand(msg.body ?? new Uint8Array(), key);
+      const command = decodeCommand(body, key);
       log.debug("command", { kind: command.kind, app: command.app });
       await this.converge(command.app);
     } catch (e) {
-      log.warn("dropped message", { routingKey: key, error: errorMessage(e) });
+      log.warn("dropped message", { routingKey: key.slice(0, 300), error: errorMessage(e) });
     }
   }
 }

@@ -10,13 +10,17 @@ import { Broker, openChannel } from "../lib/amqp.ts";
 import { BodyStore } from "../lib/bodies.ts";
 import { ConfigError, loadConfig, requireKeys } from "../lib/config.ts";
 import { DockerClient } from "../lib/docker/mod.ts";
+import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { Http1Pool } from "../lib/http1.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
+import { Registry } from "../lib/metrics.ts";
 import { isHostName } from "../lib/names.ts";
 import { connectRedis, redisReady } from "../lib/redis.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
-import { Containers } from "./containers.ts";
+import { Containers, LABEL } from "./containers.ts";
+import { HostLogs } from "./logs.ts";
+import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 
 const { values } = parseArgs({
@@ -64,6 +68,7 @@ const requests = new RequestServer({
     return await containers.locate(app, record.version);
   },
   onUnreachable: (app) => agent.converge(app),
+  onServed: (app, status, ms) => metrics.served(app, status, ms),
 });
 const agent = new HostAgent({
   hostName: config.hostName,
@@ -81,10 +86,39 @@ const broker = new Broker({
   onConnect: async (client) => {
     await requests.attach(await openChannel(broker, client));
     await agent.attach(await openChannel(broker, client));
+    await logs.attach(await openChannel(broker, client));
     agent.convergeAll();
   },
   onDisconnect: () => requests.detach(),
 });
+
+// `logs.<app>` (host/logs.ts); health and metrics (lib/health.ts, host/metrics.ts).
+const docker = containers.options.docker;
+const logs = new HostLogs({
+  hostName: config.hostName,
+  exchange: config.exchange,
+  list: (app) => containers.list(app),
+  docker,
+  log,
+});
+const health: HealthOptions = {
+  service: `host ${config.hostName}`,
+  registry: new Registry(),
+  checks: {
+    amqp: () => broker.ready,
+    redis: () => redis.status === "ready",
+    redisEvents: () => subscriber.status === "ready",
+    docker: () => docker.ping(),
+  },
+};
+addServiceMetrics(health);
+const metrics = new HostMetrics(health.registry, {
+  containers: () => docker.listContainers({ [LABEL.host]: config.hostName }, true),
+  servedApps: () => requests.apps,
+  inFlight: () => requests.inFlight,
+  client: () => broker.client,
+});
+const healthServer = serveHealth({ ...health, listen: config.hostListen, key: "hostListen", log });
 
 subscriber.on("message", (_channel: string, message: string) => {
   const event = parseStoreEvent(message);
@@ -115,6 +149,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     clearInterval(heartbeat);
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});
+    await healthServer?.shutdown();
     await broker.stop();
     pool.close();
     redis.disconnect();

@@ -69,6 +69,8 @@ export interface RequestServerOptions {
   refreshTarget: (app: string) => Promise<Target | null>;
   /** Told when an app's container does not answer (so the host can bring it back). */
   onUnreachable: (app: string) => void;
+  /** Told of each request answered (status 0: not answered) and its upstream time (metrics). */
+  onServed?: (app: string, status: number, upstreamMs: number) => void;
 }
 
 /** Consumes request queues and proxies to containers. */
@@ -189,7 +191,9 @@ export class RequestServer {
     try {
       const body = head.bodyKey ? await bodies.read(head.bodyKey) : envelope.body;
       const request = { method: head.method, url: head.url, headers: head.headers, body };
+      const started = performance.now();
       let reply = await this.#forward(app, served, target, request, head.deadline);
+      const upstreamMs = performance.now() - started;
       if (reply === null) {
         this.options.onUnreachable(app);
         // Another host may have the app up: give an idempotent request to it, once.
@@ -200,10 +204,12 @@ export class RequestServer {
         reply = plain(502, `${app} is not answering`);
       }
       await this.#reply(msg.channel, replyTo, correlationId, reply.head, reply.body, head.deadline);
+      this.options.onServed?.(app, reply.head.status, upstreamMs);
       if (!ackFirst) await msg.ack().catch(() => {});
       if (head.bodyKey) bodies.discard(head.bodyKey);
     } catch (e) {
       log.warn("request not answered", { app, requestId: head.id, error: errorMessage(e) });
+      this.options.onServed?.(app, 0, 0);
       // Requeue an idempotent request once for another host; drop it if it already came back.
       if (!ackFirst) await msg.nack(!msg.redelivered).catch(() => {});
     } finally {

@@ -22,6 +22,8 @@ export interface DnConfig {
   controlUrl: string;
   /** Address control listens on (`127.0.0.1:7070`). */
   controlListen: string;
+  /** Address control's health and metrics endpoint listens on (`""` = off). */
+  controlMetricsListen: string;
   /** API token shared by CLI and control. */
   token: string;
   /** AMQP URL with the role's own user (`amqp://user:pass@127.0.0.1:5679/dn`). */
@@ -40,9 +42,14 @@ export interface DnConfig {
   dockerSocket: string;
   /** Address the gateway listens on (`127.0.0.1:8080`). */
   gatewayListen: string;
+  /** Address the gateway's health and metrics endpoint listens on (`""` = off). */
+  gatewayMetricsListen: string;
   /** Name of this host service, unique in the network (`vaermina`). */
   hostName: string;
-  /** Address a host's health and metrics endpoint listens on (`127.0.0.1:0` = any free port). */
+  /**
+   * Address a host's health and metrics endpoint listens on (`127.0.0.1:0` =
+   * any free port, logged as `health listening`; `""` = off).
+   */
   hostListen: string;
   /** Topic exchange all messages travel on. */
   exchange: string;
@@ -67,6 +74,7 @@ export class ConfigError extends Error {
 export const DEFAULTS: DnConfig = {
   controlUrl: "http://127.0.0.1:7070",
   controlListen: "127.0.0.1:7070",
+  controlMetricsListen: "127.0.0.1:9170",
   token: "",
   amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",
   amqpCaFile: "",
@@ -76,6 +84,7 @@ export const DEFAULTS: DnConfig = {
   registryPassword: "",
   dockerSocket: "/var/run/docker.sock",
   gatewayListen: "127.0.0.1:8080",
+  gatewayMetricsListen: "127.0.0.1:9180",
   hostName: "",
   hostListen: "127.0.0.1:0",
   exchange: "dn",

@@ -72,7 +72,15 @@ export interface Envelope<H> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Control characters a header value may not hold (HTAB is allowed). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
+/** An origin-form request target: `/` then printable ASCII only (what Deno's URL gives). */
+const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 const MAX_HEAD = 1024 * 1024;
+const MAX_HEADERS = 1000;
+/** Largest command or status request body; real ones are under 100 bytes. */
+const MAX_COMMAND = 4096;
 
 /** Encodes a head and body into one binary envelope. */
 export function encodeEnvelope(head: RequestHead | ResponseHead, body: Uint8Array): Uint8Array {
@@ -104,10 +112,11 @@ function splitEnvelope(bytes: Uint8Array): { head: Record<string, unknown>; body
 
 function checkHeaders(value: unknown): HeaderList {
   if (!Array.isArray(value)) throw new EnvelopeError("headers must be a list");
+  if (value.length > MAX_HEADERS) throw new EnvelopeError(`more than ${MAX_HEADERS} headers`);
   for (const pair of value) {
     if (
       !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
-      typeof pair[1] !== "string" || !TOKEN.test(pair[0]) || /[\r\n\0]/.test(pair[1])
+      typeof pair[1] !== "string" || !TOKEN.test(pair[0]) || VALUE_CONTROL.test(pair[1])
     ) {
       throw new EnvelopeError("headers must be [name, value] pairs of valid strings");
     }
@@ -137,14 +146,14 @@ export function decodeRequest(bytes: Uint8Array): Envelope<RequestHead> {
   if (typeof method !== "string" || !TOKEN.test(method) || method.length > 32) {
     throw new EnvelopeError("method must be an HTTP token");
   }
-  if (typeof url !== "string" || !url.startsWith("/") || /[\s\0]/.test(url) || url.length > 65536) {
-    throw new EnvelopeError("url must be an origin-form path without spaces");
+  if (typeof url !== "string" || !ORIGIN_FORM.test(url) || url.length > 65536) {
+    throw new EnvelopeError("url must be an origin-form path of printable ASCII");
   }
   if (typeof id !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(id)) {
     throw new EnvelopeError("id must be a short token");
   }
-  if (typeof deadline !== "number" || !Number.isFinite(deadline)) {
-    throw new EnvelopeError("deadline must be a number");
+  if (typeof deadline !== "number" || !Number.isSafeInteger(deadline) || deadline <= 0) {
+    throw new EnvelopeError("deadline must be a positive integer (epoch ms)");
   }
   const bodyKey = checkBodyKey(head.bodyKey);
   if (bodyKey !== undefined && body.length > 0) {
@@ -204,6 +213,7 @@ function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknow
 
 /** Decodes and validates a command; `routingKey` must agree with its body. */
 export function decodeCommand(bytes: Uint8Array, routingKey: string): Command {
+  if (bytes.length > MAX_COMMAND) throw new EnvelopeError("command too large");
   const body = parseJsonObject(bytes, "command");
   onlyKeys(body, ["v", "kind", "app"]);
   const { kind, app } = body;
@@ -213,6 +223,42 @@ export function decodeCommand(bytes: Uint8Array, routingKey: string): Command {
     throw new EnvelopeError(`routing key ${routingKey} does not match the command`);
   }
   return { kind: kind as CommandKind, app };
+}
+
+/** A `status.<app>` request: where and under which id to answer. */
+export interface StatusRequest {
+  /** App asked about. */
+  app: string;
+  /** Queue to answer to: RabbitMQ direct reply-to (`amq.rabbitmq.reply-to.…`). */
+  replyTo: string;
+  /** Id the answer carries. */
+  correlationId: string;
+}
+
+/**
+ * Validates a `status.<app>` request from its routing key, properties and
+ * (empty) body. Only direct reply-to is accepted as `replyTo`, so a forged
+ * request cannot make a host publish into another queue (an app's request
+ * queue, another host's command queue).
+ */
+export function decodeStatusRequest(
+  routingKey: string,
+  replyTo: string | undefined,
+  correlationId: string | undefined,
+  bytes: Uint8Array,
+): StatusRequest {
+  const app = routingKey.startsWith("status.") ? routingKey.slice("status.".length) : "";
+  if (!isAppName(app)) throw new EnvelopeError("status request app is not a valid app name");
+  if (
+    typeof replyTo !== "string" || !/^amq\.rabbitmq\.reply-to\.[\x21-\x7e]{1,250}$/.test(replyTo)
+  ) {
+    throw new EnvelopeError("status request must reply to amq.rabbitmq.reply-to");
+  }
+  if (typeof correlationId !== "string" || !/^[A-Za-z0-9._:-]{1,64}$/.test(correlationId)) {
+    throw new EnvelopeError("status request needs a short correlation id");
+  }
+  if (bytes.length > 0) throw new EnvelopeError("status request must have an empty body");
+  return { app, replyTo, correlationId };
 }
 
 /** A host's answer to `status.<app>`. */

@@ -36,8 +36,16 @@ export function json(status: number, body: unknown, headers?: HeadersInit): Resp
   return new Response(JSON.stringify(body) + "\n", { status, headers: h });
 }
 
-/** Reads a request body up to `limit` bytes, else throws HttpError 413. */
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+/**
+ * Reads a request body up to `limit` bytes, else throws HttpError 413. With
+ * `timeoutMs`, the whole body must arrive within that time, else HttpError
+ * 408 (a client sending its body slowly holds no handler for longer).
+ */
+export async function readBody(
+  req: Request,
+  limit: number,
+  timeoutMs?: number,
+): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
     await req.body?.cancel().catch(() => {});
@@ -47,15 +55,30 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array>
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = req.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new HttpError(413, `body larger than ${limit} bytes`);
+  let timedOut = false;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (timedOut) throw new HttpError(408, `request body not received within ${timeoutMs} ms`);
+      if (done) break;
+      total += value.length;
+      if (total > limit) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(413, `body larger than ${limit} bytes`);
+      }
+      parts.push(value);
     }
-    parts.push(value);
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    if (timedOut) throw new HttpError(408, `request body not received within ${timeoutMs} ms`);
+    // The client broke the body's framing (bad chunk) or went away mid-body.
+    throw new HttpError(400, "request body could not be read");
+  } finally {
+    clearTimeout(timer);
   }
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(total);

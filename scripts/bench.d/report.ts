@@ -215,16 +215,12 @@ const errors = (w: WrkJson | null) => {
   return parts.join(", ") || "0";
 };
 const mib = (kb: number | undefined) => (kb === undefined ? "–" : (kb / 1024).toFixed(0));
+/** A markdown table; the first column and those named in LEFT align left, the rest right. */
+const LEFT = new Set(["response", "target", "value", "process", "group", "other", "step"]);
 const table = (head: string[], rows: (string | number)[][]) =>
   [
     `| ${head.join(" | ")} |`,
-    `| ${
-      head.map((
-        h,
-        i,
-      ) => (i === 0 || /^(response|target|what|process|step|group|c)$/.test(h) ? "---" : "---:"))
-        .join(" | ")
-    } |`,
+    `| ${head.map((h, i) => (i === 0 || LEFT.has(h) ? "---" : "---:")).join(" | ")} |`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 
@@ -257,6 +253,7 @@ p(
     ["wrk", fact("wrk")],
     ["load average at start", fact("loadavg")],
     ["`deno test` processes running at start", fact("concurrent")],
+    ["dn gateway process running since", fact("services_since")],
   ]),
   "",
   "## What is measured",

@@ -136,6 +136,7 @@ reliabilityTest("secrets: a service with wrong AMQP and Redis passwords logs nei
     DN_AMQP_URL: amqp.toString(),
     DN_REDIS_URL: redis.toString(),
     DN_GATEWAY_LISTEN: `127.0.0.1:${freePort()}`,
+    DN_GATEWAY_METRICS_LISTEN: "127.0.0.1:0", // beside the network's own gateway
   });
   await gateway.waitFor("amqp connect failed");
   // The gateway gives Redis 10 s at start-up, then logs why it goes on without.

@@ -141,6 +141,8 @@ export interface TestNetworkOptions {
   configSuffix?: string;
   /** Infra state dir (default: the shared one, `$DN_STATE_DIR` or /var/lib/dn). */
   stateDir?: string;
+  /** Extra environment of every service (`DN_*` overrides), e.g. another registry. */
+  env?: Record<string, string>;
 }
 
 /** A whole test network. */
@@ -149,6 +151,10 @@ export class TestNetwork {
   readonly prefix = `dntest-${crypto.randomUUID().slice(0, 8)}:`;
   readonly controlPort = freePort();
   readonly gatewayPort = freePort();
+  /** Port of control's health and metrics listener. */
+  readonly controlMetricsPort = freePort();
+  /** Port of the gateway's health and metrics listener. */
+  readonly gatewayMetricsPort = freePort();
   readonly token = crypto.randomUUID() + crypto.randomUUID();
   readonly docker = new DockerClient();
   readonly #client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 64 << 20, maxIdle: 32 });
@@ -184,8 +190,11 @@ export class TestNetwork {
       DN_CONTROL_LISTEN: `127.0.0.1:${this.controlPort}`,
       DN_CONTROL_URL: this.controlUrl,
       DN_GATEWAY_LISTEN: `127.0.0.1:${this.gatewayPort}`,
+      DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${this.controlMetricsPort}`,
+      DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${this.gatewayMetricsPort}`,
       DN_LOG_LEVEL: "debug",
       DN_REQUEST_TIMEOUT_MS: "5000",
+      ...this.options.env,
     };
   }
 
@@ -235,6 +244,28 @@ export class TestNetwork {
         await this.docker.removeContainer(c.id, { force: true }).catch(() => {});
       }
     }
+  }
+
+  /**
+   * Base URL of a service's health and metrics listener (`control`,
+   * `gateway`, or a host name; hosts pick a free port and log it).
+   */
+  async healthUrl(key: string): Promise<string> {
+    if (key === "control") return `http://127.0.0.1:${this.controlMetricsPort}`;
+    if (key === "gateway") return `http://127.0.0.1:${this.gatewayMetricsPort}`;
+    const service = this.services.get(key);
+    if (!service) throw new Error(`no service ${key}`);
+    const find = async () =>
+      /"msg":"health listening","addr":"([^"]+)"/.exec(
+        await Deno.readTextFile(service.logFile).catch(() => ""),
+      )?.[1];
+    let addr = await find();
+    if (!addr) {
+      await service.waitFor('"health listening"');
+      addr = await find();
+    }
+    if (!addr) throw new Error(`${key} logged no health address`);
+    return `http://${addr}`;
   }
 
   /** Calls control's API with the token. */
