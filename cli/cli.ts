@@ -55,6 +55,10 @@ function toGlobalOptions(values: Record<string, unknown>): GlobalOptions {
     registry: str(values.registry),
     dockerSocket: str(values["docker-socket"]),
     json: values.json === true,
+    follow: values.follow === true,
+    host: str(values.host),
+    since: str(values.since),
+    tail: str(values.tail),
   };
 }
 

@@ -42,6 +42,10 @@ export const FLAGS = {
     value: "FILE",
     help: "dn network config (DN_CONFIG, ~/.config/dn/config.json)",
   },
+  follow: { type: "boolean", short: "f", help: "keep printing new lines as they are written" },
+  host: { type: "string", value: "HOST", help: "only the lines of host HOST" },
+  since: { type: "string", value: "DURATION|TIME", help: "only lines since 10m ago, or a time" },
+  tail: { type: "string", value: "N", help: "only the last N lines of each host (0-5000)" },
   help: { type: "boolean", short: "h", help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -30,8 +30,16 @@ export interface GlobalOptions {
   registry?: string;
   /** `--docker-socket PATH`. */
   dockerSocket?: string;
-  /** `--json`: machine-readable output (list, status). */
+  /** `--json`: machine-readable output (list, status, logs). */
   json?: boolean;
+  /** `-f, --follow` (logs). */
+  follow?: boolean;
+  /** `--host HOST` (logs). */
+  host?: string;
+  /** `--since DURATION|TIME` (logs), as typed. */
+  since?: string;
+  /** `--tail N` (logs), as typed. */
+  tail?: string;
 }
 
 /** Where output goes: one call per line, without the newline. */

@@ -49,6 +49,30 @@ export interface UpdateAppRequest {
   port?: number;
 }
 
+/** Query of `GET /v1/apps/:name/logs`. */
+export interface LogsQuery {
+  /** Lines since this time, in ms since the epoch. */
+  since?: number;
+  /** Only the last N lines of each host. */
+  tail?: number;
+  /** Only this host's lines. */
+  host?: string;
+  /** Keep the stream open for new lines. */
+  follow?: boolean;
+}
+
+/** One line of the logs stream: a log line, a warning, or the error that ended it. */
+export type LogEvent =
+  | {
+    host: string;
+    time: string;
+    stream: "stdout" | "stderr";
+    line: string;
+    version: number;
+  }
+  | { warning: string }
+  | { error: string };
+
 /** Options of a {@link ControlClient}. */
 export interface ControlClientOptions {
   /** Base URL of control (`http://127.0.0.1:7070`). */
@@ -153,6 +177,91 @@ export class ControlClient {
   }
 
   /**
+   * `GET /v1/apps/:name/logs`: the app's log lines from every host, as they
+   * arrive (NDJSON), until control ends the stream (with `follow`: until the
+   * caller stops reading). Only the wait for the answer's head is timed.
+   */
+  async *logs(name: string, query: LogsQuery = {}): AsyncGenerator<LogEvent> {
+    const params = new URLSearchParams();
+    if (query.since !== undefined) params.set("since", String(query.since));
+    if (query.tail !== undefined) params.set("tail", String(query.tail));
+    if (query.host !== undefined) params.set("host", query.host);
+    if (query.follow) params.set("follow", "1");
+    const qs = params.toString();
+    const path = `${appPath(name)}/logs${qs === "" ? "" : "?" + qs}`;
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DOMException("timeout", "TimeoutError")),
+      this.#timeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await this.#fetch(this.#base + path, {
+        method: "GET",
+        headers: { "authorization": `Bearer ${this.#token}`, "accept": "application/x-ndjson" },
+        signal: abort.signal,
+      });
+    } catch (e) {
+      const reason = abort.signal.aborted
+        ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`
+        : errorText(e);
+      throw new ControlError(0, `cannot reach control at ${this.displayUrl}: ${reason}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok || response.body === null) {
+      const text = await response.text().catch(() => "");
+      let error: unknown;
+      try {
+        error = field(JSON.parse(text), "error");
+      } catch {
+        // not JSON
+      }
+      let message = typeof error === "string" && error !== ""
+        ? oneLine(error)
+        : `control answered ${response.status} ${response.statusText} to GET ${path}`;
+      if (response.status === 401) {
+        message = `control at ${this.displayUrl} refused the token (${message}): ` +
+          `check token, DN_TOKEN or --token`;
+      }
+      throw new ControlError(response.status, message);
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let pending = "";
+    let done = false;
+    try {
+      while (true) {
+        let read;
+        try {
+          read = await reader.read();
+        } catch (e) {
+          throw new ControlError(0, `lost control at ${this.displayUrl}: ${errorText(e)}`);
+        }
+        if (read.done) {
+          done = true;
+          break;
+        }
+        pending += read.value;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          if (line.trim() === "") continue; // keep-alive
+          const event = parseLogEvent(line);
+          if (event === null) throw this.#malformed(path);
+          yield event;
+        }
+      }
+      if (pending.trim() !== "") {
+        const event = parseLogEvent(pending);
+        if (event === null) throw this.#malformed(path);
+        yield event;
+      }
+    } finally {
+      if (!done) await reader.cancel().catch(() => {});
+    }
+  }
+
+  /**
    * Sends one request and returns the parsed JSON body of a 2xx answer.
    * Throws a ControlError for error answers and unreachable control.
    */
@@ -239,6 +348,27 @@ function errorText(e: unknown): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** One NDJSON line of the logs stream, checked, or null when it is not one. */
+export function parseLogEvent(text: string): LogEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v.warning === "string") return { warning: v.warning };
+  if (typeof v.error === "string") return { error: v.error };
+  if (
+    typeof v.host === "string" && typeof v.time === "string" && typeof v.line === "string" &&
+    (v.stream === "stdout" || v.stream === "stderr") && typeof v.version === "number"
+  ) {
+    return { host: v.host, time: v.time, stream: v.stream, line: v.line, version: v.version };
+  }
+  return null;
 }
 
 /** True when `value` has the fields of an {@link AppRecord} the CLI relies on. */

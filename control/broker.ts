@@ -7,7 +7,7 @@
  */
 
 import type { AMQPChannel } from "@cloudamqp/amqp-client";
-import { Broker, openChannel } from "../lib/amqp.ts";
+import { amqpUser, Broker, openChannel } from "../lib/amqp.ts";
 import type { HostReport } from "../lib/apps.ts";
 import {
   type Command,
@@ -39,9 +39,12 @@ export class ControlBroker {
   #rpc: AMQPChannel | null = null;
   #collectors = new Map<string, Collector>();
   #nextId = 0;
+  /** Our RabbitMQ user: stamped on every message (RabbitMQ checks it), so hosts know it is control. */
+  readonly #user: string;
 
   /** Creates control's broker connection (call {@link start}). */
   constructor(url: string, caFile: string, readonly exchange: string, readonly log: Logger) {
+    this.#user = amqpUser(url);
     this.broker = new Broker({
       url,
       caFile,
@@ -76,7 +79,7 @@ export class ControlBroker {
       this.exchange,
       `${command.kind}.${command.app}`,
       encodeCommand(command),
-      { type: COMMAND_TYPE, deliveryMode: 2, contentType: "application/json" },
+      { type: COMMAND_TYPE, deliveryMode: 2, contentType: "application/json", userId: this.#user },
     );
   }
 
@@ -106,6 +109,7 @@ export class ControlBroker {
         correlationId: id,
         expiration: String(timeoutMs),
         type: COMMAND_TYPE,
+        userId: this.#user,
       });
       await finished;
     } finally {

@@ -190,7 +190,10 @@ export function parseLogsQuery(params: URLSearchParams): LogsQuery {
       }
       query.follow = value === "1" || value === "true";
     } else {
-      throw new HttpError(400, `unknown query parameter ${brief(key)}; allowed: since, tail, host, follow`);
+      throw new HttpError(
+        400,
+        `unknown query parameter ${brief(key)}; allowed: since, tail, host, follow`,
+      );
     }
   }
   return query;
@@ -199,7 +202,15 @@ export function parseLogsQuery(params: URLSearchParams): LogsQuery {
 type Line = LogEntry & { host: string };
 
 function byTime(a: Line, b: Line): number {
-  return a.time < b.time ? -1 : a.time > b.time ? 1 : a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
+  return a.time < b.time
+    ? -1
+    : a.time > b.time
+    ? 1
+    : a.host < b.host
+    ? -1
+    : a.host > b.host
+    ? 1
+    : 0;
 }
 
 const encoder = new TextEncoder();

@@ -7,7 +7,12 @@
 
 import { parseArgs } from "node:util";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
-import { addServiceMetrics, type HealthOptions, healthResponse, serveHealth } from "../lib/health.ts";
+import {
+  addServiceMetrics,
+  type HealthOptions,
+  healthResponse,
+  serveHealth,
+} from "../lib/health.ts";
 import { Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { connectRedis } from "../lib/redis.ts";

@@ -8,7 +8,7 @@
  */
 
 import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
-import { Broker, openChannel } from "../lib/amqp.ts";
+import { amqpUser, Broker, openChannel } from "../lib/amqp.ts";
 import { REQUEST_TYPE, RESPONSE_TYPE } from "../lib/envelope.ts";
 import type { Logger } from "../lib/log.ts";
 
@@ -31,9 +31,12 @@ export class GatewayRpc {
   #channel: AMQPChannel | null = null;
   #pending = new Map<string, Pending>();
   #next = 0;
+  /** Our RabbitMQ user: stamped on every request (RabbitMQ checks it), so hosts know it is us. */
+  readonly #user: string;
 
   /** Creates the RPC client (call {@link start}). */
   constructor(url: string, caFile: string, readonly exchange: string, readonly log: Logger) {
+    this.#user = amqpUser(url);
     this.broker = new Broker({
       url,
       caFile,
@@ -98,6 +101,7 @@ export class GatewayRpc {
         correlationId: id,
         messageId: requestId,
         expiration: String(timeoutMs),
+        userId: this.#user,
       }, true).catch(() => this.#settle(id, { ok: false, failure: "unavailable" }));
     });
   }

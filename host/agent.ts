@@ -34,6 +34,8 @@ export interface HostAgentOptions {
   containers: Containers;
   requests: RequestServer;
   log: Logger;
+  /** RabbitMQ user of control: commands from anyone else are dropped. */
+  controlUser: string;
 }
 
 /** Converges containers and consumers on desired state. */
@@ -153,6 +155,9 @@ export class HostAgent {
       const type = msg.properties.type;
       if (type !== COMMAND_TYPE) {
         throw new Error(`unexpected message type ${JSON.stringify(type ?? null).slice(0, 80)}`);
+      }
+      if (msg.properties.userId !== this.options.controlUser) {
+        throw new Error("message not published by control's user");
       }
       const body = msg.body ?? new Uint8Array();
       if (key.startsWith("status.")) {

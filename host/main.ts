@@ -68,10 +68,12 @@ const requests = new RequestServer({
     return await containers.locate(app, record.version);
   },
   onUnreachable: (app) => agent.converge(app),
+  gatewayUser: config.gatewayUser,
   onServed: (app, status, ms) => metrics.served(app, status, ms),
 });
 const agent = new HostAgent({
   hostName: config.hostName,
+  controlUser: config.controlUser,
   exchange: config.exchange,
   store,
   containers,

@@ -67,6 +67,8 @@ export interface RequestServerOptions {
   prefetch: number;
   /** Finds the container's current port again after a connect failure. */
   refreshTarget: (app: string) => Promise<Target | null>;
+  /** RabbitMQ user of the gateway: requests from anyone else are dropped. */
+  gatewayUser: string;
   /** Told when an app's container does not answer (so the host can bring it back). */
   onUnreachable: (app: string) => void;
   /** Told of each request answered (status 0: not answered) and its upstream time (metrics). */
@@ -170,6 +172,9 @@ export class RequestServer {
     let envelope;
     try {
       if (type !== REQUEST_TYPE) throw new Error(`unexpected message type ${type}`);
+      if (msg.properties.userId !== this.options.gatewayUser) {
+        throw new Error("request not published by the gateway's user");
+      }
       if (!replyTo || !correlationId) throw new Error("request without reply-to");
       envelope = decodeRequest(msg.body ?? new Uint8Array());
     } catch (e) {

@@ -44,6 +44,15 @@ function withHeartbeat(url: string): string {
   return parsed.toString();
 }
 
+/** The user name in an AMQP URL; messages are stamped with it as `user_id`. */
+export function amqpUser(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).username) || "guest";
+  } catch {
+    return "";
+  }
+}
+
 /** Removes the password from a URL for logs. */
 export function redactUrl(url: string): string {
   try {

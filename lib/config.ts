@@ -61,6 +61,10 @@ export interface DnConfig {
   bodyLimit: number;
   /** Time a request may take end to end, in milliseconds (504 above). */
   requestTimeoutMs: number;
+  /** RabbitMQ user control connects as; hosts take commands only from it (`user_id`). */
+  controlUser: string;
+  /** RabbitMQ user the gateway connects as; hosts take requests only from it (`user_id`). */
+  gatewayUser: string;
   /** Least severe log level written. */
   logLevel: "debug" | "info" | "warn" | "error";
 }
@@ -92,6 +96,8 @@ export const DEFAULTS: DnConfig = {
   inlineBodyLimit: 256 * 1024,
   bodyLimit: 16 * 1024 * 1024,
   requestTimeoutMs: 30_000,
+  controlUser: "dn-control",
+  gatewayUser: "dn-gateway",
   logLevel: "info",
 };
 

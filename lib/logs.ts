@@ -163,7 +163,9 @@ export function decodeLogsRequest(bytes: Uint8Array): LogsRequest {
     out.since = body.since;
   }
   if (body.tail !== undefined) {
-    if (!isCount(body.tail, LOGS_MAX_LINES)) throw new EnvelopeError("logs request tail is invalid");
+    if (!isCount(body.tail, LOGS_MAX_LINES)) {
+      throw new EnvelopeError("logs request tail is invalid");
+    }
     out.tail = body.tail;
   }
   if (body.after !== undefined) {

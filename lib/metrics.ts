@@ -129,7 +129,10 @@ abstract class Metric<C> {
 
   /** The metric in the text format, HELP and TYPE first; series in the order they were made. */
   render(): string {
-    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    const out = [
+      `# HELP ${this.name} ${escapeHelp(this.help)}`,
+      `# TYPE ${this.name} ${this.type}`,
+    ];
     for (const { values, child } of this.#children.values()) {
       out.push(...this.lines(child, (extra) => labelText(this.labelNames, values, extra)));
     }
@@ -221,7 +224,12 @@ export class Histogram extends Metric<HistogramChild> {
   readonly type = "histogram";
   readonly buckets: readonly number[];
 
-  constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    buckets: readonly number[],
+  ) {
     super(name, help, labelNames);
     if (buckets.length === 0 || buckets.some((b, i) => !(b > (buckets[i - 1] ?? -Infinity)))) {
       throw new Error(`${name}: buckets must be ascending`);

@@ -6,9 +6,11 @@
 
 import type { Command } from "../command.ts";
 import { build } from "./build.ts";
+import { completionCommand } from "./completion.ts";
 import { create } from "./create.ts";
 import { helpCommand } from "./help.ts";
 import { list } from "./list.ts";
+import { logs } from "./logs.ts";
 import { push } from "./push.ts";
 import { remove } from "./remove.ts";
 import { run } from "./run.ts";
@@ -21,9 +23,11 @@ import { version } from "./version.ts";
 /** All commands, sorted by name. */
 export const COMMANDS: readonly Command[] = [
   build,
+  completionCommand(() => COMMANDS),
   create,
   helpCommand(() => COMMANDS),
   list,
+  logs,
   push,
   remove,
   run,

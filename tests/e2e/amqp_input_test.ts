@@ -212,7 +212,7 @@ reliabilityTest("amqp input: malformed and mismatched commands are logged and dr
   assertEquals(await containers(), before, "no container created or removed");
   note(
     `${cases.length} bad commands × ${hosts.length} hosts each logged 'dropped message' ` +
-      `with its reason; 3 unroutable keys ignored; containers unchanged: ${before.join(", ")}`,
+      `with its reason; 4 unroutable keys ignored; containers unchanged: ${before.join(", ")}`,
   );
 });
 
@@ -298,7 +298,8 @@ reliabilityTest("amqp input: status requests with a forged reply-to are dropped"
   assertEquals(ours((c) => c === "probe-ok").sort(), [...hosts].sort());
   assertEquals(ours((c) => c !== "probe-ok"), [], "no forged status request was answered");
   const status = await net.api("GET", `/v1/apps/${APP}/status`);
-  assertEquals(status.body.hosts.length, hosts.length, JSON.stringify(status.body));
+  const reported = status.body.hosts.map((h: { host: string }) => h.host);
+  assert(hosts.every((h) => reported.includes(h)), `status reports ${reported}`);
   await alive();
   note(`${cases.length} forged status requests dropped on both hosts; the real one got 2 reports`);
 });

@@ -205,3 +205,28 @@ reliabilityTest("permissions: guest, wrong passwords and foreign vhosts are refu
   assert(!attempts.wrongPassword.includes(wrongPassword.password), "no password in the error");
   note(`guest: ${attempts.guest.replace(/ For details.*/, "")}; vhost /: ${attempts.rootVhost}`);
 });
+
+reliabilityTest("permissions: a host cannot command another host through its queue", {
+  fault:
+    "dn-host publishes a well-formed start command straight into another host's queue (default exchange)",
+  expected: "the receiving host drops it (not from control's user) and creates no container",
+}, async (note) => {
+  const { startNetwork } = await import("../helpers/network.ts");
+  const { encodeCommand, COMMAND_TYPE } = await import("../../lib/envelope.ts");
+  const net = await startNetwork();
+  try {
+    const victim = net.hostNames[0];
+    await asRole("host", async (client) => {
+      const ch = await client.channel();
+      await ch.basicPublish("", `dn.host.${victim}`, encodeCommand({ kind: "start", app: PROBE }), {
+        type: COMMAND_TYPE,
+      });
+    });
+    await net.services.get(victim)!.waitFor("not published by control's user", 10_000);
+    const containers = await net.docker.listContainers({ "network.dn.app": PROBE }, true);
+    note(`dropped by ${victim}; ${containers.length} containers for the probe app`);
+    assert(containers.length === 0, "no container created");
+  } finally {
+    await net.stop();
+  }
+});
