@@ -20,7 +20,7 @@
  * @module
  */
 
-import { type AppRecord, type AppStatus, imageRef } from "../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord, type AppStatus, imageRef } from "../lib/apps.ts";
 import type { CommandKind } from "../lib/envelope.ts";
 import { brief, HttpError, json, readJsonObject } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
@@ -140,6 +140,8 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       digest: optional(body, "digest", isDigestOrEmpty) ?? "",
       createdAt: now,
       updatedAt: now,
+      ...APP_DEFAULTS,
+      latestVersion: 1,
     };
     await store.create(app);
     log.info("app created", { app: name, hostname });
@@ -164,6 +166,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       hostname: optional(body, "hostname", isHostnameLower) ?? current.app.hostname,
       port: optional(body, "port", isPort) ?? current.app.port,
       updatedAt: new Date().toISOString(),
+      latestVersion: Math.max(version, current.app.latestVersion),
     };
     await store.replace(current, next);
     await announce("update", name);

@@ -31,6 +31,61 @@ export interface AppRecord {
   createdAt: string;
   /** ISO time of the last change. */
   updatedAt: string;
+  /** Number of hosts to run on; 0 = every host. */
+  replicas: number;
+  /** Hosts control placed the app on (empty when it runs on every host). */
+  placement: string[];
+  /** Path a host probes for health ("" = any HTTP answer on "/"). */
+  healthPath: string;
+  /** Request timeout in ms for this app; 0 = the gateway's default. */
+  timeoutMs: number;
+  /** Largest request or response body in bytes for this app; 0 = the gateway's default. */
+  bodyLimit: number;
+  /** Environment of the app's containers; values are secret and never sent back by the API. */
+  env: Record<string, string>;
+  /** Bumped when the environment changes; containers are replaced to pick it up. */
+  revision: number;
+  /** Highest version pushed so far (an update builds the next one; a rollback goes back). */
+  latestVersion: number;
+}
+
+/** Defaults of the fields an app record may lack (records written by earlier versions). */
+export const APP_DEFAULTS: Pick<
+  AppRecord,
+  "replicas" | "placement" | "healthPath" | "timeoutMs" | "bodyLimit" | "env" | "revision"
+> = {
+  replicas: 0,
+  placement: [],
+  healthPath: "",
+  timeoutMs: 0,
+  bodyLimit: 0,
+  env: {},
+  revision: 0,
+};
+
+/** An app as the API shows it: the environment's values left out. */
+export type PublicAppRecord = Omit<AppRecord, "env"> & { envKeys: string[] };
+
+/** The app without its environment's values, for API answers. */
+export function publicApp(app: AppRecord): PublicAppRecord {
+  const { env, ...rest } = app;
+  return { ...rest, envKeys: Object.keys(env).sort() };
+}
+
+/** True when `key` is a valid environment variable name (letters, digits, `_`; ≤ 128). */
+export function isEnvKey(key: unknown): key is string {
+  return typeof key === "string" && /^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(key);
+}
+
+/** True when `value` is a valid environment value (no NUL, ≤ 32 KiB). */
+export function isEnvValue(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 32 * 1024 && !value.includes("\0");
+}
+
+/** True when `path` is a valid health check path ("" or an absolute path without spaces). */
+export function isHealthPath(path: unknown): path is string {
+  return typeof path === "string" &&
+    (path === "" || /^\/[\x21-\x7e]{0,255}$/.test(path));
 }
 
 /** One container of an app on one host, as reported by that host. */

@@ -10,8 +10,15 @@
  */
 
 import type { Redis } from "ioredis";
-import { APP_STATUSES, type AppRecord } from "./apps.ts";
-import { isAppName, isHostname, isPort, isVersion } from "./names.ts";
+import {
+  APP_DEFAULTS,
+  APP_STATUSES,
+  type AppRecord,
+  isEnvKey,
+  isEnvValue,
+  isHealthPath,
+} from "./apps.ts";
+import { isAppName, isHostname, isHostName, isPort, isVersion } from "./names.ts";
 import { withRedis } from "./redis.ts";
 
 /** Raised when a stored value does not validate. */
@@ -72,7 +79,7 @@ return 'ok'`;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
-/** Validates an app record from any untrusted source. */
+/** Validates an app record from any untrusted source; fields added later get defaults. */
 export function parseAppRecord(json: string): AppRecord {
   let value: unknown;
   try {
@@ -80,13 +87,21 @@ export function parseAppRecord(json: string): AppRecord {
   } catch {
     throw new StoreDataError("app record is not JSON");
   }
-  const r = value as Record<string, unknown>;
-  if (typeof r !== "object" || r === null) throw new StoreDataError("app record not an object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new StoreDataError("app record not an object");
+  }
+  const r = { ...APP_DEFAULTS, ...(value as Record<string, unknown>) } as Record<string, unknown>;
+  const env = r.env as Record<string, unknown>;
   const ok = isAppName(r.name) && isHostname(r.hostname) && isPort(r.port) &&
     APP_STATUSES.includes(r.status as AppRecord["status"]) && isVersion(r.version) &&
     typeof r.image === "string" && typeof r.digest === "string" &&
     typeof r.createdAt === "string" && ISO.test(r.createdAt) &&
-    typeof r.updatedAt === "string" && ISO.test(r.updatedAt);
+    typeof r.updatedAt === "string" && ISO.test(r.updatedAt) &&
+    isCount(r.replicas) && Array.isArray(r.placement) && r.placement.every(isHostName) &&
+    isHealthPath(r.healthPath) && isCount(r.timeoutMs) && isCount(r.bodyLimit) &&
+    typeof env === "object" && env !== null && !Array.isArray(env) &&
+    Object.entries(env).every(([k, v]) => isEnvKey(k) && isEnvValue(v)) &&
+    isCount(r.revision) && (r.latestVersion === undefined || isVersion(r.latestVersion));
   if (!ok) throw new StoreDataError(`app record ${String(r.name)} does not validate`);
   return {
     name: r.name as string,
@@ -98,7 +113,19 @@ export function parseAppRecord(json: string): AppRecord {
     digest: r.digest as string,
     createdAt: r.createdAt as string,
     updatedAt: r.updatedAt as string,
+    replicas: r.replicas as number,
+    placement: r.placement as string[],
+    healthPath: r.healthPath as string,
+    timeoutMs: r.timeoutMs as number,
+    bodyLimit: r.bodyLimit as number,
+    env: env as Record<string, string>,
+    revision: r.revision as number,
+    latestVersion: (r.latestVersion as number | undefined) ?? (r.version as number),
   };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** Reads and changes app state in Redis. */

@@ -15,7 +15,7 @@ import { createGatewayHandler } from "../../gateway/server.ts";
 import type { DomainTable } from "../../gateway/domains.ts";
 import type { GatewayRpc, RpcResult } from "../../gateway/rpc.ts";
 import type { BodyStore } from "../../lib/bodies.ts";
-import type { AppRecord } from "../../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord } from "../../lib/apps.ts";
 import { decodeRequest, encodeEnvelope, type RequestHead } from "../../lib/envelope.ts";
 import { Logger } from "../../lib/log.ts";
 
@@ -40,6 +40,8 @@ const fakeApp: AppRecord = {
   digest: "",
   createdAt: "2026-01-01T00:00:00.000Z",
   updatedAt: "2026-01-01T00:00:00.000Z",
+  ...APP_DEFAULTS,
+  latestVersion: 1,
 };
 const fakeRpc = {
   ready: true,

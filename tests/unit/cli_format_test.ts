@@ -1,5 +1,5 @@
 import { assertEquals } from "../helpers/assert.ts";
-import type { AppRecord, AppStatusReport, ContainerReport } from "../../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord, type AppStatusReport, type ContainerReport } from "../../lib/apps.ts";
 import { cut, renderTable } from "../../cli/format/table.ts";
 import { containerStatus, humanDuration, relativeTime } from "../../cli/format/time.ts";
 import {
@@ -30,6 +30,8 @@ function app(over: Partial<AppRecord> = {}): AppRecord {
     digest: "",
     createdAt: ago(2 * M),
     updatedAt: ago(2 * M),
+    ...APP_DEFAULTS,
+    latestVersion: 1,
     ...over,
   };
 }

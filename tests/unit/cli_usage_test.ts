@@ -4,15 +4,17 @@ import { parseInvocation } from "../../cli/cli.ts";
 import { UsageError } from "../../cli/errors.ts";
 import { World } from "./cli_fixtures/world.ts";
 
-/** `dn help` in the seed README, including the blank line after the prompt. */
+/** `dn help`: the seed README's usage (blank line first) with the commands added since. */
 const SEED_HELP = `
 Usage: dn COMMAND
 
 Commands:
   build       build application image
+  completion  print shell completion script
   create      create new application
   help        show usage
   list        list applications
+  logs        show application logs
   push        push application image to registry
   remove      remove application
   run         build, push, create, and start application

@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { Containers } from "../../host/containers.ts";
-import { type AppRecord, imageRef } from "../../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord, imageRef } from "../../lib/apps.ts";
 import {
   DockerClient,
   DockerInputError,
@@ -72,6 +72,8 @@ function record(name: string, version = 1): AppRecord {
     digest: "",
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
+    ...APP_DEFAULTS,
+    latestVersion: version,
   };
 }
 

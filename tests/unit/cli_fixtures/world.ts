@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { AppRecord, AppStatusReport, HostReport } from "../../../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord, type AppStatusReport, type HostReport } from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
 import type { Deps } from "../../../cli/context.ts";
 import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
@@ -100,6 +100,8 @@ export class World {
       digest: "",
       createdAt: new Date(NOW.getTime() - 30 * 60_000).toISOString(),
       updatedAt: NOW.toISOString(),
+      ...APP_DEFAULTS,
+      latestVersion: over.version ?? 1,
       ...over,
     };
     this.apps.set(app.name, app);
