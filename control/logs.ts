@@ -34,7 +34,7 @@ import {
 import { isAppName, isHostName } from "../lib/names.ts";
 import { RedisUnavailableError } from "../lib/redis.ts";
 import { AppNotFoundError, type AppStore } from "../lib/store.ts";
-import type { Broker } from "../lib/amqp.ts";
+import { amqpUser, type Broker } from "../lib/amqp.ts";
 import { BrokerUnavailableError } from "./broker.ts";
 
 const REPLY_TO = "amq.rabbitmq.reply-to";
@@ -53,9 +53,13 @@ export class LogsRpc {
   #opening: Promise<AMQPChannel> | null = null;
   #collectors = new Map<string, { expected: Set<string>; replies: LogsReply[]; done(): void }>();
   #next = 0;
+  /** Our RabbitMQ user, stamped on every request (RabbitMQ checks it; hosts require it). */
+  readonly #user: string;
 
   /** Creates the RPC over `broker` (control's connection) and `exchange`. */
-  constructor(readonly broker: Broker, readonly exchange: string, readonly log: Logger) {}
+  constructor(readonly broker: Broker, readonly exchange: string, readonly log: Logger) {
+    this.#user = amqpUser(broker.options.url);
+  }
 
   /**
    * Broadcasts `request` about `app` and returns the replies that came within
@@ -82,6 +86,7 @@ export class LogsRpc {
         correlationId: id,
         expiration: String(timeoutMs),
         contentType: "application/json",
+        userId: this.#user,
       });
       await finished;
     } catch (e) {
@@ -152,6 +157,8 @@ export interface LogsDeps {
   hostsRefreshMs?: number;
   /** Most `follow` streams at once (default 32); more get 503. */
   maxFollowers?: number;
+  /** Counts logs streams open (a gauge). */
+  streams?: { inc(): void; dec(): void };
 }
 
 /** The query of a logs request, validated. */
@@ -296,6 +303,7 @@ export function createLogsHandler(
     }
     const { name, query, live } = prepared;
     if (query.follow) followers++;
+    deps.streams?.inc();
     let closed = false;
     let wake: (() => void) | null = null;
     const close = () => {
@@ -432,6 +440,7 @@ export function createLogsHandler(
           write([{ error }]);
         }).finally(() => {
           if (query.follow) followers--;
+          deps.streams?.dec();
           req.signal.removeEventListener("abort", close);
           if (!closed) {
             closed = true;

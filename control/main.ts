@@ -57,6 +57,7 @@ const withLogsRoute = withLogs(api, {
   brokerReady: () => broker.broker.ready,
   checkToken,
   log,
+  streams: metrics.logsStreams,
 });
 const handler = metrics.instrument((req) =>
   new URL(req.url).pathname === "/healthz"

@@ -8,6 +8,7 @@
  * dn_control_api_request_duration_seconds{route}       histogram (time to the response head)
  * dn_control_apps{status}                              gauge
  * dn_control_live_hosts                                gauge
+ * dn_control_logs_streams                              gauge (`GET .../logs` responses open)
  * ```
  *
  * Routes are templates (`/v1/apps/:name/status`), never raw paths; paths
@@ -18,7 +19,7 @@
  */
 
 import { APP_STATUSES } from "../lib/apps.ts";
-import type { CounterChild, HistogramChild, Registry } from "../lib/metrics.ts";
+import type { CounterChild, GaugeChild, HistogramChild, Registry } from "../lib/metrics.ts";
 
 const ACTIONS = new Set(["start", "stop", "update", "status", "logs"]);
 const METHODS = new Set(["GET", "POST", "DELETE", "HEAD", "PUT", "PATCH", "OPTIONS"]);
@@ -46,6 +47,8 @@ export interface ControlMetricsSources {
 
 /** Control's metrics. */
 export class ControlMetrics {
+  /** Logs streams open now. */
+  readonly logsStreams: GaugeChild;
   readonly #requests = new Map<string, CounterChild>();
   readonly #latency = new Map<string, HistogramChild>();
 
@@ -63,6 +66,8 @@ export class ControlMetrics {
     );
     const apps = registry.gauge("dn_control_apps", "Apps by desired status.", ["status"]);
     const hosts = registry.gauge("dn_control_live_hosts", "Hosts with a recent heartbeat.")
+      .labels();
+    this.logsStreams = registry.gauge("dn_control_logs_streams", "Logs responses open now.")
       .labels();
     this.#counter = (method, route, code) => {
       const key = `${method} ${route} ${code}`;

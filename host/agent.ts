@@ -110,15 +110,19 @@ export class HostAgent {
     const { containers, requests, log } = this.options;
     const desired = await this.#desired(app);
     const existing = await containers.list(app);
-    if (desired?.status === "running") {
-      const current = existing.find((c) => c.version === desired.version);
+    const placedHere = desired !== null &&
+      (desired.placement.length === 0 || desired.placement.includes(this.options.hostName));
+    if (desired?.status === "running" && placedHere) {
+      const isCurrent = (c: { version: number; revision: number }) =>
+        c.version === desired.version && c.revision === desired.revision;
+      const current = existing.find(isCurrent);
       const target = requests.target(app);
       if (!current?.running || target?.containerId !== current.id) {
         const fresh = await containers.ensureRunning(desired);
         await requests.serve(app, fresh); // traffic switches here
         log.info("app serving", { app, version: desired.version, port: fresh.port });
       }
-      const old = existing.filter((c) => c.version !== desired.version);
+      const old = existing.filter((c) => !isCurrent(c));
       for (const c of old) {
         await requests.drain(app, c.id); // requests already sent to it finish first
         await containers.remove(c.id);
@@ -133,7 +137,9 @@ export class HostAgent {
       log.info("app no longer served", { app });
     }
     for (const c of existing) {
-      if (desired?.status === "stopped" && c.version === desired.version) {
+      const keep = desired?.status === "stopped" && placedHere && c.version === desired.version &&
+        c.revision === desired.revision;
+      if (keep) {
         if (c.running) await containers.stop(c.id);
       } else {
         await containers.remove(c.id);

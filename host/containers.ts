@@ -19,6 +19,7 @@ export const LABEL = {
   host: "network.dn.host",
   app: "network.dn.app",
   version: "network.dn.version",
+  revision: "network.dn.revision",
 } as const;
 
 /** Raised when a container does not become ready. */
@@ -30,6 +31,7 @@ export class ContainerStartError extends Error {
 export interface AppContainer {
   id: string;
   version: number;
+  revision: number;
   running: boolean;
 }
 
@@ -48,9 +50,10 @@ export class Containers {
   /** Creates the manager. */
   constructor(readonly options: ContainersOptions) {}
 
-  /** Name of the container running `app` at `version` on this host. */
-  name(app: string, version: number): string {
-    return `dn-${this.options.hostName}-${app}-v${version}`;
+  /** Name of the container running `app` at `version` (and environment `revision`) on this host. */
+  name(app: string, version: number, revision = 0): string {
+    const base = `dn-${this.options.hostName}-${app}-v${version}`;
+    return revision > 0 ? `${base}-r${revision}` : base;
   }
 
   /** The app's containers on this host, newest version first. */
@@ -62,6 +65,7 @@ export class Containers {
     return found.map((c) => ({
       id: c.id,
       version: Number(c.labels[LABEL.version]) || 0,
+      revision: Number(c.labels[LABEL.revision]) || 0,
       running: c.state === "running",
     })).sort((a, b) => b.version - a.version);
   }
@@ -78,7 +82,7 @@ export class Containers {
   /** Makes sure `app`'s current version runs and answers; returns where to reach it. */
   async ensureRunning(app: AppRecord): Promise<Target> {
     const { docker } = this.options;
-    const name = this.name(app.name, app.version);
+    const name = this.name(app.name, app.version, app.revision);
     let info = await docker.inspectContainer(name, app.port);
     if (info === null) {
       if ((await docker.inspectImage(app.image)) === null) {
@@ -87,6 +91,7 @@ export class Containers {
       await docker.createContainer(name, {
         image: app.image,
         env: {
+          ...app.env,
           APP_NAME: app.name,
           APP_VERSION: String(app.version),
           PORT: String(app.port),
@@ -97,6 +102,7 @@ export class Containers {
           [LABEL.host]: this.options.hostName,
           [LABEL.app]: app.name,
           [LABEL.version]: String(app.version),
+          [LABEL.revision]: String(app.revision),
         },
         containerPort: app.port,
         restartPolicy: "unless-stopped",
@@ -113,13 +119,14 @@ export class Containers {
       throw new ContainerStartError(`container ${name} has no published port`);
     }
     const target = { containerId: info.id, port: info.hostPort };
-    await this.#waitReady(name, target.port);
+    await this.#waitReady(name, target.port, app.healthPath);
     return target;
   }
 
-  /** Where the running container of `app` at `version` is reachable now, if it runs. */
-  async locate(app: string, version: number): Promise<Target | null> {
-    const info = await this.options.docker.inspectContainer(this.name(app, version));
+  /** Where the running container of `app` (its current version) is reachable now, if it runs. */
+  async locate(app: AppRecord): Promise<Target | null> {
+    const name = this.name(app.name, app.version, app.revision);
+    const info = await this.options.docker.inspectContainer(name, app.port);
     if (info === null || !info.state.running || info.hostPort === null) return null;
     return { containerId: info.id, port: info.hostPort };
   }
@@ -154,23 +161,41 @@ export class Containers {
     return reports;
   }
 
-  async #waitReady(name: string, port: number): Promise<void> {
+  /** Restarts a container (it comes back on a new port). */
+  async restart(id: string): Promise<void> {
+    await this.options.docker.restartContainer(id, 10);
+  }
+
+  /**
+   * Probes the app once: healthy when `healthPath` answers 2xx or 3xx, or,
+   * without a health path, when `/` answers at all. Returns the reason when not.
+   */
+  async probe(port: number, healthPath: string, timeoutMs = 2000): Promise<string | null> {
+    try {
+      const res = await this.options.pool.request("127.0.0.1", port, {
+        method: "GET",
+        url: healthPath || "/",
+        headers: [["host", "localhost"], ["user-agent", "dn-host-probe"]],
+        body: new Uint8Array(0),
+      }, timeoutMs);
+      if (healthPath && (res.status < 200 || res.status >= 400)) {
+        return `${healthPath} answered ${res.status}`;
+      }
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  async #waitReady(name: string, port: number, healthPath: string): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     let last = "";
     while (Date.now() < deadline) {
-      try {
-        await this.options.pool.request("127.0.0.1", port, {
-          method: "GET",
-          url: "/",
-          headers: [["host", "localhost"], ["user-agent", "dn-host-probe"]],
-          body: new Uint8Array(0),
-        }, 1000);
-        return;
-      } catch (e) {
-        last = (e as Error).message;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const problem = await this.probe(port, healthPath, 1000);
+      if (problem === null) return;
+      last = problem;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new ContainerStartError(`container ${name} did not answer HTTP in time: ${last}`);
+    throw new ContainerStartError(`container ${name} did not become ready in time: ${last}`);
   }
 }

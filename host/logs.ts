@@ -38,7 +38,9 @@ export interface HostLogsOptions {
   hostName: string;
   exchange: string;
   /** The app's containers on this host. */
-  list(app: string): Promise<AppContainer[]>;
+  list(app: string): Promise<Pick<AppContainer, "id" | "version">[]>;
+  /** RabbitMQ user of control: requests from anyone else are dropped. */
+  controlUser?: string;
   docker: Pick<DockerClient, "containerLogs">;
   log: Logger;
   /** Time to read logs for one reply, in ms (default 2000). */
@@ -70,6 +72,10 @@ export class HostLogs {
       }
       if (type !== LOGS_REQUEST_TYPE || !replyTo || !correlationId) {
         throw new Error("invalid logs request");
+      }
+      const { controlUser } = this.options;
+      if (controlUser !== undefined && msg.properties.userId !== controlUser) {
+        throw new Error("logs request not published by control's user");
       }
       const request = decodeLogsRequest(msg.body ?? new Uint8Array());
       if (request.hosts && !request.hosts.includes(hostName)) return;
@@ -126,7 +132,7 @@ export class HostLogs {
 
   /** The first lines of one container after `after` (or its last `tail`), until the deadline. */
   async #readContainer(
-    container: AppContainer,
+    container: Pick<AppContainer, "id" | "version">,
     since: number | undefined,
     after: string | undefined,
     tail: number | undefined,

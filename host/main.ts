@@ -18,6 +18,7 @@ import { isHostName } from "../lib/names.ts";
 import { connectRedis, redisReady } from "../lib/redis.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
+import { HealthMonitor } from "./health.ts";
 import { Containers, LABEL } from "./containers.ts";
 import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
@@ -25,9 +26,16 @@ import { RequestServer } from "./requests.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { config: { type: "string" }, name: { type: "string" } },
+  options: {
+    config: { type: "string" },
+    name: { type: "string" },
+    "host-listen": { type: "string" },
+  },
 });
-const config = loadConfig({ file: values.config, flags: { hostName: values.name } });
+const config = loadConfig({
+  file: values.config,
+  flags: { hostName: values.name, hostListen: values["host-listen"] },
+});
 requireKeys(config, ["amqpUrl", "redisUrl", "hostName", "registry"], "host");
 if (!isHostName(config.hostName)) {
   throw new ConfigError(`hostName ${config.hostName} must be a lower-case DNS label`);
@@ -63,10 +71,7 @@ const requests = new RequestServer({
   log,
   inlineBodyLimit: config.inlineBodyLimit,
   prefetch: 64,
-  refreshTarget: async (app) => {
-    const { app: record } = await store.get(app);
-    return await containers.locate(app, record.version);
-  },
+  refreshTarget: async (app) => await containers.locate((await store.get(app)).app),
   onUnreachable: (app) => agent.converge(app),
   gatewayUser: config.gatewayUser,
   onServed: (app, status, ms) => metrics.served(app, status, ms),
@@ -102,6 +107,7 @@ const logs = new HostLogs({
   list: (app) => containers.list(app),
   docker,
   log,
+  controlUser: config.controlUser,
 });
 const health: HealthOptions = {
   service: `host ${config.hostName}`,
@@ -138,6 +144,16 @@ async function beat(): Promise<void> {
     log.warn("heartbeat failed", { error: errorMessage(e) })
   );
 }
+const healthMonitor = new HealthMonitor({
+  requests,
+  containers,
+  store,
+  log,
+  recover: (app) => agent.converge(app),
+  intervalMs: 3000,
+  threshold: 2,
+});
+healthMonitor.start();
 const heartbeat = setInterval(beat, 5000);
 const reconcile = setInterval(() => agent.convergeAll(), 30_000);
 await redisReady(redis, 10_000).catch((e) =>
@@ -149,6 +165,7 @@ broker.start();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     clearInterval(heartbeat);
+    healthMonitor.stop();
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});
     await healthServer?.shutdown();

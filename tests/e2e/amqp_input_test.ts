@@ -54,14 +54,33 @@ Deno.test.afterAll(async () => {
   await net?.stop();
 });
 
+/** The RabbitMQ user each test channel logged in as. */
+const users = new WeakMap<AMQPChannel, string>();
+
 /** A confirmed channel as `role` (the credentials of the test configs). */
 async function channelAs(role: "control" | "gateway"): Promise<AMQPChannel> {
-  const client = new AMQPClient(infraConfig(`test-${role}`).amqpUrl, undefined, null);
+  const url = infraConfig(`test-${role}`).amqpUrl;
+  const client = new AMQPClient(url, undefined, null);
   await client.connect();
   clients.push(client);
   const ch = await client.channel();
   await ch.confirmSelect();
+  users.set(ch, decodeURIComponent(new URL(url).username));
   return ch;
+}
+
+/**
+ * Publishes on exchange `dn` stamped with the channel's own user as `user_id`
+ * (as dn's services do; the broker refuses any other value), unless `props`
+ * overrides it.
+ */
+function publish(
+  ch: AMQPChannel,
+  key: string,
+  body: Uint8Array | null,
+  props: AMQPProperties,
+): Promise<unknown> {
+  return ch.basicPublish("dn", key, body, { userId: users.get(ch), ...props });
 }
 
 interface LogLine {
@@ -131,7 +150,8 @@ const command = { type: COMMAND_TYPE };
 
 reliabilityTest("amqp input: malformed and mismatched commands are logged and dropped", {
   fault: "as dn-control on start|stop|remove|update.<app>: random bytes, invalid UTF-8, JSON " +
-    "array, wrong version, unknown kind, extra and missing fields, no type, a 10 KB body, a " +
+    "array, wrong version, unknown kind, extra and missing fields, no type, no user_id, a 10 KB " +
+    "body, a " +
     "routing key that disagrees with the body, app names with '/', '..', upper case",
   expected: "every host logs 'dropped message' with the reason and keeps serving; no " +
     "container is created or removed",
@@ -163,6 +183,12 @@ reliabilityTest("amqp input: malformed and mismatched commands are logged and dr
     [
       `start.${APP}`,
       encodeCommand({ kind: "start", app: APP }),
+      { ...command, userId: undefined },
+      "not published by control's user",
+    ],
+    [
+      `start.${APP}`,
+      encodeCommand({ kind: "start", app: APP }),
       { type: "dn.command.v9" },
       "unexpected message type",
     ],
@@ -189,13 +215,13 @@ reliabilityTest("amqp input: malformed and mismatched commands are logged and dr
   ];
   const want = new Map<string, number>();
   for (const [key, body, props, reason] of cases) {
-    await ch.basicPublish("dn", key, body, props);
+    await publish(ch, key, body, props);
     const id = `${key}\n${reason}`;
     want.set(id, (want.get(id) ?? 0) + hosts.length); // every host has its own command queue
   }
   // Keys with empty words never match `start.*`: published, routed nowhere.
   for (const key of ["start.a..b", "start....", "start.a.b", "start.evil/../../containers"]) {
-    await ch.basicPublish("dn", key, json({ v: 1, kind: "start", app: key.slice(6) }), command);
+    await publish(ch, key, json({ v: 1, kind: "start", app: key.slice(6) }), command);
   }
   for (const [id, n] of want) {
     const [key, reason] = id.split("\n");
@@ -237,7 +263,7 @@ reliabilityTest("amqp input: well-formed forged commands cannot change what runs
     lines.filter((l) => l.msg === "command" && names.includes(l.app ?? "")).length;
   const seen = accepted(hostLogs());
   for (const [kind, app] of forged) {
-    await ch.basicPublish("dn", `${kind}.${app}`, encodeCommand({ kind, app } as never), command);
+    await publish(ch, `${kind}.${app}`, encodeCommand({ kind, app } as never), command);
   }
   // Each host logs each command at debug level when it accepts it.
   await waitForLogs("accepted", accepted, seen + forged.length * hosts.length);
@@ -272,7 +298,7 @@ reliabilityTest("amqp input: status requests with a forged reply-to are dropped"
     [`status.${APP}`, base, json({ v: 1 }), "empty body"],
     ["status.a/b", base, null, "not a valid app name"],
   ];
-  for (const [key, props, body] of cases) await ch.basicPublish("dn", key, body, props);
+  for (const [key, props, body] of cases) await publish(ch, key, body, props);
   for (const [key, , , reason] of cases) {
     await waitForLogs(
       `${key} ${reason}`,
@@ -284,7 +310,7 @@ reliabilityTest("amqp input: status requests with a forged reply-to are dropped"
     );
   }
   // The positive control: a well-formed status request gets one report per host.
-  await ch.basicPublish("dn", `status.${APP}`, null, { ...base, correlationId: "probe-ok" });
+  await publish(ch, `status.${APP}`, null, { ...base, correlationId: "probe-ok" });
   // Hosts of other test networks share the vhost and may answer too: only ours count.
   const ours = (id: (c: string | undefined) => boolean) =>
     replies.filter((m) => id(m.properties.correlationId))
@@ -306,7 +332,8 @@ reliabilityTest("amqp input: status requests with a forged reply-to are dropped"
 
 reliabilityTest("amqp input: request envelopes with a bad head are logged and dropped", {
   fault: "as dn-gateway on request.<app>: random bytes, a short prefix, a length past the end, " +
-    "head not JSON / not an object, wrong type, no reply-to, bad method, absolute URL, control " +
+    "head not JSON / not an object, wrong type, no reply-to, no user_id, bad method, absolute " +
+    "URL, control " +
     "characters in URL and header values, header name with a space, long id, string deadline, " +
     "bodyKey with '..', bodyKey naming control's app table, unknown field",
   expected: "a host logs 'dropped' for each and keeps serving; the app table is untouched; " +
@@ -343,6 +370,7 @@ reliabilityTest("amqp input: request envelopes with a bad head are logged and dr
     [rawHead("[1,2]"), ok, "not an object"],
     [env({}), { ...ok, type: RESPONSE_TYPE }, "unexpected message type"],
     [env({}), { type: REQUEST_TYPE }, "reply-to"],
+    [env({}), { ...ok, userId: undefined }, "not published by the gateway's user"],
     [env({ method: "GET /admin" }), ok, "method"],
     [env({ method: "" }), ok, "method"],
     [env({ url: "http://evil.test/" }), ok, "url"],
@@ -365,19 +393,19 @@ reliabilityTest("amqp input: request envelopes with a bad head are logged and dr
   const start = new Map<string, number>();
   for (const [, , reason] of cases) start.set(reason, dropped(hostLogs(), reason));
   for (const [i, [body, props]] of cases.entries()) {
-    await ch.basicPublish("dn", `request.${APP}`, body, { ...props, correlationId: `bad-${i}` });
+    await publish(ch, `request.${APP}`, body, { ...props, correlationId: `bad-${i}` });
   }
   for (const [reason, n] of start) {
     const more = cases.filter((c) => c[2] === reason).length;
     await waitForLogs(`request ${reason}`, (lines) => dropped(lines, reason), n + more);
   }
   // A body key inside the key space but naming control's app table: refused before Redis.
-  await ch.basicPublish("dn", `request.${APP}`, env({ bodyKey: `${net.prefix}apps` }), {
+  await publish(ch, `request.${APP}`, env({ bodyKey: `${net.prefix}apps` }), {
     ...ok,
     correlationId: "foreign-key",
   });
   // The positive control: a valid envelope is answered by the app.
-  await ch.basicPublish("dn", `request.${APP}`, env({}), { ...ok, correlationId: "valid" });
+  await publish(ch, `request.${APP}`, env({}), { ...ok, correlationId: "valid" });
   const deadline = Date.now() + 10_000;
   while (!replies.has("valid")) {
     assert(Date.now() < deadline, "the valid envelope was answered");

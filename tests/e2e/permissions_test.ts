@@ -16,7 +16,7 @@ import { reliabilityTest } from "../helpers/reliability.ts";
 
 type Role = "control" | "gateway" | "host";
 const PROBE = `permission-probe-${crypto.randomUUID().slice(0, 8)}`;
-const COMMANDS = ["start", "stop", "remove", "update", "status"];
+const COMMANDS = ["start", "stop", "remove", "update", "status", "logs"];
 
 function roleUrl(role: Role): string {
   return infraConfig(`test-${role}`).amqpUrl;
@@ -76,7 +76,7 @@ const publish = (exchange: string, key: string) => (ch: AMQPChannel) =>
   ch.basicPublish(exchange, key, JSON.stringify({ probe: true }));
 
 reliabilityTest("permissions: the gateway user cannot publish commands", {
-  fault: "dn-gateway publishes start/stop/remove/update/status.<app> on exchange dn",
+  fault: "dn-gateway publishes start/stop/remove/update/status/logs.<app> on exchange dn",
   expected: "each refused with ACCESS_REFUSED (channel closed); request.<app> still allowed",
 }, async (note) => {
   let last = "";
