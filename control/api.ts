@@ -3,13 +3,18 @@
  *
  * ```
  * GET    /v1/apps                  list
- * POST   /v1/apps                  create  {name, hostname, port?, digest?}
+ * POST   /v1/apps                  create  {name, hostname, port?, digest?, ...settings}
  * GET    /v1/apps/:name            get
  * POST   /v1/apps/:name/start      start
  * POST   /v1/apps/:name/stop       stop
- * POST   /v1/apps/:name/update     update  {version, digest?, hostname?, port?}
+ * POST   /v1/apps/:name/update     update  {version, digest?, hostname?, port?, ...settings}
+ * POST   /v1/apps/:name/rollback   back to an earlier version {version?}
+ * GET    /v1/apps/:name/env        environment keys (values are never sent back)
+ * POST   /v1/apps/:name/env        change the environment {set?: {K: V}, unset?: [K]}
  * DELETE /v1/apps/:name            remove
  * GET    /v1/apps/:name/status     status with one report per host
+ *
+ * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit (0 = default)
  * GET    /healthz                  liveness (no token)
  * ```
  *
@@ -20,7 +25,16 @@
  * @module
  */
 
-import { APP_DEFAULTS, type AppRecord, type AppStatus, imageRef } from "../lib/apps.ts";
+import {
+  APP_DEFAULTS,
+  type AppRecord,
+  type AppStatus,
+  imageRef,
+  isEnvKey,
+  isEnvValue,
+  isHealthPath,
+  publicApp,
+} from "../lib/apps.ts";
 import type { CommandKind } from "../lib/envelope.ts";
 import { brief, HttpError, json, readJsonObject } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
@@ -28,6 +42,7 @@ import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names
 import { RedisUnavailableError } from "../lib/redis.ts";
 import { AppNotFoundError, type AppStore, StoreConflictError } from "../lib/store.ts";
 import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
+import { LIVE_WINDOW_MS, place, placementLoad } from "./placement.ts";
 
 /** What the API needs. */
 export interface ApiDeps {
@@ -40,15 +55,31 @@ export interface ApiDeps {
   statusTimeoutMs: number;
 }
 
-const ROUTE = /^\/v1\/apps(?:\/([^/]+)(?:\/(start|stop|update|status))?)?$/;
+const ROUTE = /^\/v1\/apps(?:\/([^/]+)(?:\/(start|stop|update|status|rollback|env))?)?$/;
 
 /** Methods each kind of route answers, for 405 and its `Allow` header. */
 const METHODS = {
   list: ["GET", "POST"],
   app: ["GET", "DELETE"],
   status: ["GET"],
+  env: ["GET", "POST"],
   action: ["POST"],
 } as const;
+
+/** Fields of create and update that tune how the app runs. */
+const SETTINGS = ["replicas", "healthPath", "timeoutMs", "bodyLimit"] as const;
+
+function isReplicas(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 100;
+}
+
+function isTimeoutMs(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && (v === 0 || (v >= 100 && v <= 600_000));
+}
+
+function isBodyLimit(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 1024 * 1024 * 1024;
+}
 
 function methodNotAllowed(allowed: readonly string[]): HttpError {
   return new HttpError(405, `method not allowed; use ${allowed.join(" or ")}`, {
@@ -75,6 +106,12 @@ const RULES: Record<string, string> = {
   port: "an integer 1-65535",
   digest: '"" or sha256: followed by 64 hex digits',
   version: "a positive integer",
+  replicas: "an integer 0-100 (0 = every host)",
+  healthPath: '"" or an absolute path without spaces, at most 256 characters',
+  timeoutMs: "0 (the default) or an integer 100-600000",
+  bodyLimit: "0 (the default) or an integer number of bytes up to 1 GiB",
+  set: "an object of environment variables: names of letters, digits and _, values of text",
+  unset: "a list of environment variable names",
 };
 
 function invalid(key: string, value: unknown): HttpError {
@@ -117,16 +154,90 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     }
   }
 
+  /** The settings given in `body`, validated; absent ones are left out. */
+  function settings(body: Record<string, unknown>): Partial<AppRecord> {
+    const out: Partial<AppRecord> = {};
+    const replicas = optional(body, "replicas", isReplicas);
+    if (replicas !== undefined) out.replicas = replicas;
+    const healthPath = optional(body, "healthPath", isHealthPath);
+    if (healthPath !== undefined) out.healthPath = healthPath;
+    const timeoutMs = optional(body, "timeoutMs", isTimeoutMs);
+    if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+    const bodyLimit = optional(body, "bodyLimit", isBodyLimit);
+    if (bodyLimit !== undefined) out.bodyLimit = bodyLimit;
+    return out;
+  }
+
+  /** `app` with its hosts chosen among the live ones (when it runs on only some). */
+  async function placed(app: AppRecord): Promise<AppRecord> {
+    if (app.replicas === 0) return { ...app, placement: [] };
+    const live = await store.liveHosts(LIVE_WINDOW_MS);
+    const { apps } = await store.list();
+    return { ...app, placement: place(app, live, placementLoad(apps, app.name)) };
+  }
+
   async function setStatus(name: string, status: AppStatus, kind: CommandKind) {
     const current = await store.get(name);
-    const next: AppRecord = { ...current.app, status, updatedAt: new Date().toISOString() };
+    const next = await placed({ ...current.app, status, updatedAt: new Date().toISOString() });
     await store.replace(current, next);
     await announce(kind, name);
-    return json(200, { app: next });
+    return json(200, { app: publicApp(next) });
+  }
+
+  async function rollback(req: Request, name: string): Promise<Response> {
+    const body = await readJsonObject(req, ["version"]);
+    const current = await store.get(name);
+    const version = optional(body, "version", isVersion) ?? current.app.version - 1;
+    if (version < 1 || version > current.app.latestVersion || version === current.app.version) {
+      throw new HttpError(
+        409,
+        `${name} runs v${current.app.version}; roll back to one of v1-v${current.app.latestVersion} other than that`,
+      );
+    }
+    const next: AppRecord = {
+      ...current.app,
+      version,
+      image: imageRef(deps.registry, name, version),
+      digest: "",
+      updatedAt: new Date().toISOString(),
+    };
+    await store.replace(current, next);
+    await announce("update", name);
+    log.info("app rolled back", { app: name, from: current.app.version, to: version });
+    return json(200, { app: publicApp(next) });
+  }
+
+  async function env(req: Request, name: string): Promise<Response> {
+    if (req.method === "GET") {
+      return json(200, { keys: Object.keys((await store.get(name)).app.env).sort() });
+    }
+    const body = await readJsonObject(req, ["set", "unset"]);
+    const set = body.set ?? {};
+    const unset = body.unset ?? [];
+    const validSet = typeof set === "object" && set !== null && !Array.isArray(set) &&
+      Object.entries(set).every(([k, v]) => isEnvKey(k) && isEnvValue(v));
+    if (!validSet) throw invalid("set", "(not shown)");
+    if (!Array.isArray(unset) || !unset.every(isEnvKey)) throw invalid("unset", unset);
+    const current = await store.get(name);
+    const next = { ...current.app.env, ...(set as Record<string, string>) };
+    for (const key of unset) delete next[key];
+    if (Object.keys(next).length > 200 || JSON.stringify(next).length > 256 * 1024) {
+      throw new HttpError(413, "environment too large: at most 200 variables and 256 KiB");
+    }
+    const app: AppRecord = {
+      ...current.app,
+      env: next,
+      revision: current.app.revision + 1,
+      updatedAt: new Date().toISOString(),
+    };
+    await store.replace(current, app);
+    await announce("update", name);
+    log.info("app environment changed", { app: name, revision: app.revision });
+    return json(200, { keys: Object.keys(next).sort(), revision: app.revision });
   }
 
   async function create(req: Request): Promise<Response> {
-    const body = await readJsonObject(req, ["name", "hostname", "port", "digest"]);
+    const body = await readJsonObject(req, ["name", "hostname", "port", "digest", ...SETTINGS]);
     const name = field(body, "name", isAppName);
     const hostname = field(body, "hostname", isHostnameLower);
     const now = new Date().toISOString();
@@ -142,23 +253,22 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       updatedAt: now,
       ...APP_DEFAULTS,
       latestVersion: 1,
+      ...settings(body),
     };
     await store.create(app);
     log.info("app created", { app: name, hostname });
-    return json(201, { app });
+    return json(201, { app: publicApp(app) });
   }
 
   async function update(req: Request, name: string): Promise<Response> {
-    const body = await readJsonObject(req, ["version", "digest", "hostname", "port"]);
+    const body = await readJsonObject(req, ["version", "digest", "hostname", "port", ...SETTINGS]);
     const version = field(body, "version", isVersion);
     const current = await store.get(name);
-    if (version !== current.app.version + 1) {
-      throw new HttpError(
-        409,
-        `${name} is at v${current.app.version}; update must be to v${current.app.version + 1}`,
-      );
+    const latest = current.app.latestVersion;
+    if (version !== latest + 1) {
+      throw new HttpError(409, `${name} has v${latest}; update must be to v${latest + 1}`);
     }
-    const next: AppRecord = {
+    const next: AppRecord = await placed({
       ...current.app,
       version,
       image: imageRef(deps.registry, name, version),
@@ -166,12 +276,13 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       hostname: optional(body, "hostname", isHostnameLower) ?? current.app.hostname,
       port: optional(body, "port", isPort) ?? current.app.port,
       updatedAt: new Date().toISOString(),
-      latestVersion: Math.max(version, current.app.latestVersion),
-    };
+      latestVersion: version,
+      ...settings(body),
+    });
     await store.replace(current, next);
     await announce("update", name);
     log.info("app updated", { app: name, version });
-    return json(200, { app: next });
+    return json(200, { app: publicApp(next) });
   }
 
   async function remove(name: string): Promise<Response> {
@@ -179,14 +290,14 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     await store.remove(current);
     await announce("remove", name);
     log.info("app removed", { app: name });
-    return json(200, { app: current.app });
+    return json(200, { app: publicApp(current.app) });
   }
 
   async function status(name: string): Promise<Response> {
     const { app } = await store.get(name);
-    const expected = await store.liveHosts(15_000);
+    const expected = await store.liveHosts(LIVE_WINDOW_MS);
     const hosts = await broker.status(name, expected, deps.statusTimeoutMs);
-    return json(200, { app, hosts });
+    return json(200, { app: publicApp(app), hosts });
   }
 
   async function route(req: Request, url: URL): Promise<Response> {
@@ -195,7 +306,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const [, rawName, action] = match;
     const method = req.method;
     if (rawName === undefined) {
-      if (method === "GET") return json(200, { apps: (await store.list()).apps });
+      if (method === "GET") return json(200, { apps: (await store.list()).apps.map(publicApp) });
       if (method === "POST") return await create(req);
       throw methodNotAllowed(METHODS.list);
     }
@@ -203,16 +314,20 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       ? METHODS.app
       : action === "status"
       ? METHODS.status
+      : action === "env"
+      ? METHODS.env
       : METHODS.action;
     if (!(allowed as readonly string[]).includes(method)) throw methodNotAllowed(allowed);
     const name = appName(rawName);
     if (action === undefined) {
-      if (method === "GET") return json(200, { app: (await store.get(name)).app });
+      if (method === "GET") return json(200, { app: publicApp((await store.get(name)).app) });
       return await remove(name);
     }
     if (action === "status") return await status(name);
     if (action === "start") return await setStatus(name, "running", "start");
     if (action === "stop") return await setStatus(name, "stopped", "stop");
+    if (action === "rollback") return await rollback(req, name);
+    if (action === "env") return await env(req, name);
     return await update(req, name);
   }
 

@@ -20,6 +20,7 @@ import { AppStore } from "../lib/store.ts";
 import { createApi } from "./api.ts";
 import { tokenChecker } from "./auth.ts";
 import { ControlBroker } from "./broker.ts";
+import { Rebalancer } from "./placement.ts";
 import { LogsRpc, withLogs } from "./logs.ts";
 import { ControlMetrics } from "./metrics.ts";
 
@@ -31,6 +32,12 @@ const redis = connectRedis({ url: config.redisUrl, log, name: "dn-control" });
 const broker = new ControlBroker(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 broker.start();
 const store = new AppStore(redis, config.redisPrefix);
+const rebalancer = new Rebalancer(
+  store,
+  (app) => broker.publish({ kind: "update", app }).catch(() => {}), // hosts also converge from Redis
+  log,
+);
+rebalancer.start();
 const checkToken = tokenChecker(config.token);
 const api = createApi({
   store,
@@ -79,6 +86,7 @@ const server = Deno.serve({
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    rebalancer.stop();
     await server.shutdown();
     await healthServer?.shutdown();
     await broker.broker.stop();

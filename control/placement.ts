@@ -18,7 +18,11 @@ export const LIVE_WINDOW_MS = 15_000;
  * Hosts `app` should run on, given the live hosts and how many apps each
  * already has placed on it. Empty when the app runs on every host.
  */
-export function place(app: AppRecord, live: readonly string[], load: Map<string, number>): string[] {
+export function place(
+  app: AppRecord,
+  live: readonly string[],
+  load: Map<string, number>,
+): string[] {
   if (app.replicas === 0) return [];
   const kept = app.placement.filter((host) => live.includes(host)).slice(0, app.replicas);
   const free = live.filter((host) => !kept.includes(host)).sort((a, b) =>

@@ -39,6 +39,7 @@ const handler = createGatewayHandler({
   inlineBodyLimit: config.inlineBodyLimit,
   bodyLimit: config.bodyLimit,
   requestTimeoutMs: config.requestTimeoutMs,
+  bodyTimeoutMs: config.bodyTimeoutMs,
 });
 // Health and metrics (lib/health.ts, gateway/metrics.ts) on their own listener.
 const health: HealthOptions = {

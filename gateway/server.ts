@@ -173,26 +173,28 @@ export function createGatewayHandler(
     }
     const requestId = req.headers.get("x-request-id")?.slice(0, 64).replace(/[^A-Za-z0-9-]/g, "") ||
       crypto.randomUUID();
+    const timeoutMs = app.timeoutMs || deps.requestTimeoutMs; // per app, from App.config
+    const bodyLimit = app.bodyLimit || deps.bodyLimit;
     inFlight++;
     try {
-      const body = await readBody(req, deps.bodyLimit, bodyTimeoutMs);
+      const body = await readBody(req, bodyLimit, Math.min(bodyTimeoutMs, timeoutMs));
       const remote = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
       const head: RequestHead = {
         method: req.method,
         url: url.pathname + url.search,
         headers: requestHeaders(req, requestId, remote, hostHeader),
         id: requestId,
-        deadline: Date.now() + deps.requestTimeoutMs,
+        deadline: Date.now() + timeoutMs,
       };
       let inline = body;
       if (body.length > deps.inlineBodyLimit) {
-        head.bodyKey = await bodies.put(body, deps.requestTimeoutMs + 5000);
+        head.bodyKey = await bodies.put(body, timeoutMs + 5000);
         inline = new Uint8Array(0);
       }
       const result = await rpc.call(
         app.name,
         encodeEnvelope(head, inline),
-        deps.requestTimeoutMs,
+        timeoutMs,
         requestId,
       );
       if (!result.ok) {

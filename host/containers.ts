@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { AppRecord, ContainerReport } from "../lib/apps.ts";
+import { type AppRecord, type ContainerReport, imageRef } from "../lib/apps.ts";
 import type { DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
 import type { Http1Pool } from "../lib/http1.ts";
 import type { Target } from "./requests.ts";
@@ -85,11 +85,13 @@ export class Containers {
     const name = this.name(app.name, app.version, app.revision);
     let info = await docker.inspectContainer(name, app.port);
     if (info === null) {
-      if ((await docker.inspectImage(app.image)) === null) {
-        await docker.pullImage(app.image, this.options.registryAuth);
+      // Built from validated parts and our registry, never taken from the record as is.
+      const image = imageRef(this.options.registryAuth.serverAddress, app.name, app.version);
+      if ((await docker.inspectImage(image)) === null) {
+        await docker.pullImage(image, this.options.registryAuth);
       }
       await docker.createContainer(name, {
-        image: app.image,
+        image,
         env: {
           ...app.env,
           APP_NAME: app.name,

@@ -175,7 +175,9 @@ export class RequestServer {
       if (msg.properties.userId !== this.options.gatewayUser) {
         throw new Error("request not published by the gateway's user");
       }
-      if (!replyTo || !correlationId) throw new Error("request without reply-to");
+      if (!replyTo?.startsWith("amq.rabbitmq.reply-to.") || !correlationId) {
+        throw new Error("request without a direct reply-to address and correlation id");
+      }
       envelope = decodeRequest(msg.body ?? new Uint8Array());
     } catch (e) {
       log.warn("dropped invalid request message", { app, error: errorMessage(e) });

@@ -61,6 +61,8 @@ export interface DnConfig {
   bodyLimit: number;
   /** Time a request may take end to end, in milliseconds (504 above). */
   requestTimeoutMs: number;
+  /** Time a client may take to send a request body, in milliseconds (408 above). */
+  bodyTimeoutMs: number;
   /** RabbitMQ user control connects as; hosts take commands only from it (`user_id`). */
   controlUser: string;
   /** RabbitMQ user the gateway connects as; hosts take requests only from it (`user_id`). */
@@ -96,13 +98,19 @@ export const DEFAULTS: DnConfig = {
   inlineBodyLimit: 256 * 1024,
   bodyLimit: 16 * 1024 * 1024,
   requestTimeoutMs: 30_000,
+  bodyTimeoutMs: 30_000,
   controlUser: "dn-control",
   gatewayUser: "dn-gateway",
   logLevel: "info",
 };
 
 type Key = keyof DnConfig;
-const NUMBER_KEYS: ReadonlySet<Key> = new Set(["inlineBodyLimit", "bodyLimit", "requestTimeoutMs"]);
+const NUMBER_KEYS: ReadonlySet<Key> = new Set([
+  "inlineBodyLimit",
+  "bodyLimit",
+  "requestTimeoutMs",
+  "bodyTimeoutMs",
+]);
 /** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */
 export const SECRET_KEYS: ReadonlySet<Key> = new Set([
   "token",

@@ -18,7 +18,7 @@ import {
   isEnvValue,
   isHealthPath,
 } from "./apps.ts";
-import { isAppName, isHostname, isHostName, isPort, isVersion } from "./names.ts";
+import { isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
 import { withRedis } from "./redis.ts";
 
 /** Raised when a stored value does not validate. */

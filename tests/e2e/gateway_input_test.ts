@@ -424,7 +424,7 @@ async function dripBody(
 reliabilityTest("gateway input: a body sent slowly is cut off with 408", {
   fault: "POST with Content-Length 1000 sending 1 byte every 250 ms, and a chunked body " +
     "sending one 1-byte chunk every 250 ms, while normal requests run",
-  expected: "408 once the body timeout (the request timeout, 5 s in tests) passes; " +
+  expected: "408 once the body timeout (bodyTimeoutMs, 5 s in tests) passes; " +
     "nothing forwarded; others served meanwhile",
 }, async (note) => {
   const observed: string[] = [];

@@ -129,8 +129,16 @@ Deno.test("a stopped app gets 503, and answers again once started", opts, async 
   await net.waitForApp(ECHO, (res) => res.status === 200, 30_000);
 });
 
-Deno.test("an app whose request outlives the timeout gets 504", opts, async () => {
-  const res = await net.gateway(HELLO, "/sleep/8000");
+Deno.test("an app whose request outlives its timeout (APP_TIMEOUT) gets 504", opts, async () => {
+  await net.deploy(`${ROOT}/apps/hello-world`, "hello-slow", "slow-e2e.dn.test", 8000, {
+    timeoutMs: 1500,
+  });
+  const started = performance.now();
+  const res = await net.gateway("slow-e2e.dn.test", "/sleep/5000");
   await res.body?.cancel();
   assertEquals(res.status, 504);
+  const ms = performance.now() - started;
+  assert(ms >= 1400 && ms < 4000, `answered after ${Math.round(ms)} ms`);
+  const fast = await net.gateway("slow-e2e.dn.test", "/sleep/100");
+  assertEquals(await fast.text(), "slept\n");
 });

@@ -193,7 +193,7 @@ export class TestNetwork {
       DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${this.controlMetricsPort}`,
       DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${this.gatewayMetricsPort}`,
       DN_LOG_LEVEL: "debug",
-      DN_REQUEST_TIMEOUT_MS: "5000",
+      DN_BODY_TIMEOUT_MS: "5000",
       ...this.options.env,
     };
   }
@@ -320,14 +320,56 @@ export class TestNetwork {
   }
 
   /** Creates and starts an app from `dir` through control; waits until the gateway serves it. */
-  async deploy(dir: string, name: string, hostname: string, port = 8000): Promise<AppRecord> {
+  /**
+   * Creates and starts an app from `dir` through control (with optional
+   * settings such as `replicas` or `timeoutMs`); waits until every host it
+   * is placed on runs it and the gateway serves it.
+   */
+  async deploy(
+    dir: string,
+    name: string,
+    hostname: string,
+    port = 8000,
+    settings: Record<string, unknown> = {},
+  ): Promise<AppRecord> {
     const digest = await this.buildAndPush(dir, name, 1);
-    const created = await this.api("POST", "/v1/apps", { name, hostname, port, digest });
+    const created = await this.api("POST", "/v1/apps", {
+      name,
+      hostname,
+      port,
+      digest,
+      ...settings,
+    });
     if (created.status !== 201) throw new Error(`create failed: ${JSON.stringify(created)}`);
     const started = await this.api("POST", `/v1/apps/${name}/start`);
     if (started.status !== 200) throw new Error(`start failed: ${JSON.stringify(started)}`);
+    const app = started.body.app;
+    const wanted = app.placement.length > 0 ? app.placement.length : this.hostNames.length;
+    await this.waitForRunning(name, wanted);
     await this.waitForApp(hostname, (res) => res.status === 200);
-    return started.body.app;
+    return app;
+  }
+
+  /** Waits until `count` hosts report a running container of the app's current version. */
+  async waitForRunning(name: string, count: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const status = await this.api("GET", `/v1/apps/${name}/status`);
+      const version = status.body?.app?.version;
+      const hosts = (status.body?.hosts ?? []) as {
+        containers: { state: string; version: number }[];
+      }[];
+      const running = hosts.filter((h) =>
+        h.containers.some((c) =>
+          c.state === "running" && c.version === version
+        )
+      ).length;
+      if (running >= count) return;
+      last = `${running}/${count} hosts running`;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${name} not running on ${count} hosts in time (${last})`);
   }
 
   /** Polls `GET /` through the gateway until `ok` holds (default 60 s). */

@@ -1,5 +1,10 @@
 import { assertEquals } from "../helpers/assert.ts";
-import { APP_DEFAULTS, type AppRecord, type AppStatusReport, type ContainerReport } from "../../lib/apps.ts";
+import {
+  APP_DEFAULTS,
+  type AppRecord,
+  type AppStatusReport,
+  type ContainerReport,
+} from "../../lib/apps.ts";
 import { cut, renderTable } from "../../cli/format/table.ts";
 import { containerStatus, humanDuration, relativeTime } from "../../cli/format/time.ts";
 import {

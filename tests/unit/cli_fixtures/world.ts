@@ -6,7 +6,12 @@
  * @module
  */
 
-import { APP_DEFAULTS, type AppRecord, type AppStatusReport, type HostReport } from "../../../lib/apps.ts";
+import {
+  APP_DEFAULTS,
+  type AppRecord,
+  type AppStatusReport,
+  type HostReport,
+} from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
 import type { Deps } from "../../../cli/context.ts";
 import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
