@@ -16,6 +16,15 @@
  * the app listens on inside its container, defaults to 80. Hostnames are
  * lower-cased. Every error names the file and, where there is one, the line.
  *
+ * Optional settings of how the app runs (control's defaults when absent):
+ *
+ * ```
+ * APP_REPLICAS    2          # run on 2 hosts (0 = every host, the default); 0-100
+ * APP_HEALTH      /healthz   # path that must answer 2xx/3xx for the app to get traffic
+ * APP_TIMEOUT     30s        # request timeout: 100ms-10m (ms, s, m; 1m30s)
+ * APP_BODY_LIMIT  16m        # largest request/response body: bytes, or k, m, g (KiB...); <= 1g
+ * ```
+ *
  * @module
  */
 
@@ -29,6 +38,54 @@ export interface AppConfig {
   hostname: string;
   /** Port the app listens on inside its container. */
   port: number;
+  /** `APP_REPLICAS`: number of hosts to run on (0 = every host); absent when not given. */
+  replicas?: number;
+  /** `APP_HEALTH`: health check path; absent when not given. */
+  healthPath?: string;
+  /** `APP_TIMEOUT` in ms; absent when not given. */
+  timeoutMs?: number;
+  /** `APP_BODY_LIMIT` in bytes; absent when not given. */
+  bodyLimit?: number;
+}
+
+/** How an app runs, as control stores it: the optional App.config keys with defaults. */
+export interface AppSettings {
+  /** Hosts to run on; 0 = every host. */
+  replicas: number;
+  /** Health check path; "" = none. */
+  healthPath: string;
+  /** Request timeout in ms; 0 = the gateway's default. */
+  timeoutMs: number;
+  /** Body limit in bytes; 0 = the gateway's default. */
+  bodyLimit: number;
+}
+
+/** Settings of an app whose App.config gives none of the optional keys. */
+export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
+  replicas: 0,
+  healthPath: "",
+  timeoutMs: 0,
+  bodyLimit: 0,
+};
+
+/** The settings `app` asks for, defaults filled in. */
+export function appSettings(app: AppConfig): AppSettings {
+  return {
+    replicas: app.replicas ?? DEFAULT_SETTINGS.replicas,
+    healthPath: app.healthPath ?? DEFAULT_SETTINGS.healthPath,
+    timeoutMs: app.timeoutMs ?? DEFAULT_SETTINGS.timeoutMs,
+    bodyLimit: app.bodyLimit ?? DEFAULT_SETTINGS.bodyLimit,
+  };
+}
+
+/** The settings `app` gives explicitly (what `dn create` sends). */
+export function givenSettings(app: AppConfig): Partial<AppSettings> {
+  const out: Partial<AppSettings> = {};
+  if (app.replicas !== undefined) out.replicas = app.replicas;
+  if (app.healthPath !== undefined) out.healthPath = app.healthPath;
+  if (app.timeoutMs !== undefined) out.timeoutMs = app.timeoutMs;
+  if (app.bodyLimit !== undefined) out.bodyLimit = app.bodyLimit;
+  return out;
 }
 
 /** An `App.config` that cannot be read or is invalid; the message names file and line. */
@@ -39,7 +96,24 @@ export class AppConfigError extends Error {
 /** Port used when `APP_PORT` is not given. */
 export const DEFAULT_APP_PORT = 80;
 
-const KEYS = ["APP_NAME", "APP_HOSTNAME", "APP_PORT"] as const;
+/** Most hosts `APP_REPLICAS` may ask for. */
+export const MAX_REPLICAS = 100;
+/** Shortest `APP_TIMEOUT`, in ms. */
+export const MIN_TIMEOUT_MS = 100;
+/** Longest `APP_TIMEOUT`, in ms (10 minutes). */
+export const MAX_TIMEOUT_MS = 600_000;
+/** Largest `APP_BODY_LIMIT`, in bytes (1 GiB). */
+export const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
+
+const KEYS = [
+  "APP_NAME",
+  "APP_HOSTNAME",
+  "APP_PORT",
+  "APP_REPLICAS",
+  "APP_HEALTH",
+  "APP_TIMEOUT",
+  "APP_BODY_LIMIT",
+] as const;
 type Key = typeof KEYS[number];
 
 /**
@@ -64,7 +138,9 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     if (content === "") return;
     const [key, value, ...extra] = content.split(/\s+/);
     if (!(KEYS as readonly string[]).includes(key)) {
-      fail(`unknown key ${quote(key)} (expected APP_NAME, APP_HOSTNAME or APP_PORT)`);
+      fail(
+        `unknown key ${quote(key)} (expected ${KEYS.slice(0, -1).join(", ")} or ${KEYS.at(-1)})`,
+      );
     }
     const known = key as Key;
     if (value === undefined) fail(`${known} has no value`);
@@ -76,7 +152,7 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     values.set(known, { value, line });
   });
 
-  const missing = KEYS.filter((k) => k !== "APP_PORT" && !values.has(k));
+  const missing = (["APP_NAME", "APP_HOSTNAME"] as const).filter((k) => !values.has(k));
   if (missing.length > 0) {
     throw new AppConfigError(`${file}: ${missing.join(" and ")} missing`);
   }
@@ -95,7 +171,76 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     port = /^[0-9]{1,5}$/.test(portEntry.value) ? Number(portEntry.value) : NaN;
     if (!isPort(port)) invalid("APP_PORT", "a valid port (1-65535)");
   }
-  return { name, hostname, port };
+  const config: AppConfig = { name, hostname, port };
+  const replicas = values.get("APP_REPLICAS")?.value;
+  if (replicas !== undefined) {
+    config.replicas = /^[0-9]{1,3}$/.test(replicas) ? Number(replicas) : NaN;
+    if (!(config.replicas <= MAX_REPLICAS)) {
+      invalid("APP_REPLICAS", `a number of hosts (0-${MAX_REPLICAS}; 0 = every host)`);
+    }
+  }
+  const health = values.get("APP_HEALTH")?.value;
+  if (health !== undefined) {
+    if (!/^\/[\x21-\x7e]{0,255}$/.test(health)) {
+      invalid("APP_HEALTH", "a path starting with / (e.g. /healthz), at most 256 characters");
+    }
+    config.healthPath = health;
+  }
+  const timeout = values.get("APP_TIMEOUT")?.value;
+  if (timeout !== undefined) {
+    const ms = parseDuration(timeout);
+    if (ms === null || ms < MIN_TIMEOUT_MS || ms > MAX_TIMEOUT_MS) {
+      invalid("APP_TIMEOUT", "a duration from 100ms to 10m (e.g. 30s, 1500ms, 2m)");
+    }
+    config.timeoutMs = ms!;
+  }
+  const bodyLimit = values.get("APP_BODY_LIMIT")?.value;
+  if (bodyLimit !== undefined) {
+    const bytes = parseSize(bodyLimit);
+    if (bytes === null || bytes < 1 || bytes > MAX_BODY_LIMIT) {
+      invalid("APP_BODY_LIMIT", "a size from 1 byte to 1g (e.g. 512k, 16m, 1g, or bytes)");
+    }
+    config.bodyLimit = bytes!;
+  }
+  return config;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * A duration of whole numbers with units `ms`, `s`, `m` (`30s`, `1500ms`,
+ * `2m`, `1m30s`) in ms, or null when `text` is not one.
+ *
+ * @example
+ * ```ts
+ * parseDuration("1m30s"); // 90000
+ * ```
+ */
+export function parseDuration(text: string): number | null {
+  if (!/^(?:[0-9]{1,9}(?:ms|s|m))+$/.test(text)) return null;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/([0-9]+)(ms|s|m)/g)) {
+    ms += Number(n) * DURATION_UNITS[unit];
+  }
+  return ms;
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A size in bytes: a whole number, optionally with `k`, `m` or `g` (binary:
+ * 1k = 1024; `kb`, `KiB` and the like mean the same), or null when `text`
+ * is not one.
+ *
+ * @example
+ * ```ts
+ * parseSize("16m"); // 16777216
+ * ```
+ */
+export function parseSize(text: string): number | null {
+  const m = /^([0-9]{1,10})(?:([kmg])(?:i?b)?|b)?$/i.exec(text);
+  if (!m) return null;
+  return Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()];
 }
 
 /**

@@ -64,6 +64,8 @@ export interface Deps {
   fetch: typeof fetch;
   /** Makes the Docker engine client. */
   images(config: DnConfig): ImageBackend | Promise<ImageBackend>;
+  /** Reads all of standard input (`dn env set KEY=-`); absent where there is none. */
+  readStdin?: () => Promise<string>;
 }
 
 /** Everything a command runs with. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { AppRecord, AppStatusReport } from "../lib/apps.ts";
+import type { AppRecord, AppStatusReport, PublicAppRecord } from "../lib/apps.ts";
 
 /** An error answer from control, or no answer (status 0). */
 export class ControlError extends Error {
@@ -25,8 +25,27 @@ export class ControlError extends Error {
   }
 }
 
+/** How an app runs (create and update may send any of them; control keeps the rest). */
+export type AppSettingsRequest = Partial<
+  Pick<AppRecord, "replicas" | "healthPath" | "timeoutMs" | "bodyLimit">
+>;
+
+/** An app as the API answers it: the record without its environment's values, with `envKeys`. */
+export type AppInfo = PublicAppRecord;
+
+/** Body of `GET /v1/apps/:name/status`: the app (without environment values) and every host. */
+export type StatusReport = Omit<AppStatusReport, "app"> & { app: AppInfo };
+
+/** Body of `POST /v1/apps/:name/env`: variables to set and names to remove. */
+export interface EnvChange {
+  /** Variables to set (values are secret: never printed or logged). */
+  set?: Record<string, string>;
+  /** Names to remove. */
+  unset?: string[];
+}
+
 /** Body of `POST /v1/apps`. */
-export interface CreateAppRequest {
+export interface CreateAppRequest extends AppSettingsRequest {
   /** App name (DNS label). */
   name: string;
   /** Hostname the gateway routes to the app. */
@@ -38,8 +57,8 @@ export interface CreateAppRequest {
 }
 
 /** Body of `POST /v1/apps/:name/update`. */
-export interface UpdateAppRequest {
-  /** New version: the current version + 1. */
+export interface UpdateAppRequest extends AppSettingsRequest {
+  /** New version: the highest version so far (`latestVersion`) + 1. */
   version: number;
   /** Digest of the pushed `v<version>` image. */
   digest: string;
@@ -114,7 +133,7 @@ export class ControlClient {
   }
 
   /** `GET /v1/apps`: every app. */
-  async listApps(): Promise<AppRecord[]> {
+  async listApps(): Promise<AppInfo[]> {
     const body = await this.request("GET", "/v1/apps");
     const apps = field(body, "apps");
     if (!Array.isArray(apps) || !apps.every(isAppRecord)) throw this.#malformed("/v1/apps");
@@ -122,12 +141,12 @@ export class ControlClient {
   }
 
   /** `GET /v1/apps/:name`; a ControlError with status 404 when there is no such app. */
-  async getApp(name: string): Promise<AppRecord> {
+  async getApp(name: string): Promise<AppInfo> {
     return this.#app(await this.request("GET", appPath(name)), appPath(name));
   }
 
   /** Like {@link getApp}, but `null` when the app does not exist. */
-  async findApp(name: string): Promise<AppRecord | null> {
+  async findApp(name: string): Promise<AppInfo | null> {
     try {
       return await this.getApp(name);
     } catch (e) {
@@ -137,35 +156,35 @@ export class ControlClient {
   }
 
   /** `POST /v1/apps`: registers an app at version 1, status `created`. */
-  async createApp(request: CreateAppRequest): Promise<AppRecord> {
+  async createApp(request: CreateAppRequest): Promise<AppInfo> {
     return this.#app(await this.request("POST", "/v1/apps", request), "/v1/apps");
   }
 
   /** `POST /v1/apps/:name/start`. */
-  async startApp(name: string): Promise<AppRecord> {
+  async startApp(name: string): Promise<AppInfo> {
     const path = `${appPath(name)}/start`;
     return this.#app(await this.request("POST", path), path);
   }
 
   /** `POST /v1/apps/:name/stop`. */
-  async stopApp(name: string): Promise<AppRecord> {
+  async stopApp(name: string): Promise<AppInfo> {
     const path = `${appPath(name)}/stop`;
     return this.#app(await this.request("POST", path), path);
   }
 
   /** `POST /v1/apps/:name/update`: moves the app to a new version. */
-  async updateApp(name: string, request: UpdateAppRequest): Promise<AppRecord> {
+  async updateApp(name: string, request: UpdateAppRequest): Promise<AppInfo> {
     const path = `${appPath(name)}/update`;
     return this.#app(await this.request("POST", path, request), path);
   }
 
   /** `DELETE /v1/apps/:name`: returns the record as it was. */
-  async removeApp(name: string): Promise<AppRecord> {
+  async removeApp(name: string): Promise<AppInfo> {
     return this.#app(await this.request("DELETE", appPath(name)), appPath(name));
   }
 
   /** `GET /v1/apps/:name/status`: the app and every host's containers. */
-  async appStatus(name: string): Promise<AppStatusReport> {
+  async appStatus(name: string): Promise<StatusReport> {
     const path = `${appPath(name)}/status`;
     const body = await this.request("GET", path);
     const app = field(body, "app");
@@ -173,7 +192,35 @@ export class ControlClient {
     if (!isAppRecord(app) || !Array.isArray(hosts) || !hosts.every(isHostReport)) {
       throw this.#malformed(path);
     }
-    return body as AppStatusReport;
+    return body as StatusReport;
+  }
+
+  /** `POST /v1/apps/:name/rollback`: back to `version` (default: the current one - 1). */
+  async rollbackApp(name: string, version?: number): Promise<AppInfo> {
+    const path = `${appPath(name)}/rollback`;
+    const body = version === undefined ? {} : { version };
+    return this.#app(await this.request("POST", path, body), path);
+  }
+
+  /** `GET /v1/apps/:name/env`: the names of the app's environment variables (never values). */
+  async envKeys(name: string): Promise<string[]> {
+    const path = `${appPath(name)}/env`;
+    const keys = field(await this.request("GET", path), "keys");
+    if (!isStringList(keys)) throw this.#malformed(path);
+    return keys;
+  }
+
+  /**
+   * `POST /v1/apps/:name/env`: sets and removes variables; hosts replace the
+   * app's containers to pick them up. Returns the names now set.
+   */
+  async changeEnv(name: string, change: EnvChange): Promise<{ keys: string[]; revision: number }> {
+    const path = `${appPath(name)}/env`;
+    const body = await this.request("POST", path, change);
+    const keys = field(body, "keys");
+    const revision = field(body, "revision");
+    if (!isStringList(keys) || typeof revision !== "number") throw this.#malformed(path);
+    return { keys, revision };
   }
 
   /**
@@ -309,7 +356,7 @@ export class ControlClient {
     return parsed;
   }
 
-  #app(body: unknown, path: string): AppRecord {
+  #app(body: unknown, path: string): AppInfo {
     const app = field(body, "app");
     if (!isAppRecord(app)) throw this.#malformed(path);
     return app;
@@ -371,8 +418,12 @@ export function parseLogEvent(text: string): LogEvent | null {
   return null;
 }
 
-/** True when `value` has the fields of an {@link AppRecord} the CLI relies on. */
-export function isAppRecord(value: unknown): value is AppRecord {
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === "string");
+}
+
+/** True when `value` has the fields of an app record the CLI relies on. */
+export function isAppRecord(value: unknown): value is AppInfo {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return typeof v.name === "string" && typeof v.hostname === "string" &&

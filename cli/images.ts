@@ -14,11 +14,17 @@ import { checkRegistryLogin, type LoginResult } from "./registry.ts";
 
 /**
  * The version the next build of `app` gets: 1 when control does not know the
- * app, otherwise its current version + 1.
+ * app, otherwise the highest version so far + 1 (after a rollback that is
+ * not the current version + 1).
  */
 export async function nextVersion(ctx: Context, name: string): Promise<number> {
   const existing = await ctx.control().findApp(name);
-  return existing ? existing.version + 1 : 1;
+  return existing ? followingVersion(existing) : 1;
+}
+
+/** The version an update of `app` builds: its highest version so far + 1. */
+export function followingVersion(app: { version: number; latestVersion?: number }): number {
+  return (app.latestVersion ?? app.version) + 1;
 }
 
 /** The registry repository of an app: `<registry>/<name>`. */

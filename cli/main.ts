@@ -38,6 +38,7 @@ export function realDeps(): Deps {
     },
     fetch: globalThis.fetch,
     images: async (config) => (await import("./docker.ts")).dockerBackend(config),
+    readStdin: () => new Response(Deno.stdin.readable).text(),
   };
 }
 

@@ -3,7 +3,7 @@
  * endpoints the tests and benchmarks use. No dependencies.
  *
  *   GET  /               Hello, world!
- *   GET  /healthz        200 ok
+ *   GET  /healthz        200 ok (503 after POST /health/toggle)
  *   GET  /whoami         the dn host serving the request (env DN_HOST)
  *   GET  /version        env APP_VERSION (set by the host), else VERSION below
  *   ANY  /echo           JSON: method, path, query, headers, body length and sha256
@@ -12,6 +12,10 @@
  *   GET  /status/:code   that status
  *   GET  /bytes/:n       n bytes of a-z repeated (n <= 64 MiB), for benchmarks
  *   GET  /sleep/:ms      answers after ms milliseconds
+ *   GET  /env/:KEY       the value of environment variable KEY (404 when unset), for the
+ *                        tests of `dn env`: do not give this example app real secrets
+ *   POST /health/toggle  flips this container's /healthz between 200 and 503 (a restart
+ *                        makes it healthy again); answers the host and the new state
  */
 
 /** Version reported when the host does not set APP_VERSION. */
@@ -22,6 +26,7 @@ const MAX_BYTES = 64 * 1024 * 1024;
 const port = Number(Deno.env.get("PORT") ?? "8000");
 const host = Deno.env.get("DN_HOST") ?? "unknown";
 const blocks = new Map<number, Uint8Array>();
+let healthy = true;
 
 /** n bytes of `abc...z` repeated, deterministic; small sizes are cached. */
 function bytes(n: number): Uint8Array {
@@ -44,7 +49,12 @@ async function handle(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const path = url.pathname;
   if (path === "/") return new Response("Hello, world!\n");
+  if (path === "/healthz" && !healthy) return new Response("unhealthy\n", { status: 503 });
   if (path === "/healthz") return new Response("ok\n");
+  if (path === "/health/toggle" && req.method === "POST") {
+    healthy = !healthy;
+    return new Response(`${host} ${healthy ? "healthy" : "unhealthy"}\n`);
+  }
   if (path === "/whoami") return new Response(host + "\n");
   if (path === "/version") return new Response((Deno.env.get("APP_VERSION") ?? VERSION) + "\n");
   if (path === "/echo") {
@@ -80,6 +90,13 @@ async function handle(req: Request): Promise<Response> {
     const n = Number(size[1]);
     if (n > MAX_BYTES) return new Response(`at most ${MAX_BYTES} bytes\n`, { status: 400 });
     return new Response(bytes(n) as Uint8Array<ArrayBuffer>);
+  }
+  const env = /^\/env\/([A-Za-z_][A-Za-z0-9_]{0,127})$/.exec(path);
+  if (env) {
+    const value = Deno.env.get(env[1]);
+    return value === undefined
+      ? new Response(`${env[1]} is not set\n`, { status: 404 })
+      : new Response(value);
   }
   const sleep = /^\/sleep\/(\d{1,6})$/.exec(path);
   if (sleep) {

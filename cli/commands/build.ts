@@ -1,7 +1,7 @@
 /**
  * `dn build`: builds the app directory into `<registry>/<name>:v<N>`, N being
  * the version the next create or update gives the app (1 for a new app,
- * else the current version + 1). Prints the engine's progress.
+ * else its highest version so far + 1). Prints the engine's progress.
  *
  * @module
  */

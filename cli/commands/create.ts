@@ -7,6 +7,7 @@
  * @module
  */
 
+import { givenSettings } from "../app_config.ts";
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
 import { ensurePushed } from "../images.ts";
@@ -30,6 +31,7 @@ export const create: Command = {
       hostname: app.hostname,
       port: app.port,
       digest,
+      ...givenSettings(app),
     });
     ctx.out(`${appLabel(record)} created`);
   },

@@ -8,11 +8,13 @@ import type { Command } from "../command.ts";
 import { build } from "./build.ts";
 import { completionCommand } from "./completion.ts";
 import { create } from "./create.ts";
+import { env } from "./env.ts";
 import { helpCommand } from "./help.ts";
 import { list } from "./list.ts";
 import { logs } from "./logs.ts";
 import { push } from "./push.ts";
 import { remove } from "./remove.ts";
+import { rollback } from "./rollback.ts";
 import { run } from "./run.ts";
 import { start } from "./start.ts";
 import { status } from "./status.ts";
@@ -25,11 +27,13 @@ export const COMMANDS: readonly Command[] = [
   build,
   completionCommand(() => COMMANDS),
   create,
+  env,
   helpCommand(() => COMMANDS),
   list,
   logs,
   push,
   remove,
+  rollback,
   run,
   start,
   status,

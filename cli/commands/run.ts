@@ -4,6 +4,7 @@
  * @module
  */
 
+import { givenSettings } from "../app_config.ts";
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
 import { buildImage, checkLogin, pushImage } from "../images.ts";
@@ -29,6 +30,7 @@ export const run: Command = {
       hostname: app.hostname,
       port: app.port,
       digest,
+      ...givenSettings(app),
     });
     ctx.out(`${appLabel(created)} created`);
     const started = await control.startApp(app.name);

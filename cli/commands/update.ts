@@ -1,7 +1,9 @@
 /**
  * `dn update`: builds and pushes the app's next version and moves the app to
  * it (hosts start the new version, switch traffic, then stop the old one).
- * A changed APP_HOSTNAME or APP_PORT in App.config goes with it.
+ * A changed APP_HOSTNAME, APP_PORT or setting (APP_REPLICAS, APP_HEALTH,
+ * APP_TIMEOUT, APP_BODY_LIMIT) in App.config goes with it; a setting no longer
+ * in App.config goes back to its default.
  * Prints `hello-world (hello-world.dn.local) updated to v2`.
  *
  * @module
@@ -9,16 +11,18 @@
 
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import type { UpdateAppRequest } from "../control_client.ts";
+import { appSettings } from "../app_config.ts";
 import { CliError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
-import { buildImage, checkLogin, pushImage } from "../images.ts";
+import { buildImage, checkLogin, followingVersion, pushImage } from "../images.ts";
 
 /** `dn update`. */
 export const update: Command = {
   name: "update",
   summary: "build, push, update application",
   description: "Build and push the application's next version (v<N+1>) and deploy it.\n" +
-    "A changed APP_HOSTNAME or APP_PORT in App.config is applied too.",
+    "A changed APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or\n" +
+    "APP_BODY_LIMIT in App.config is applied too (a removed one goes back to its default).",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
@@ -27,13 +31,18 @@ export const update: Command = {
     const control = ctx.control();
     const current = await control.findApp(app.name);
     if (!current) throw new CliError(`${app.name} not found`);
-    const version = current.version + 1;
+    const version = followingVersion(current);
     await checkLogin(ctx);
     await buildImage(ctx, app, version);
     const digest = await pushImage(ctx, app.name, version);
     const request: UpdateAppRequest = { version, digest };
     if (app.hostname !== current.hostname) request.hostname = app.hostname;
     if (app.port !== current.port) request.port = app.port;
+    const wanted = appSettings(app);
+    if (wanted.replicas !== (current.replicas ?? 0)) request.replicas = wanted.replicas;
+    if (wanted.healthPath !== (current.healthPath ?? "")) request.healthPath = wanted.healthPath;
+    if (wanted.timeoutMs !== (current.timeoutMs ?? 0)) request.timeoutMs = wanted.timeoutMs;
+    if (wanted.bodyLimit !== (current.bodyLimit ?? 0)) request.bodyLimit = wanted.bodyLimit;
     const updated = await control.updateApp(app.name, request);
     ctx.out(`${appLabel(updated)} updated to v${updated.version}`);
   },

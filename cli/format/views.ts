@@ -6,7 +6,34 @@
  * @module
  */
 
-import type { AppRecord, AppStatusReport, ContainerReport } from "../../lib/apps.ts";
+import type { AppRecord, ContainerReport, HostReport, PublicAppRecord } from "../../lib/apps.ts";
+
+/** What `dn list` shows of an app. */
+export type ListedApp = Pick<AppRecord, "name" | "version" | "createdAt" | "status">;
+
+/** What `dn status` shows of an app: the seed's fields, and the settings when control sends them. */
+export type StatusApp =
+  & Pick<AppRecord, "name" | "status" | "version">
+  & Partial<
+    Pick<
+      PublicAppRecord,
+      | "replicas"
+      | "placement"
+      | "latestVersion"
+      | "healthPath"
+      | "timeoutMs"
+      | "bodyLimit"
+      | "envKeys"
+    >
+  >;
+
+/** What `dn status` shows: the app and every host's containers. */
+export interface StatusView {
+  /** The app. */
+  app: StatusApp;
+  /** Each host's report. */
+  hosts: readonly HostReport[];
+}
 import { type Column, renderTable } from "./table.ts";
 import { containerStatus, relativeTime } from "./time.ts";
 
@@ -41,7 +68,7 @@ export function appLabel(app: Pick<AppRecord, "name" | "hostname">): string {
  * // blog (v4)                     a day ago             running
  * ```
  */
-export function renderList(apps: readonly AppRecord[], now: Date): string[] {
+export function renderList(apps: readonly ListedApp[], now: Date): string[] {
   const sorted = [...apps].sort((a, b) => compare(a.name, b.name));
   return renderTable(
     LIST_COLUMNS,
@@ -64,9 +91,82 @@ export function formatLatency(ms: number): string {
 }
 
 /**
- * The `dn status` output: name, status and version lines, a blank line, then
- * one table row per container on each host, sorted by host name, newest
- * container first within a host. Hosts without containers have no row.
+ * A duration in ms as App.config writes it: `2m`, `30s`, `1500ms`.
+ *
+ * @example
+ * ```ts
+ * formatDuration(90_000); // "90s"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms > 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * A byte count as App.config writes it (binary units): `1g`, `16m`, `512k`, `1500b`.
+ *
+ * @example
+ * ```ts
+ * formatSize(16 * 1024 * 1024); // "16m"
+ * ```
+ */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [["g", 1024 ** 3], ["m", 1024 ** 2], ["k", 1024]] as const) {
+    if (bytes > 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}b`;
+}
+
+/**
+ * `Replicas: 2 (meridia, vaermina)`: how many hosts the app asks for and the
+ * hosts control placed it on; a shortfall (fewer live hosts than replicas)
+ * is named. Null when the app runs on every host.
+ *
+ * @example
+ * ```ts
+ * replicasLine({ replicas: 3, placement: ["meridia", "vaermina"] });
+ * // "Replicas: 3 (meridia, vaermina; 1 not placed: too few live hosts)"
+ * ```
+ */
+export function replicasLine(app: Pick<StatusApp, "replicas" | "placement">): string | null {
+  const replicas = app.replicas ?? 0;
+  if (replicas === 0) return null;
+  const placement = app.placement ?? [];
+  const missing = replicas - placement.length;
+  const hosts = placement.length === 0 ? "none placed" : placement.join(", ");
+  const short = missing > 0 && placement.length > 0
+    ? `; ${missing} not placed: too few live hosts`
+    : "";
+  return `Replicas: ${replicas} (${hosts}${short})`;
+}
+
+/**
+ * The header lines `dn status` prints after the seed's three for settings
+ * that differ from the defaults: replicas and placement, the latest version
+ * when the app was rolled back, health path, timeout, body limit and the
+ * environment's names (never values).
+ */
+export function settingsLines(app: StatusApp): string[] {
+  const lines: string[] = [];
+  const replicas = replicasLine(app);
+  if (replicas !== null) lines.push(replicas);
+  if (app.latestVersion !== undefined && app.latestVersion > app.version) {
+    lines.push(`Latest: ${app.latestVersion} (rolled back)`);
+  }
+  if (app.healthPath) lines.push(`Health: ${app.healthPath}`);
+  if (app.timeoutMs) lines.push(`Timeout: ${formatDuration(app.timeoutMs)}`);
+  if (app.bodyLimit) lines.push(`Body limit: ${formatSize(app.bodyLimit)}`);
+  if (app.envKeys?.length) lines.push(`Env: ${app.envKeys.join(", ")}`);
+  return lines;
+}
+
+/**
+ * The `dn status` output: name, status and version lines (the seed's), the
+ * {@link settingsLines} that apply, a blank line, then one table row per
+ * container on each host, sorted by host name, newest container first within
+ * a host. Hosts without containers have no row.
  *
  * @example
  * ```ts
@@ -79,7 +179,7 @@ export function formatLatency(ms: number): string {
  * // meridia               6f0d8b9    a few seconds ago     up 12 seconds         49 ms
  * ```
  */
-export function renderStatus(report: AppStatusReport, now: Date): string[] {
+export function renderStatus(report: StatusView, now: Date): string[] {
   const hosts = [...report.hosts].sort((a, b) => compare(a.host, b.host));
   const rows: string[][] = [];
   for (const host of hosts) {
@@ -98,6 +198,7 @@ export function renderStatus(report: AppStatusReport, now: Date): string[] {
     `Name: ${report.app.name}`,
     `Status: ${report.app.status}`,
     `Version: ${report.app.version}`,
+    ...settingsLines(report.app),
     "",
     ...renderTable(STATUS_COLUMNS, rows),
   ];

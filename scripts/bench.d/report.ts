@@ -84,9 +84,9 @@ function snapshot(name: string): Snapshot {
   return { t, procs, args };
 }
 
-function classify(pid: number, comm: string, args: string): Group {
+function classify(pid: number, comm: string): Group {
   const role = roles.get(pid);
-  if (role === "gateway" || role === "control" || role === "nginx") return role;
+  if (role === "gateway" || role === "control" || role === "nginx" || role === "app") return role;
   if (role && hostNames.includes(role)) return "hosts";
   // Other Erlang VMs (rabbitmqctl runs, a second broker of a test) are "other".
   if (role === "rabbitmq" || ["epmd", "erl_child_setup", "inet_gethost"].includes(comm)) {
@@ -97,8 +97,6 @@ function classify(pid: number, comm: string, args: string): Group {
   if (["dockerd", "containerd", "containerd-shim", "runc"].includes(comm)) return "docker engine";
   if (comm === "nginx") return "nginx";
   if (comm === "wrk") return "wrk";
-  if (comm === "docker-init") return "app";
-  if (comm === "deno" && args.includes("--allow-env=PORT,DN_HOST,APP_VERSION")) return "app";
   return "other";
 }
 
@@ -118,14 +116,14 @@ function cpuUse(prefix: string, wrkCpuMs = 0): CpuUse {
     const ms = (p.ticks - (a.procs.get(pid)?.ticks ?? 0)) * 1000 / clkTck;
     if (ms <= 0) continue;
     const args = b.args.get(pid) ?? p.comm;
-    const group = classify(pid, p.comm, args);
+    const group = classify(pid, p.comm);
     groups[group] += ms;
     const role = roles.get(pid);
     if (role && hostNames.includes(role)) hosts[role] = (hosts[role] ?? 0) + ms;
-    top.push({ pid, group, what: role ?? args.slice(0, 90), ms });
+    top.push({ pid, group, what: role && role !== "app" ? role : args.slice(0, 90), ms });
   }
   groups.wrk += wrkCpuMs;
-  if (wrkCpuMs) top.push({ pid: 0, group: "wrk", what: "wrk (bash `times`)", ms: wrkCpuMs });
+  if (wrkCpuMs) top.push({ pid: 0, group: "wrk", what: "wrk (CPU from bash times)", ms: wrkCpuMs });
   top.sort((x, y) => y.ms - x.ms);
   return { windowMs: b.t - a.t, groups, hosts, top };
 }
@@ -216,7 +214,7 @@ const errors = (w: WrkJson | null) => {
 };
 const mib = (kb: number | undefined) => (kb === undefined ? "–" : (kb / 1024).toFixed(0));
 /** A markdown table; the first column and those named in LEFT align left, the rest right. */
-const LEFT = new Set(["response", "target", "value", "process", "group", "other", "step"]);
+const LEFT = new Set(["response", "target", "value", "process", "group", "notes", "step"]);
 const table = (head: string[], rows: (string | number)[][]) =>
   [
     `| ${head.join(" | ")} |`,
@@ -391,7 +389,7 @@ p(
   "",
   "CPU time (utime + stime from `/proc/<pid>/stat`, all threads) each group of processes used during the run, " +
     "divided by the requests wrk completed, in µs per request. `dn services` = gateway + hosts + control + " +
-    "RabbitMQ (`beam.smp`). `app` = the hello-world containers' deno processes; `wrk` from bash `times`; " +
+    "RabbitMQ (`beam.smp`). `app` = the hello-world containers' processes (docker-init, deno); `wrk` from bash `times`; " +
     "`other` = everything else on the machine (e.g. other people's test runs, the sampling itself). " +
     `busy = all CPU used / (window × ${nproc} cores).`,
   "",
@@ -503,7 +501,7 @@ if (deploy && update) {
       "route `/bench-marker` answering `<host> v2` (v1 answers 404 there); four pollers ask for it every 10 ms " +
       "through the gateway while `dn update` runs.",
     "",
-    table(["step", "CLI returned", "first 200 / first new answer", "all 3 hosts", "other"], [
+    table(["step", "CLI returned", "first 200 / first new answer", "all 3 hosts", "notes"], [
       [
         "`dn run` (build, push, create, start)",
         `${sec(deploy.cliMs)} (exit ${deploy.cliExit})`,
@@ -655,7 +653,9 @@ if (hot && ngx && dir0) {
       "host, an HTTP request to the container through docker-proxy; then the reply goes back as a second AMQP " +
       "message through the broker (direct reply-to) to the gateway. That is 5 TCP connections on the way in " +
       "instead of nginx's 3 (client → nginx → docker-proxy → container), 2 more on the way out, and two " +
-      "broker-routed messages per request. Where the broker's share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
+      "broker-routed messages per request. The hosts reach their container through its published loopback port, as the direct " +
+      "and nginx targets do, so every dn request also pays a docker-proxy pass (a userland TCP copy, the " +
+      "docker-proxy column); the container's bridge IP would avoid it. Where the broker's share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
       "delivery) is the floor dn cannot go below without batching or a direct gateway→host channel; where the " +
       "gateway's share is large, its single JavaScript thread is the ceiling (one gateway process can use at most " +
       "one core). Large bodies add copies: a 64 KiB response travels inline in the reply message (host → RabbitMQ → " +

@@ -291,3 +291,23 @@ Deno.test("dn logs -f: new lines appear, prefixed by the host that wrote them", 
   assert(!control.output.includes("logs stream failed"), "the stream ended cleanly");
   assertEquals((await net.api("GET", "/v1/apps")).status, 200);
 });
+
+Deno.test("/healthz: 503 naming the dependency that is down", opts, async () => {
+  // A host whose Redis URL points nowhere: it starts, serves /healthz, and says why it is unwell.
+  const name = `unwell-${crypto.randomUUID().slice(0, 4)}`;
+  const host = net.spawn("host", name, ["--name", name], {
+    DN_REDIS_URL: "redis://127.0.0.1:1/1",
+  });
+  try {
+    const res = await fetch(`${await net.healthUrl(name)}/healthz`);
+    const body = await res.json();
+    assertEquals(res.status, 503, JSON.stringify(body));
+    assertEquals(body.status, "unavailable");
+    assertEquals(body.checks.redis, "down");
+    assertEquals(body.checks.docker, "up");
+    const metrics = await scrape(name);
+    assertEquals(value(metrics, 'dn_up{dependency="redis"}'), 0);
+  } finally {
+    await host.stop();
+  }
+});

@@ -46,7 +46,8 @@ Deno.test("each kind of bad line is reported with its line number", () => {
   const valid = "APP_NAME a\nAPP_HOSTNAME a.dn.local\n";
   assertEquals(
     errorOf(valid + "APP_DOMAIN x\n"),
-    'App.config:3: unknown key "APP_DOMAIN" (expected APP_NAME, APP_HOSTNAME or APP_PORT)',
+    'App.config:3: unknown key "APP_DOMAIN" ' +
+      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or APP_BODY_LIMIT)",
   );
   assertEquals(errorOf("APP_NAME\nAPP_HOSTNAME a.b\n"), "App.config:1: APP_NAME has no value");
   assertEquals(
@@ -59,7 +60,8 @@ Deno.test("each kind of bad line is reported with its line number", () => {
   );
   assertEquals(
     errorOf("app_name a\n"),
-    'App.config:1: unknown key "app_name" (expected APP_NAME, APP_HOSTNAME or APP_PORT)',
+    'App.config:1: unknown key "app_name" ' +
+      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or APP_BODY_LIMIT)",
   );
 });
 

@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { publicApp } from "../../lib/apps.ts";
 import { APP_DIR, PASSWORD, type RunResult, TOKEN, World } from "./cli_fixtures/world.ts";
 
 const DIGEST = `sha256:${"d1".repeat(32)}`;
@@ -239,10 +240,10 @@ Deno.test("--json prints control's answer", async () => {
   const world = new World();
   const app = world.addApp({ name: "hello-world" });
   const list = await world.run(["list", "--json"]);
-  assertEquals(JSON.parse(list.out.join("\n")), { apps: [app] });
+  assertEquals(JSON.parse(list.out.join("\n")), { apps: [publicApp(app)] });
   const status = await world.run(["status", "--json"]);
   const report = JSON.parse(status.out.join("\n"));
-  assertEquals(report.app, app);
+  assertEquals(report.app, publicApp(app));
   assertEquals(report.hosts.length, 2);
 });
 

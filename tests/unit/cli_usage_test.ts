@@ -12,11 +12,13 @@ Commands:
   build       build application image
   completion  print shell completion script
   create      create new application
+  env         set, unset, or list application environment
   help        show usage
   list        list applications
   logs        show application logs
   push        push application image to registry
   remove      remove application
+  rollback    roll back application to an earlier version
   run         build, push, create, and start application
   start       start application
   status      show application status

@@ -6,14 +6,10 @@
  * @module
  */
 
-import {
-  APP_DEFAULTS,
-  type AppRecord,
-  type AppStatusReport,
-  type HostReport,
-} from "../../../lib/apps.ts";
+import { APP_DEFAULTS, type AppRecord, type HostReport, publicApp } from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
 import type { Deps } from "../../../cli/context.ts";
+import type { StatusReport } from "../../../cli/control_client.ts";
 import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
 
 /** Directory of the hello-world fixture app. */
@@ -84,6 +80,8 @@ export class World {
   engine = new FakeEngine();
   requests: { method: string; path: string; body?: unknown }[] = [];
   controlDown = false;
+  /** Standard input of the next runs (`dn env set KEY=-`); none when undefined. */
+  stdin?: string;
   registry = "127.0.0.1:5055";
   env: Record<string, string | undefined> = {
     DN_CONTROL_URL: "http://127.0.0.1:7070",
@@ -124,6 +122,7 @@ export class World {
       io: { out: (l) => out.push(...l.split("\n")), err: (l) => err.push(...l.split("\n")) },
       fetch: (input, init) => this.#fetch(input, init),
       images: () => this.engine,
+      readStdin: this.stdin === undefined ? undefined : () => Promise.resolve(this.stdin!),
     };
     const code = await runCli(argv, deps);
     return { code, out, err };
@@ -159,7 +158,7 @@ export class World {
 
   #control(method: string, path: string, body: Record<string, unknown>): Response {
     if (path === "/v1/apps" && method === "GET") {
-      return json(200, { apps: [...this.apps.values()] });
+      return json(200, { apps: [...this.apps.values()].map(publicApp) });
     }
     if (path === "/v1/apps" && method === "POST") {
       const { name, hostname, port, digest } = body as Record<string, string & number>;
@@ -167,38 +166,70 @@ export class World {
       if ([...this.apps.values()].some((a) => a.hostname === hostname)) {
         return json(409, { error: `hostname ${hostname} is taken` });
       }
-      const app = this.addApp({ name, hostname, port, digest, createdAt: NOW.toISOString() });
-      return json(201, { app });
+      const app = this.addApp({
+        name,
+        hostname,
+        port,
+        digest,
+        createdAt: NOW.toISOString(),
+        ...settingsOf(body),
+      });
+      return json(201, { app: publicApp(this.#place(app)) });
     }
-    const m = /^\/v1\/apps\/([^/]+)(?:\/(start|stop|update|status))?$/.exec(path);
+    const m = /^\/v1\/apps\/([^/]+)(?:\/(start|stop|update|status|rollback|env))?$/.exec(path);
     if (!m) return json(404, { error: "no such route" });
     const [, name, action] = m;
     const app = this.apps.get(name);
     if (!app) return json(404, { error: `${name} not found` });
-    if (!action && method === "GET") return json(200, { app });
+    if (!action && method === "GET") return json(200, { app: publicApp(app) });
     if (!action && method === "DELETE") {
       this.apps.delete(name);
-      return json(200, { app });
+      return json(200, { app: publicApp(app) });
     }
     if (action === "start" || action === "stop") {
       app.status = action === "start" ? "running" : "stopped";
-      return json(200, { app });
+      return json(200, { app: publicApp(this.#place(app)) });
     }
     if (action === "update") {
-      if (body.version !== app.version + 1) {
-        return json(409, { error: `version must be ${app.version + 1}` });
+      if (body.version !== app.latestVersion + 1) {
+        return json(409, {
+          error: `${name} has v${app.latestVersion}; update must be to v${app.latestVersion + 1}`,
+        });
       }
-      app.version = body.version as number;
+      app.version = app.latestVersion = body.version as number;
       app.digest = body.digest as string;
       if (typeof body.hostname === "string") app.hostname = body.hostname;
       if (typeof body.port === "number") app.port = body.port;
-      return json(200, { app });
+      Object.assign(app, settingsOf(body));
+      return json(200, { app: publicApp(this.#place(app)) });
+    }
+    if (action === "rollback" && method === "POST") {
+      const version = (body?.version as number | undefined) ?? app.version - 1;
+      if (version < 1 || version > app.latestVersion || version === app.version) {
+        return json(409, { error: `${name} runs v${app.version}; no rollback to v${version}` });
+      }
+      app.version = version;
+      app.digest = "";
+      return json(200, { app: publicApp(app) });
+    }
+    if (action === "env" && method === "GET") {
+      return json(200, { keys: Object.keys(app.env).sort() });
+    }
+    if (action === "env" && method === "POST") {
+      const next = { ...app.env, ...(body.set as Record<string, string> | undefined) };
+      for (const key of (body.unset as string[] | undefined) ?? []) delete next[key];
+      app.env = next;
+      app.revision++;
+      return json(200, { keys: Object.keys(next).sort(), revision: app.revision });
     }
     if (action === "status") {
       const running = app.status === "running";
-      const report: AppStatusReport = {
-        app,
-        hosts: this.hosts.map((h) => ({
+      const placed = app.placement.length === 0
+        ? this.hosts
+        : this.hosts.filter((h) => app.placement.includes(h.host));
+      const report: StatusReport = {
+        app: publicApp(app),
+        hosts: placed.map((h) => ({
           ...h,
           containers: app.status === "created" ? [] : [{
             id: `${h.host}-c`,
@@ -216,6 +247,23 @@ export class World {
     }
     return json(404, { error: "no such route" });
   }
+
+  /** Places an app with replicas on the first live hosts by name, as control would. */
+  #place(app: AppRecord): AppRecord {
+    app.placement = app.replicas === 0
+      ? []
+      : this.hosts.map((h) => h.host).sort().slice(0, app.replicas);
+    return app;
+  }
+}
+
+/** The settings fields of a create or update body. */
+function settingsOf(body: Record<string, unknown>): Partial<AppRecord> {
+  const out: Partial<AppRecord> = {};
+  for (const key of ["replicas", "healthPath", "timeoutMs", "bodyLimit"] as const) {
+    if (body[key] !== undefined) (out as Record<string, unknown>)[key] = body[key];
+  }
+  return out;
 }
 
 function json(status: number, body: unknown): Response {
