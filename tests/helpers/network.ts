@@ -67,6 +67,8 @@ function freePort(): number {
 /** A running service process. */
 export class Service {
   #output: string[] = [];
+  /** True once the process has ended. */
+  exited = false;
   #done: Promise<Deno.CommandStatus>;
 
   /** Spawns `role` with extra env. */
@@ -77,6 +79,7 @@ export class Service {
     readonly logFile: string,
   ) {
     this.#done = child.status;
+    this.#done.then(() => this.exited = true);
     this.#collect(child.stderr);
     this.#collect(child.stdout);
   }
@@ -344,7 +347,8 @@ export class TestNetwork {
     const started = await this.api("POST", `/v1/apps/${name}/start`);
     if (started.status !== 200) throw new Error(`start failed: ${JSON.stringify(started)}`);
     const app = started.body.app;
-    const wanted = app.placement.length > 0 ? app.placement.length : this.hostNames.length;
+    const alive = this.hostNames.filter((h) => this.services.get(h)?.exited === false).length;
+    const wanted = Math.min(app.placement.length > 0 ? app.placement.length : alive, alive);
     await this.waitForRunning(name, wanted);
     await this.waitForApp(hostname, (res) => res.status === 200);
     return app;
