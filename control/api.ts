@@ -296,7 +296,8 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   async function status(name: string): Promise<Response> {
     const { app } = await store.get(name);
     const expected = await store.liveHosts(LIVE_WINDOW_MS);
-    const hosts = await broker.status(name, expected, deps.statusTimeoutMs);
+    const members = await store.liveHosts(Number.MAX_SAFE_INTEGER); // every host of this network
+    const hosts = await broker.status(name, expected, deps.statusTimeoutMs, members);
     return json(200, { app: publicApp(app), hosts });
   }
 

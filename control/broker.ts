@@ -30,6 +30,7 @@ interface Collector {
   expected: Set<string>;
   reports: Map<string, HostReport>;
   done: () => void;
+  members: Set<string>;
 }
 
 /** Publishes commands and collects status reports. */
@@ -86,8 +87,15 @@ export class ControlBroker {
   /**
    * Asks every host about `app` and returns one report per host that answered
    * within `timeoutMs`; returns early once every host in `expected` answered.
+   * Replies from hosts not in `members` (hosts of another network sharing the
+   * vhost) are ignored.
    */
-  async status(app: string, expected: string[], timeoutMs: number): Promise<HostReport[]> {
+  async status(
+    app: string,
+    expected: string[],
+    timeoutMs: number,
+    members: readonly string[] = expected,
+  ): Promise<HostReport[]> {
     const channel = this.#rpc;
     if (!this.broker.ready || channel === null || channel.closed) {
       throw new BrokerUnavailableError("message broker unavailable");
@@ -98,6 +106,7 @@ export class ControlBroker {
     const collector: Collector = {
       started: performance.now(),
       expected: new Set(expected),
+      members: new Set(members),
       reports: new Map(),
       done,
     };
@@ -124,6 +133,7 @@ export class ControlBroker {
     if (!collector) return;
     try {
       const reply = decodeStatusReply(body);
+      if (!collector.members.has(reply.host)) return;
       collector.reports.set(reply.host, {
         host: reply.host,
         latencyMs: Math.max(1, Math.round(performance.now() - collector.started)),
