@@ -35,7 +35,7 @@ export function connectRedis(options: RedisOptions): Redis {
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 5000,
-    retryStrategy: (times) => backoffDelay(times - 1, 100, 5000),
+    retryStrategy: (times) => backoffDelay(times - 1, 100, 2000),
     reconnectOnError: () => false,
   });
   let up = false;
