@@ -160,59 +160,12 @@ export class Broker {
     client.onerror = (error) => log.warn("amqp connection error", { error: error.message });
     await client.connect();
     (client as unknown as { socket?: { setNoDelay(v: boolean): void } }).socket?.setNoDelay(true);
-    coalesceWrites(client);
     await this.options.onConnect(client);
     if (client.closed) throw new Error("connection closed during set-up");
     this.#ready = true;
     log.info("amqp connected", { url: redactUrl(url), name });
     this.#resolveFirstReady();
   }
-}
-
-interface WritableClient {
-  socket?: { write(data: Uint8Array, encoding: undefined, cb: (err?: Error) => void): boolean };
-  send(bytes: Uint8Array): Promise<void>;
-}
-
-/**
- * Makes the client write all frames sent in one turn of the event loop as
- * one socket write: a reply and an ack, or many publishes under load, cost
- * one syscall and one TCP segment instead of one each (TCP_NODELAY is on).
- */
-export function coalesceWrites(client: AMQPClient): void {
-  const target = client as unknown as WritableClient;
-  let chunks: Uint8Array[] = [];
-  let waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  const flush = () => {
-    const parts = chunks;
-    const done = waiters;
-    chunks = [];
-    waiters = [];
-    const fail = (e: Error) => done.forEach((w) => w.reject(e));
-    const socket = target.socket;
-    if (!socket) return fail(new Error("Socket not connected"));
-    let data = parts[0];
-    if (parts.length > 1) {
-      // Copied now, before any sender gets its buffer back.
-      data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-      let offset = 0;
-      for (const part of parts) {
-        data.set(part, offset);
-        offset += part.length;
-      }
-    }
-    try {
-      socket.write(data, undefined, (err) => err ? fail(err) : done.forEach((w) => w.resolve()));
-    } catch (e) {
-      fail(e as Error);
-    }
-  };
-  target.send = (bytes: Uint8Array) =>
-    new Promise<void>((resolve, reject) => {
-      if (chunks.length === 0) queueMicrotask(flush);
-      chunks.push(bytes);
-      waiters.push({ resolve, reject });
-    });
 }
 
 /** Opens a channel whose broker-side closure resets the whole connection. */
