@@ -125,6 +125,17 @@ Deno.test("body over the limit gets 413", opts, async () => {
 Deno.test("a stopped app gets 503, and answers again once started", opts, async () => {
   assertEquals((await net.api("POST", "/v1/apps/echo-e2e/stop")).status, 200);
   await net.waitForApp(ECHO, (res) => res.status === 503, 20_000);
+  // Let the hosts finish stopping: a request published while the last host
+  // cancels its consumer can be lost with the auto-deleted queue (see README).
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const { body } = await net.api("GET", "/v1/apps/echo-e2e/status");
+    const states = body.hosts.flatMap((h: { containers: { state: string }[] }) =>
+      h.containers.map((c) => c.state)
+    );
+    if (states.length === 3 && states.every((s: string) => s === "exited")) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   assertEquals((await net.api("POST", "/v1/apps/echo-e2e/start")).status, 200);
   await net.waitForApp(ECHO, (res) => res.status === 200, 30_000);
 });
