@@ -149,7 +149,12 @@ Deno.test("/metrics: gateway and hosts count the requests they served", opts, as
   }
   assertEquals(served, N);
   for (const host of net.hostNames) {
-    const samples = await scrape(host);
+    // The queue gauge is read from the broker per scrape; give it a few tries.
+    let samples = await scrape(host);
+    for (let i = 0; i < 20 && value(samples, `dn_host_queue_consumers{${app}}`) !== 3; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      samples = await scrape(host);
+    }
     assertEquals(value(samples, `dn_host_containers{${app},state="running"}`), 1, host);
     assertEquals(value(samples, `dn_host_queue_consumers{${app}}`), 3, host);
     assertEquals(value(samples, "dn_host_apps_served"), 1, host);
