@@ -196,7 +196,8 @@ export function encodeCommand(command: Command): Uint8Array {
   return encoder.encode(JSON.stringify({ v: 1, kind: command.kind, app: command.app }));
 }
 
-function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+/** Parses a versioned (`v: 1`) JSON object message, naming it `what` in errors. */
+export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { EnvelopeError } from "./envelope.ts";
+import { EnvelopeError, parseJsonObject } from "./envelope.ts";
 import { isHostName } from "./names.ts";
 
 /** AMQP `type` of a logs request. */
@@ -70,7 +70,6 @@ export interface LogsReply {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A Docker log timestamp (RFC 3339, any fraction length, `Z` or an offset)
@@ -119,21 +118,6 @@ function isCount(v: unknown, max: number): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= max;
 }
 
-function parseObject(bytes: Uint8Array, what: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw new EnvelopeError(`${what} is not UTF-8 JSON`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new EnvelopeError(`${what} is not a JSON object`);
-  }
-  const object = value as Record<string, unknown>;
-  if (object.v !== 1) throw new EnvelopeError(`${what} has unknown version ${object.v}`);
-  return object;
-}
-
 function onlyKeys(object: Record<string, unknown>, allowed: readonly string[], what: string) {
   for (const key of Object.keys(object)) {
     if (!allowed.includes(key)) throw new EnvelopeError(`${what}: unknown field ${key}`);
@@ -147,7 +131,7 @@ export function encodeLogsRequest(request: LogsRequest): Uint8Array {
 
 /** Decodes and validates a logs request. */
 export function decodeLogsRequest(bytes: Uint8Array): LogsRequest {
-  const body = parseObject(bytes, "logs request");
+  const body = parseJsonObject(bytes, "logs request");
   onlyKeys(body, ["v", "hosts", "since", "tail", "after"], "logs request");
   const out: LogsRequest = {};
   if (body.hosts !== undefined) {
@@ -189,7 +173,7 @@ export function encodeLogsReply(reply: LogsReply): Uint8Array {
 
 /** Decodes and validates a logs reply. */
 export function decodeLogsReply(bytes: Uint8Array): LogsReply {
-  const body = parseObject(bytes, "logs reply");
+  const body = parseJsonObject(bytes, "logs reply");
   onlyKeys(body, ["v", "host", "lines", "truncated"], "logs reply");
   if (!isHostName(body.host)) throw new EnvelopeError("logs reply host is not a valid name");
   if (typeof body.truncated !== "boolean") throw new EnvelopeError("logs reply truncated");
