@@ -41,6 +41,7 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names.ts";
 import { RedisUnavailableError } from "../lib/redis.ts";
 import { AppNotFoundError, type AppStore, StoreConflictError } from "../lib/store.ts";
+import { refuseWithoutToken } from "./auth.ts";
 import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
 import { LIVE_WINDOW_MS, place, placementLoad } from "./placement.ts";
 
@@ -335,14 +336,8 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") return json(200, { ok: true });
-    const authorization = req.headers.get("authorization");
-    if (!deps.checkToken(authorization)) {
-      await req.body?.cancel().catch(() => {});
-      const error = authorization === null
-        ? "missing token: send Authorization: Bearer <token>"
-        : "invalid token";
-      return json(401, { error }, { "www-authenticate": 'Bearer realm="dn"' });
-    }
+    const refused = await refuseWithoutToken(req, deps.checkToken);
+    if (refused) return refused;
     try {
       return await route(req, url);
     } catch (e) {

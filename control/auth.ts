@@ -6,6 +6,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { json } from "../lib/http/json.ts";
 
 /**
  * Returns a checker that accepts `Authorization: Bearer <token>` headers (the
@@ -19,4 +20,21 @@ export function tokenChecker(token: string): (header: string | null) => boolean 
     const given = createHash("sha256").update(match ? match[1] : "").digest();
     return timingSafeEqual(given, expected) && match !== null;
   };
+}
+
+/**
+ * The 401 answer for a request without a valid token, or null when the token
+ * is good. The body of a refused request is cancelled, never read.
+ */
+export async function refuseWithoutToken(
+  req: Request,
+  checkToken: (header: string | null) => boolean,
+): Promise<Response | null> {
+  const authorization = req.headers.get("authorization");
+  if (checkToken(authorization)) return null;
+  await req.body?.cancel().catch(() => {});
+  const error = authorization === null
+    ? "missing token: send Authorization: Bearer <token>"
+    : "invalid token";
+  return json(401, { error }, { "www-authenticate": 'Bearer realm="dn"' });
 }

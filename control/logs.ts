@@ -20,6 +20,7 @@
 
 import type { AMQPChannel, AMQPClient, AMQPMessage } from "@cloudamqp/amqp-client";
 import { brief, HttpError, json } from "../lib/http/json.ts";
+import { refuseWithoutToken } from "./auth.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import {
   decodeLogsReply,
@@ -235,14 +236,8 @@ export function withLogs(
     const url = new URL(req.url);
     const match = ROUTE.exec(url.pathname);
     if (!match) return await api(req);
-    const authorization = req.headers.get("authorization");
-    if (!deps.checkToken(authorization)) {
-      await req.body?.cancel().catch(() => {});
-      const error = authorization === null
-        ? "missing token: send Authorization: Bearer <token>"
-        : "invalid token";
-      return json(401, { error }, { "www-authenticate": 'Bearer realm="dn"' });
-    }
+    const refused = await refuseWithoutToken(req, deps.checkToken);
+    if (refused) return refused;
     return await logs(req, url, match[1]);
   };
 }
