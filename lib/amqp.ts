@@ -27,7 +27,7 @@ export interface BrokerOptions {
   onDisconnect?: () => void;
   /** First retry delay in ms (default 200). */
   minDelayMs?: number;
-  /** Longest retry delay in ms (default 10000). */
+  /** Longest retry delay in ms (default 2000): a broker back after an outage is used within about 2 s. */
   maxDelayMs?: number;
 }
 
@@ -121,7 +121,7 @@ export class Broker {
   }
 
   async #run(): Promise<void> {
-    const { log, minDelayMs = 200, maxDelayMs = 10_000 } = this.options;
+    const { log, minDelayMs = 200, maxDelayMs = 2_000 } = this.options;
     let attempt = 0;
     while (!this.#stopped) {
       try {
