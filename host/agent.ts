@@ -120,7 +120,11 @@ export class HostAgent {
       if (!current?.running || target?.containerId !== current.id) {
         const fresh = await containers.ensureRunning(desired);
         await requests.serve(app, fresh); // traffic switches here
-        log.info("app serving", { app, version: desired.version, port: fresh.port });
+        log.info("app serving", {
+          app,
+          version: desired.version,
+          address: `${fresh.address}:${fresh.port}`,
+        });
       }
       const old = existing.filter((c) => !isCurrent(c));
       for (const c of old) {

@@ -2,14 +2,15 @@
  * An app's containers on this host, through the Docker client adapter.
  *
  * Containers are named `dn-<host>-<app>-v<version>` and labelled with host,
- * app and version, so several host services can share one engine. The app's
- * port is published on 127.0.0.1 only, at a port Docker picks.
+ * app and version, so several host services can share one engine. Requests
+ * reach the app on the container's bridge IP; its port is also published on
+ * 127.0.0.1 only, at a port Docker picks, for operators and benchmarks.
  *
  * @module
  */
 
 import { type AppRecord, type ContainerReport, imageRef } from "../lib/apps.ts";
-import type { DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
+import type { ContainerInfo, DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
 import type { Http1Pool } from "../lib/http1.ts";
 import type { Target } from "./requests.ts";
 
@@ -117,11 +118,9 @@ export class Containers {
       await docker.startContainer(info.id);
       info = await docker.inspectContainer(info.id, app.port);
     }
-    if (info === null || info.hostPort === null) {
-      throw new ContainerStartError(`container ${name} has no published port`);
-    }
-    const target = { containerId: info.id, port: info.hostPort };
-    await this.#waitReady(name, target.port, app.healthPath);
+    const target = info === null ? null : targetOf(info, app.port);
+    if (target === null) throw new ContainerStartError(`container ${name} has no address`);
+    await this.#waitReady(name, target, app.healthPath);
     return target;
   }
 
@@ -129,8 +128,8 @@ export class Containers {
   async locate(app: AppRecord): Promise<Target | null> {
     const name = this.name(app.name, app.version, app.revision);
     const info = await this.options.docker.inspectContainer(name, app.port);
-    if (info === null || !info.state.running || info.hostPort === null) return null;
-    return { containerId: info.id, port: info.hostPort };
+    if (info === null || !info.state.running) return null;
+    return targetOf(info, app.port);
   }
 
   /** Stops a container (SIGTERM, then SIGKILL after 10 s). */
@@ -163,7 +162,7 @@ export class Containers {
     return reports;
   }
 
-  /** Restarts a container (it comes back on a new port). */
+  /** Restarts a container (it may come back on a new address and port). */
   async restart(id: string): Promise<void> {
     await this.options.docker.restartContainer(id, 10);
   }
@@ -172,9 +171,9 @@ export class Containers {
    * Probes the app once: healthy when `healthPath` answers 2xx or 3xx, or,
    * without a health path, when `/` answers at all. Returns the reason when not.
    */
-  async probe(port: number, healthPath: string, timeoutMs = 2000): Promise<string | null> {
+  async probe(target: Target, healthPath: string, timeoutMs = 2000): Promise<string | null> {
     try {
-      const res = await this.options.pool.request("127.0.0.1", port, {
+      const res = await this.options.pool.request(target.address, target.port, {
         method: "GET",
         url: healthPath || "/",
         headers: [["host", "localhost"], ["user-agent", "dn-host-probe"]],
@@ -189,15 +188,26 @@ export class Containers {
     }
   }
 
-  async #waitReady(name: string, port: number, healthPath: string): Promise<void> {
+  async #waitReady(name: string, target: Target, healthPath: string): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     let last = "";
     while (Date.now() < deadline) {
-      const problem = await this.probe(port, healthPath, 1000);
+      const problem = await this.probe(target, healthPath, 1000);
       if (problem === null) return;
       last = problem;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new ContainerStartError(`container ${name} did not become ready in time: ${last}`);
   }
+}
+
+/** Where a running container's app answers: its bridge IP, else its published loopback port. */
+function targetOf(info: ContainerInfo, appPort: number): Target | null {
+  if (info.ipAddress !== null) {
+    return { containerId: info.id, address: info.ipAddress, port: appPort };
+  }
+  if (info.hostPort !== null) {
+    return { containerId: info.id, address: "127.0.0.1", port: info.hostPort };
+  }
+  return null;
 }

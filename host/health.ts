@@ -68,7 +68,7 @@ export class HealthMonitor {
       return; // state unknown now: judge nothing
     }
     if (!healthPath) return;
-    const problem = await containers.probe(target.port, healthPath);
+    const problem = await containers.probe(target, healthPath);
     if (problem === null) {
       this.#failures.delete(app);
       return;

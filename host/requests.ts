@@ -1,7 +1,7 @@
 /**
  * Serves app requests on a host: consumes the shared per-app queue
  * `dn.app.<app>` (bound to `request.<app>`), forwards each request to the
- * app's container over HTTP/1.1 on loopback, and replies to the gateway.
+ * app's container over HTTP/1.1 (on its bridge IP), and replies to the gateway.
  *
  * Delivery: idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are acked
  * after the reply is published, so if this host dies another host serves
@@ -34,8 +34,18 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 export interface Target {
   /** Container id serving the app. */
   containerId: string;
-  /** Loopback port the container's app port is published on. */
+  /**
+   * The container's bridge IP (straight to the app, no `docker-proxy` in the
+   * way), or 127.0.0.1 when the container has none.
+   */
+  address: string;
+  /** The app's port at `address`: the container port, or the published one on 127.0.0.1. */
   port: number;
+}
+
+/** True when two targets reach the same socket address. */
+export function sameEndpoint(a: Target, b: Target): boolean {
+  return a.address === b.address && a.port === b.port;
 }
 
 const AT_MOST_ONCE = new Set(["POST", "PATCH"]);
@@ -242,14 +252,14 @@ export class RequestServer {
     for (let attempt = 0;; attempt++) {
       const timeout = Math.max(1, deadline - Date.now());
       try {
-        const res = await this.options.pool.request("127.0.0.1", target.port, request, timeout);
+        const res = await this.options.pool.request(target.address, target.port, request, timeout);
         return { head: { status: res.status, headers: res.headers }, body: res.body };
       } catch (e) {
         if (e instanceof UpstreamTooLargeError) return plain(502, "app response too large");
         if (e instanceof UpstreamError && e.retriable && attempt === 0) {
           const fresh = await this.options.refreshTarget(app).catch(() => null);
-          if (fresh && fresh.port !== target.port) {
-            // The container restarted on a new port (or was replaced).
+          if (fresh && !sameEndpoint(fresh, target)) {
+            // The container restarted on a new address (or was replaced).
             if (served.target.containerId === target.containerId) served.target = fresh;
             target = fresh;
             continue;

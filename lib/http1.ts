@@ -56,6 +56,8 @@ export interface Http1Limits {
   maxIdle: number;
 }
 
+/** Longest wait for a connection: a local container accepts at once or not at all. */
+const CONNECT_TIMEOUT_MS = 2000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CRLFCRLF = [13, 10, 13, 10];
@@ -283,7 +285,7 @@ export class Http1Pool {
     const bytes = serialiseRequest(req);
     for (let attempt = 0;; attempt++) {
       const pooled = this.#idle.get(key)?.pop();
-      const c = pooled ?? await this.#connect(hostname, port);
+      const c = pooled ?? await this.#connect(hostname, port, timeoutMs);
       c.received = 0;
       c.uses++;
       const timer = setTimeout(() => c.close(), timeoutMs);
@@ -318,9 +320,11 @@ export class Http1Pool {
     this.#idle.clear();
   }
 
-  async #connect(hostname: string, port: number): Promise<Connection> {
+  /** Connects within `timeoutMs` (a container gone from its bridge IP gets no answer at all). */
+  async #connect(hostname: string, port: number, timeoutMs: number): Promise<Connection> {
     try {
-      const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+      const signal = AbortSignal.timeout(Math.min(timeoutMs, CONNECT_TIMEOUT_MS));
+      const conn = await Deno.connect({ hostname, port, transport: "tcp", signal });
       conn.setNoDelay(true);
       return new Connection(conn);
     } catch (e) {
