@@ -258,9 +258,9 @@ p(
   "",
   "The app is `apps/hello-world` (a `Deno.serve` app in a container); three ways to reach it:",
   "",
-  `- **direct**: wrk → the app container's published loopback port (${fact("direct")}; Docker's ` +
-    "`docker-proxy` forwards it to the container's bridge IP). This is the limit: no proxy at all.",
-  `- **nginx**: wrk → nginx on 127.0.0.1:8090 → that same container port. Config written by the script: ` +
+  `- **direct**: wrk → the app container's bridge IP and port (${fact("direct")}), the address ` +
+    "the dn hosts use too, so no path pays Docker's `docker-proxy`. This is the limit: no proxy at all.",
+  `- **nginx**: wrk → nginx on 127.0.0.1:8090 → that same container address. Config written by the script: ` +
     `\`worker_processes ${
       fact("nginx_workers")
     }\`, \`access_log off\`, \`proxy_http_version 1.1\`, ` +
@@ -270,7 +270,7 @@ p(
     fact("gateway")
   }, \`Host: hello-world.dn.local\`) → RabbitMQ ` +
     "(`request.hello-world`, RPC) → one of the three hosts (vaermina, sanguine, meridia) → its own " +
-    "hello-world container (also through `docker-proxy`) → back the same way. Bodies above the inline limit " +
+    "hello-world container (on its bridge IP) → back the same way. Bodies above the inline limit " +
     `travel through Redis (gateway config: ${
       fact("gateway_config") || "defaults"
     }; the default inline limit is ` +
@@ -650,12 +650,12 @@ if (hot && ngx && dir0) {
       "above, and latency at a concurrency level follows from throughput (c / req/s) plus queueing. " +
       "A dn request crosses more processes than an nginx one: HTTP parse in the gateway, envelope encode, an AMQP " +
       "publish to RabbitMQ, which routes it and delivers it to a host over another connection; decode in the " +
-      "host, an HTTP request to the container through docker-proxy; then the reply goes back as a second AMQP " +
-      "message through the broker (direct reply-to) to the gateway. That is 5 TCP connections on the way in " +
-      "instead of nginx's 3 (client → nginx → docker-proxy → container), 2 more on the way out, and two " +
-      "broker-routed messages per request. The hosts reach their container through its published loopback port, as the direct " +
-      "and nginx targets do, so every dn request also pays a docker-proxy pass (a userland TCP copy, the " +
-      "docker-proxy column); the container's bridge IP would avoid it. Where the broker's share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
+      "host, an HTTP request to the container on its bridge IP; then the reply goes back as a second AMQP " +
+      "message through the broker (direct reply-to) to the gateway, in the same write as the ack. That is 4 " +
+      "TCP connections crossed each way instead of nginx's 2 (client → nginx → container), and two " +
+      "broker-routed messages per request; on this VM each send between processes costs far more in the " +
+      "kernel than in user space (a host's profile spends most of its time in `send`). Where the broker's " +
+      "share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
       "delivery) is the floor dn cannot go below without batching or a direct gateway→host channel; where the " +
       "gateway's share is large, its single JavaScript thread is the ceiling (one gateway process can use at most " +
       "one core). Large bodies add copies: a 64 KiB response travels inline in the reply message (host → RabbitMQ → " +
