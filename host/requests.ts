@@ -15,7 +15,7 @@
 
 import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
 import { inOneWrite } from "../lib/amqp.ts";
-import type { BodyStore } from "../lib/bodies.ts";
+import { BodyMissingError, type BodyStore } from "../lib/bodies.ts";
 import {
   decodeRequest,
   encodeEnvelope,
@@ -180,18 +180,22 @@ export class RequestServer {
   async #handle(app: string, served: Served, msg: AMQPMessage): Promise<void> {
     const { log } = this.options;
     const { replyTo, correlationId, type } = msg.properties;
+    let answerable = false;
     let envelope;
     try {
-      if (type !== REQUEST_TYPE) throw new Error(`unexpected message type ${type}`);
       if (msg.properties.userId !== this.options.gatewayUser) {
         throw new Error("request not published by the gateway's user");
       }
       if (!replyTo?.startsWith("amq.rabbitmq.reply-to.") || !correlationId) {
         throw new Error("request without a direct reply-to address and correlation id");
       }
+      answerable = true;
+      if (type !== REQUEST_TYPE) throw new Error(`unexpected message type ${type}`);
       envelope = decodeRequest(msg.body ?? new Uint8Array());
     } catch (e) {
       log.warn("dropped invalid request message", { app, error: errorMessage(e) });
+      // The gateway waits for an answer (it may speak a version we do not): never let it time out.
+      if (answerable) await this.#refuse(msg, "the host could not read the request");
       await msg.ack().catch(() => {});
       return;
     }
@@ -207,7 +211,18 @@ export class RequestServer {
     served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
     const { bodies } = this.options;
     try {
-      const body = head.bodyKey ? await bodies.read(head.bodyKey) : envelope.body;
+      let body = envelope.body;
+      if (head.bodyKey) {
+        try {
+          body = await bodies.read(head.bodyKey);
+        } catch (e) {
+          if (!(e instanceof BodyMissingError)) throw e;
+          log.warn("request body missing", { app, requestId: head.id, error: e.message });
+          await this.#refuse(msg, "the request body is gone");
+          if (!ackFirst) await msg.ack().catch(() => {});
+          return;
+        }
+      }
       const request = { method: head.method, url: head.url, headers: head.headers, body };
       const started = performance.now();
       let reply = await this.#forward(app, served, target, request, head.deadline);
@@ -277,6 +292,16 @@ export class RequestServer {
         return plain(502, `${app} is not answering`);
       }
     }
+  }
+
+  /** Answers the request in `msg` with a 502 and `message`, for requests no app will see. */
+  async #refuse(msg: AMQPMessage, message: string): Promise<void> {
+    const { replyTo, correlationId } = msg.properties;
+    const refusal = plain(502, message);
+    await msg.channel.basicPublish("", replyTo!, encodeEnvelope(refusal.head, refusal.body), {
+      type: RESPONSE_TYPE,
+      correlationId,
+    }).catch(() => {});
   }
 
   /** The reply envelope; a body over the inline limit goes to Redis first. */
