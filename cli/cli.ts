@@ -49,6 +49,7 @@ function toGlobalOptions(values: Record<string, unknown>): GlobalOptions {
   return {
     dir: str(values.dir),
     config: str(values.config),
+    app: str(values.app),
     networkConfig: str(values["network-config"]),
     controlUrl: str(values["control-url"]),
     token: str(values.token),

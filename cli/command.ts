@@ -28,6 +28,7 @@ export const FLAGS = {
     help: "app directory (default: the working directory)",
   },
   config: { type: "string", value: "FILE", help: "App.config file (default: DIR/App.config)" },
+  app: { type: "string", value: "NAME", help: "act on app NAME; no App.config is read" },
   json: { type: "boolean", help: "print control's answer as JSON" },
   "control-url": { type: "string", value: "URL", help: "control API URL (DN_CONTROL_URL)" },
   token: { type: "string", value: "TOKEN", help: "control API token (DN_TOKEN)" },
@@ -56,6 +57,8 @@ export type FlagName = keyof typeof FLAGS;
 export const CONTROL_FLAGS: readonly FlagName[] = ["control-url", "token", "network-config"];
 /** Flags of commands that read App.config. */
 export const APP_FLAGS: readonly FlagName[] = ["dir", "config"];
+/** Flags of commands that need only the app's name: App.config's, or `--app NAME`. */
+export const NAME_FLAGS: readonly FlagName[] = [...APP_FLAGS, "app"];
 /** Flags of commands that build or push images. */
 export const IMAGE_FLAGS: readonly FlagName[] = ["registry", "docker-socket"];
 

@@ -20,6 +20,8 @@ export interface GlobalOptions {
   dir?: string;
   /** `--config FILE`: the App.config path (default: DIR/App.config). */
   config?: string;
+  /** `--app NAME`: the app, instead of APP_NAME from App.config. */
+  app?: string;
   /** `--network-config FILE`: the shared dn config file. */
   networkConfig?: string;
   /** `--control-url URL`. */

@@ -1,6 +1,6 @@
 /**
- * Which app a command acts on: the NAME argument when given, else APP_NAME
- * from App.config.
+ * Which app a command acts on: the NAME argument or `--app NAME` when given
+ * (no App.config is read), else APP_NAME from App.config.
  *
  * @module
  */
@@ -9,21 +9,44 @@ import { isAppName } from "../lib/names.ts";
 import type { Context } from "./context.ts";
 import { CliError, UsageError } from "./errors.ts";
 
-/** The app name from `args[0]`, or from App.config when there is no argument. */
+/** `name` when it is a valid app name, else a usage error of `command`; `what` prefixes the message. */
+function checkName(name: string, command: string, what = ""): string {
+  if (!isAppName(name)) {
+    throw new UsageError(
+      `${what}${JSON.stringify(name)} is not a valid app name (lower-case DNS label)`,
+      command,
+    );
+  }
+  return name;
+}
+
+/**
+ * The app name from `--app NAME` (which excludes `-C` and `--config`), or
+ * APP_NAME from App.config without it.
+ */
+export async function appName(ctx: Context, command: string): Promise<string> {
+  const { app, dir, config } = ctx.options;
+  if (app === undefined) return (await ctx.app()).name;
+  if (dir !== undefined || config !== undefined) {
+    throw new UsageError(
+      `dn ${command}: --app cannot be combined with -C/--dir or --config`,
+      command,
+    );
+  }
+  return checkName(app, command, "--app ");
+}
+
+/** The app name from `args[0]` (not with `--app`), or {@link appName} when there is no argument. */
 export async function targetName(
   ctx: Context,
   args: readonly string[],
   command: string,
 ): Promise<string> {
-  if (args.length === 0) return (await ctx.app()).name;
-  const name = args[0];
-  if (!isAppName(name)) {
-    throw new UsageError(
-      `${JSON.stringify(name)} is not a valid app name (lower-case DNS label)`,
-      command,
-    );
+  if (args.length === 0) return await appName(ctx, command);
+  if (ctx.options.app !== undefined) {
+    throw new UsageError(`dn ${command}: give NAME or --app, not both`, command);
   }
-  return name;
+  return checkName(args[0], command);
 }
 
 /**

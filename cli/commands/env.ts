@@ -13,10 +13,11 @@
  */
 
 import { isEnvKey, isEnvValue } from "../../lib/apps.ts";
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import type { Context } from "../context.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
+import { appName } from "../target.ts";
 
 /** Variables hosts set themselves; a value given for them would be overridden. */
 export const RESERVED_KEYS: readonly string[] = ["APP_NAME", "APP_VERSION", "PORT", "DN_HOST"];
@@ -118,13 +119,9 @@ export function stdinValue(text: string): string {
   return text.replace(/\r?\n$/, "");
 }
 
-async function appName(ctx: Context): Promise<string> {
-  return (await ctx.app()).name;
-}
-
 async function set(ctx: Context, args: readonly string[]): Promise<void> {
   const { set, fromStdin } = parseAssignments(args);
-  const name = await appName(ctx);
+  const name = await appName(ctx, "env");
   if (fromStdin !== undefined) {
     const read = ctx.deps.readStdin;
     if (!read) throw new CliError(`cannot read the value of ${fromStdin}: no standard input`);
@@ -144,7 +141,7 @@ async function set(ctx: Context, args: readonly string[]): Promise<void> {
 
 async function unset(ctx: Context, args: readonly string[]): Promise<void> {
   const keys = parseKeys(args);
-  const name = await appName(ctx);
+  const name = await appName(ctx, "env");
   const control = ctx.control();
   const app = await control.getApp(name);
   const present = new Set(app.envKeys ?? await control.envKeys(name));
@@ -168,7 +165,7 @@ async function unset(ctx: Context, args: readonly string[]): Promise<void> {
 
 async function list(ctx: Context, args: readonly string[]): Promise<void> {
   if (args.length > 0) throw usage(`dn env list: unexpected argument ${shown(args[0])}`);
-  const keys = await ctx.control().envKeys(await appName(ctx));
+  const keys = await ctx.control().envKeys(await appName(ctx, "env"));
   if (ctx.options.json) {
     ctx.out(JSON.stringify({ keys }, null, 2));
     return;
@@ -184,10 +181,10 @@ export const env: Command = {
     "Values are secret: they are never printed, and list shows names only.\n" +
     "KEY=- reads that value from standard input (keeps it out of shell history).\n" +
     "Hosts replace the app's containers to apply a change, without failed requests.\n" +
-    "The app is APP_NAME from App.config (-C DIR, --config FILE).",
+    "The app is APP_NAME from App.config (-C DIR, --config FILE), or --app NAME.",
   args: "set KEY=VALUE... | unset KEY... | list",
   maxArgs: MAX_VARIABLES + 1,
-  flags: [...APP_FLAGS, "json", ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "json", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const [sub, ...rest] = args;
     const run = sub === "set" ? set : sub === "unset" ? unset : sub === "list" ? list : undefined;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { targetName } from "../target.ts";
 import { isHostName } from "../../lib/names.ts";
@@ -65,12 +65,12 @@ export const logs: Command = {
   name: "logs",
   summary: "show application logs",
   description: "Print the application's container logs from every host, oldest first, each line\n" +
-    "prefixed by its host. NAME defaults to APP_NAME from App.config.\n" +
+    "prefixed by its host. NAME (or --app NAME) defaults to APP_NAME from App.config.\n" +
     "--since takes a duration (30s, 10m, 1h30m, 2d) or a time (2024-05-01,\n" +
     "2024-05-01T12:00:00Z). -f keeps printing new lines until interrupted.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, "follow", "host", "since", "tail", "json", ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "follow", "host", "since", "tail", "json", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const { options } = ctx;
     let since: number | undefined;

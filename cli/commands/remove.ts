@@ -5,7 +5,7 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { targetName } from "../target.ts";
 
 /** `dn remove`. */
@@ -13,10 +13,10 @@ export const remove: Command = {
   name: "remove",
   summary: "remove application",
   description: "Remove the application and its containers on every host.\n" +
-    "NAME defaults to APP_NAME from App.config.",
+    "NAME (or --app NAME) defaults to APP_NAME from App.config.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
   async run(ctx, args) {
     const name = await targetName(ctx, args, "remove");
     const app = await ctx.control().removeApp(name);

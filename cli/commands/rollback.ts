@@ -8,9 +8,10 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
+import { appName } from "../target.ts";
 
 /** `v2` or `2` → 2; null for anything else. */
 export function parseVersionArg(text: string): number | null {
@@ -25,10 +26,10 @@ export const rollback: Command = {
   summary: "roll back application to an earlier version",
   description: "Move the application back to version N (default: the one before the current\n" +
     "one), kept in the registry. Hosts start it before they stop the current version.\n" +
-    "The app is APP_NAME from App.config (-C DIR, --config FILE).",
+    "The app is APP_NAME from App.config (-C DIR, --config FILE), or --app NAME.",
   args: "[vN]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
   async run(ctx, args) {
     let wanted: number | undefined;
     if (args.length > 0) {
@@ -41,7 +42,7 @@ export const rollback: Command = {
       }
       wanted = parsed;
     }
-    const { name } = await ctx.app();
+    const name = await appName(ctx, "rollback");
     const control = ctx.control();
     const current = await control.findApp(name);
     if (!current) throw new CliError(`${name} not found`);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
 import { targetName } from "../target.ts";
 
@@ -13,10 +13,11 @@ import { targetName } from "../target.ts";
 export const start: Command = {
   name: "start",
   summary: "start application",
-  description: "Start the application on every host.\nNAME defaults to APP_NAME from App.config.",
+  description: "Start the application on every host.\n" +
+    "NAME (or --app NAME) defaults to APP_NAME from App.config.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
   async run(ctx, args) {
     const name = await targetName(ctx, args, "start");
     const app = await ctx.control().startApp(name);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { renderStatus } from "../format/views.ts";
 import { targetName } from "../target.ts";
 
@@ -15,10 +15,10 @@ export const status: Command = {
   name: "status",
   summary: "show application status",
   description: "Show the application's status and version, and its containers on every host.\n" +
-    "NAME defaults to APP_NAME from App.config.",
+    "NAME (or --app NAME) defaults to APP_NAME from App.config.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, "json", ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "json", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const name = await targetName(ctx, args, "status");
     const report = await ctx.control().appStatus(name);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { APP_FLAGS, type Command, CONTROL_FLAGS } from "../command.ts";
+import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
 import { targetName } from "../target.ts";
 
@@ -14,10 +14,11 @@ export const stop: Command = {
   name: "stop",
   summary: "stop application",
   description:
-    "Stop the application's containers on every host; they are kept, so start is quick.\nNAME defaults to APP_NAME from App.config.",
+    "Stop the application's containers on every host; they are kept, so start is quick.\n" +
+    "NAME (or --app NAME) defaults to APP_NAME from App.config.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...APP_FLAGS, ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
   async run(ctx, args) {
     const name = await targetName(ctx, args, "stop");
     const app = await ctx.control().stopApp(name);

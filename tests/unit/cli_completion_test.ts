@@ -80,6 +80,9 @@ Deno.test("bash: commands, a command's flags, directories after -C, words after 
   assertEquals(await bashComplete(["dn", "st"]), ["start", "status", "stop"]);
   assertEquals(await bashComplete(["dn", "logs", "--t"]), ["--tail", "--token"]);
   assertEquals(await bashComplete(["dn", "status", "--f"]), []);
+  assertEquals(await bashComplete(["dn", "rollback", "--a"]), ["--app"]);
+  assertEquals(await bashComplete(["dn", "build", "--a"]), []);
+  assertEquals(await bashComplete(["dn", "status", "--app", ""]), []);
   assertEquals(await bashComplete(["dn", "logs", "-"]).then((l) => l.includes("-f")), true);
   assertEquals(await bashComplete(["dn", "help", "re"]), ["remove"]);
   assertEquals(await bashComplete(["dn", "completion", ""]), ["bash", "fish", "zsh"]);

@@ -176,7 +176,7 @@ export class World {
       });
       return json(201, { app: publicApp(this.#place(app)) });
     }
-    const m = /^\/v1\/apps\/([^/]+)(?:\/(start|stop|update|status|rollback|env))?$/.exec(path);
+    const m = /^\/v1\/apps\/([^/]+)(?:\/(start|stop|update|status|rollback|env|logs))?$/.exec(path);
     if (!m) return json(404, { error: "no such route" });
     const [, name, action] = m;
     const app = this.apps.get(name);
@@ -221,6 +221,14 @@ export class World {
       app.env = next;
       app.revision++;
       return json(200, { keys: Object.keys(next).sort(), revision: app.revision });
+    }
+    if (action === "logs" && method === "GET") {
+      const lines = this.hosts.map(({ host }) =>
+        JSON.stringify({ host, time: NOW.toISOString(), stream: "stdout", line: name, version: 1 })
+      );
+      return new Response(lines.join("\n") + "\n", {
+        headers: { "content-type": "application/x-ndjson" },
+      });
     }
     if (action === "status") {
       const running = app.status === "running";
