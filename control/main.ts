@@ -18,7 +18,7 @@ import { Registry } from "../lib/metrics.ts";
 import { connectRedis } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { createApi } from "./api.ts";
-import { tokenChecker } from "./auth.ts";
+import { tokenChecker } from "../lib/token.ts";
 import { ControlBroker } from "./broker.ts";
 import { Rebalancer } from "./placement.ts";
 import { LogsRpc, withLogs } from "./logs.ts";

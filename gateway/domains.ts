@@ -39,7 +39,9 @@ export class DomainTable {
       );
       this.reload();
     };
-    subscriber.on("message", () => this.reload());
+    subscriber.on("message", (channel: string) => {
+      if (channel === this.store.eventsChannel) this.reload();
+    });
     subscriber.on("ready", subscribe); // after every reconnect
     if (subscriber.status === "ready") subscribe();
     this.#timer = setInterval(() => this.reload(), this.refreshMs);

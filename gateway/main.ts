@@ -10,8 +10,11 @@ import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
 import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
+import { Http1Pool } from "../lib/http1.ts";
 import { connectRedis, redisReady } from "../lib/redis.ts";
+import { RouteStore } from "../lib/routes.ts";
 import { AppStore } from "../lib/store.ts";
+import { DirectClient, DirectRoutes } from "./direct.ts";
 import { DomainTable } from "./domains.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GatewayRpc } from "./rpc.ts";
@@ -30,10 +33,22 @@ await redisReady(redis, 10_000).catch((e) =>
   log.warn("starting without redis", { error: errorMessage(e) })
 );
 await domains.start(subscriber);
+// The direct path to hosts, when hosts and gateway share a request token (gateway/direct.ts).
+const routes = config.requestToken === ""
+  ? null
+  : new DirectRoutes(new RouteStore(redis, config.redisPrefix), log);
+await routes?.start(subscriber);
+const hostPool = new Http1Pool({
+  maxHeadBytes: 64 * 1024,
+  maxBodyBytes: config.bodyLimit + 1024 * 1024,
+  maxIdle: 256,
+});
+const direct = routes && new DirectClient(routes, hostPool, config.requestToken, log);
 
 const handler = createGatewayHandler({
   domains,
   rpc,
+  direct: direct ?? undefined,
   bodies: new BodyStore(redis, config.redisPrefix),
   log,
   inlineBodyLimit: config.inlineBodyLimit,
@@ -80,6 +95,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await server.shutdown();
     await healthServer?.shutdown();
     domains.stop();
+    routes?.stop();
+    hostPool.close();
     await rpc.broker.stop();
     redis.disconnect();
     subscriber.disconnect();

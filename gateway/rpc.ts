@@ -14,8 +14,11 @@ import type { Logger } from "../lib/log.ts";
 
 const REPLY_TO = "amq.rabbitmq.reply-to";
 
-/** How an RPC ended when it did not get a reply. */
-export type RpcFailure = "unavailable" | "unroutable" | "timeout";
+/**
+ * How a request ended without a reply: broker down, no host consuming, no
+ * reply in time, or (direct path) its host failed after it may have run.
+ */
+export type RpcFailure = "unavailable" | "unroutable" | "timeout" | "lost";
 
 /** Outcome of one RPC. */
 export type RpcResult = { ok: true; body: Uint8Array } | { ok: false; failure: RpcFailure };

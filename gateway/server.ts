@@ -32,13 +32,16 @@ import { endToEndHeaders } from "../lib/http1.ts";
 import { HttpError, readBody } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
+import type { DirectClient } from "./direct.ts";
 import type { DomainTable } from "./domains.ts";
-import type { GatewayRpc } from "./rpc.ts";
+import type { GatewayRpc, RpcResult } from "./rpc.ts";
 
 /** What the handler needs. */
 export interface GatewayDeps {
   domains: DomainTable;
   rpc: GatewayRpc;
+  /** Direct path to hosts (tried first when set; the broker is the fallback). */
+  direct?: DirectClient;
   bodies: BodyStore;
   log: Logger;
   inlineBodyLimit: number;
@@ -139,7 +142,7 @@ function requestHeaders(
 export function createGatewayHandler(
   deps: GatewayDeps,
 ): (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
-  const { domains, rpc, bodies, log } = deps;
+  const { domains, rpc, direct, bodies, log } = deps;
   const limits = { ...GATEWAY_LIMITS, ...definedOnly(deps) };
   const bodyTimeoutMs = deps.bodyTimeoutMs ?? deps.requestTimeoutMs;
   let inFlight = 0;
@@ -164,7 +167,9 @@ export function createGatewayHandler(
     if (app.status !== "running") {
       return await refuse(req, problem(503, `${app.name} is not running`));
     }
-    if (!rpc.ready) return await refuse(req, problem(503, "network unavailable, try again"));
+    if (!rpc.ready && !direct?.routes.has(app.name)) {
+      return await refuse(req, problem(503, "network unavailable, try again"));
+    }
     if (inFlight >= limits.maxInFlight) {
       return await refuse(
         req,
@@ -186,20 +191,30 @@ export function createGatewayHandler(
         id: requestId,
         deadline: Date.now() + timeoutMs,
       };
-      let inline = body;
-      if (body.length > deps.inlineBodyLimit) {
-        head.bodyKey = await bodies.put(body, timeoutMs + 5000);
-        inline = new Uint8Array(0);
+      let result: RpcResult | null = null;
+      if (direct) {
+        result = await direct.call(
+          app.name,
+          head.method,
+          encodeEnvelope(head, body),
+          head.deadline,
+        );
       }
-      const result = await rpc.call(
-        app.name,
-        encodeEnvelope(head, inline),
-        timeoutMs,
-        requestId,
-      );
+      if (result === null) {
+        let inline = body;
+        if (body.length > deps.inlineBodyLimit) {
+          head.bodyKey = await bodies.put(body, timeoutMs + 5000);
+          inline = new Uint8Array(0);
+        }
+        const left = Math.max(1, head.deadline - Date.now());
+        result = await rpc.call(app.name, encodeEnvelope(head, inline), left, requestId);
+      }
       if (!result.ok) {
         if (result.failure === "timeout") {
           return problem(504, `${app.name} did not answer in time`, requestId);
+        }
+        if (result.failure === "lost") {
+          return problem(502, `the host serving ${app.name} failed during the request`, requestId);
         }
         if (result.failure === "unroutable") {
           return problem(503, `no host is serving ${app.name}`, requestId);

@@ -1,6 +1,7 @@
 /**
  * dn host service: runs app containers through the Docker Engine API and
- * serves their requests from RabbitMQ.
+ * serves their requests from RabbitMQ and, with a `requestToken`, straight
+ * from the gateway (host/direct.ts).
  *
  * @module
  */
@@ -8,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { Broker, openChannel } from "../lib/amqp.ts";
 import { BodyStore } from "../lib/bodies.ts";
-import { ConfigError, loadConfig, requireKeys } from "../lib/config.ts";
+import { ConfigError, loadConfig, parseListen, requireKeys } from "../lib/config.ts";
 import { DockerClient } from "../lib/docker/mod.ts";
 import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { Http1Pool } from "../lib/http1.ts";
@@ -16,6 +17,7 @@ import { errorMessage, Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { isHostName } from "../lib/names.ts";
 import { connectRedis, redisReady } from "../lib/redis.ts";
+import { RouteStore } from "../lib/routes.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
 import { HealthMonitor } from "./health.ts";
@@ -23,6 +25,8 @@ import { Containers, LABEL } from "./containers.ts";
 import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
+import { serveDirectRequests } from "./direct.ts";
+import { RouteAnnouncer } from "./routes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -74,8 +78,37 @@ const requests = new RequestServer({
   refreshTarget: async (app) => await containers.locate((await store.get(app)).app),
   onUnreachable: (app) => agent.converge(app),
   gatewayUser: config.gatewayUser,
+  onServing: (app, serving) => routes.serving(app, serving),
   onServed: (app, status, ms) => metrics.served(app, status, ms),
 });
+const routes = new RouteAnnouncer(
+  new RouteStore(redis, config.redisPrefix),
+  config.hostName,
+  () => requests.apps,
+  log,
+);
+const direct = startDirectRequests();
+
+/** The direct request listener, when a request token is configured. */
+function startDirectRequests(): Deno.HttpServer | null {
+  if (config.requestToken === "") return null;
+  const { hostname, port } = parseListen(config.hostRequestListen, "hostRequestListen");
+  if (hostname === "0.0.0.0" || hostname === "::") {
+    throw new ConfigError(
+      "hostRequestListen must name the address the gateway reaches, not a wildcard",
+    );
+  }
+  return serveDirectRequests({
+    hostname,
+    port,
+    token: config.requestToken,
+    requests,
+    maxBytes: config.bodyLimit + 1024 * 1024,
+    readTimeoutMs: config.bodyTimeoutMs,
+    log,
+    onListen: (endpoint) => routes.listening(endpoint),
+  });
+}
 const agent = new HostAgent({
   hostName: config.hostName,
   controlUser: config.controlUser,
@@ -143,6 +176,7 @@ async function beat(): Promise<void> {
   await store.heartbeat(config.hostName).catch((e) =>
     log.warn("heartbeat failed", { error: errorMessage(e) })
   );
+  routes.refresh();
 }
 const healthMonitor = new HealthMonitor({
   requests,
@@ -168,6 +202,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     healthMonitor.stop();
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});
+    await routes.withdrawAll();
+    await direct?.shutdown();
     await healthServer?.shutdown();
     await broker.stop();
     pool.close();

@@ -20,6 +20,7 @@ import {
   decodeRequest,
   encodeEnvelope,
   REQUEST_TYPE,
+  type RequestHead,
   RESPONSE_TYPE,
   type ResponseHead,
 } from "../lib/envelope.ts";
@@ -44,6 +45,19 @@ export interface Target {
   port: number;
 }
 
+/** An answer to send back: the app's, or one the host made. */
+interface Reply {
+  head: ResponseHead;
+  body: Uint8Array;
+}
+
+/** How {@link RequestServer.serveDirect} ended. */
+export type DirectOutcome =
+  | { kind: "reply"; body: Uint8Array }
+  | { kind: "not served" }
+  | { kind: "expired" }
+  | { kind: "invalid"; message: string };
+
 /** True when two targets reach the same socket address. */
 export function sameEndpoint(a: Target, b: Target): boolean {
   return a.address === b.address && a.port === b.port;
@@ -58,6 +72,8 @@ interface Served {
   /** Requests in flight per container id (a container drains while its successor serves). */
   inFlight: Map<string, number>;
   drained: { containerId: string | null; resolve: () => void }[];
+  /** Set while the app is being given up here: no new direct requests. */
+  closing: boolean;
 }
 
 function total(served: Served, containerId: string | null): number {
@@ -82,6 +98,8 @@ export interface RequestServerOptions {
   gatewayUser: string;
   /** Told when an app's container does not answer (so the host can bring it back). */
   onUnreachable: (app: string) => void;
+  /** Told when this host starts (true) or stops (false) serving an app (direct routes). */
+  onServing?: (app: string, serving: boolean) => void;
   /** Told of each request answered (status 0: not answered) and its upstream time (metrics). */
   onServed?: (app: string, status: number, upstreamMs: number) => void;
 }
@@ -127,11 +145,20 @@ export class RequestServer {
     const served = this.#served.get(app);
     if (served) {
       served.target = target;
+      if (served.closing) this.options.onServing?.(app, true);
+      served.closing = false;
       if (served.consumerTag === null) await this.#consume(app, served);
       return;
     }
-    const fresh: Served = { target, consumerTag: null, inFlight: new Map(), drained: [] };
+    const fresh: Served = {
+      target,
+      consumerTag: null,
+      inFlight: new Map(),
+      drained: [],
+      closing: false,
+    };
     this.#served.set(app, fresh);
+    this.options.onServing?.(app, true);
     await this.#consume(app, fresh);
   }
 
@@ -154,6 +181,8 @@ export class RequestServer {
   async unserve(app: string): Promise<void> {
     const served = this.#served.get(app);
     if (!served) return;
+    served.closing = true;
+    this.options.onServing?.(app, false);
     const channel = this.#channel;
     if (served.consumerTag !== null && channel && !channel.closed) {
       await channel.basicCancel(served.consumerTag).catch(() => {});
@@ -206,29 +235,15 @@ export class RequestServer {
       if (!ackFirst) await msg.ack().catch(() => {});
       return; // nobody waits for it any more
     }
-    const target = served.target;
-    const containerId = target.containerId;
-    served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
-    const { bodies } = this.options;
     try {
-      let body = envelope.body;
-      if (head.bodyKey) {
-        try {
-          body = await bodies.read(head.bodyKey);
-        } catch (e) {
-          if (!(e instanceof BodyMissingError)) throw e;
-          log.warn("request body missing", { app, requestId: head.id, error: e.message });
-          await this.#refuse(msg, "the request body is gone");
-          if (!ackFirst) await msg.ack().catch(() => {});
-          return;
-        }
+      const outcome = await this.#run(app, served, head, envelope.body);
+      if (outcome === "body gone") {
+        await this.#refuse(msg, "the request body is gone");
+        if (!ackFirst) await msg.ack().catch(() => {});
+        return;
       }
-      const request = { method: head.method, url: head.url, headers: head.headers, body };
-      const started = performance.now();
-      let reply = await this.#forward(app, served, target, request, head.deadline);
-      const upstreamMs = performance.now() - started;
-      if (reply === null) {
-        this.options.onUnreachable(app);
+      let reply = outcome;
+      if (reply === "unreachable") {
         // Another host may have the app up: give an idempotent request to it, once.
         if (!ackFirst && !msg.redelivered) {
           await msg.nack(true).catch(() => {});
@@ -236,21 +251,92 @@ export class RequestServer {
         }
         reply = plain(502, `${app} is not answering`);
       }
-      const answer = await this.#replyEnvelope(reply.head, reply.body, head.deadline);
+      const answer = await this.#replyEnvelope(
+        reply.head,
+        reply.body,
+        head.deadline,
+        this.options.inlineBodyLimit,
+      );
       // The reply and the ack leave in one write: half the sends, and the ack never before the reply.
       const [sent, acked] = inOneWrite(msg.channel, () => [
         msg.channel.basicPublish("", replyTo, answer, { type: RESPONSE_TYPE, correlationId }),
         ackFirst ? null : msg.ack().catch(() => {}),
       ]);
       await sent;
-      this.options.onServed?.(app, reply.head.status, upstreamMs);
       await acked;
-      if (head.bodyKey) bodies.discard(head.bodyKey);
+      if (head.bodyKey) this.options.bodies.discard(head.bodyKey);
     } catch (e) {
       log.warn("request not answered", { app, requestId: head.id, error: errorMessage(e) });
       this.options.onServed?.(app, 0, 0);
       // Requeue an idempotent request once for another host; drop it if it already came back.
       if (!ackFirst) await msg.nack(!msg.redelivered).catch(() => {});
+    }
+  }
+
+  /**
+   * Serves one request envelope that came straight from the gateway (not
+   * through the broker): the reply envelope with its body inline, or why not.
+   * "not served": this host does not serve `app` (now), nothing reached the
+   * app, so the gateway may try another host.
+   */
+  async serveDirect(app: string, bytes: Uint8Array): Promise<DirectOutcome> {
+    const served = this.#served.get(app);
+    if (!served || served.closing) return { kind: "not served" };
+    let envelope;
+    try {
+      envelope = decodeRequest(bytes);
+    } catch (e) {
+      return { kind: "invalid", message: errorMessage(e) };
+    }
+    const { head } = envelope;
+    if (Date.now() > head.deadline) return { kind: "expired" };
+    const outcome = await this.#run(app, served, head, envelope.body);
+    if (outcome === "unreachable") return { kind: "not served" };
+    if (outcome === "body gone") return { kind: "invalid", message: "the request body is gone" };
+    if (head.bodyKey) this.options.bodies.discard(head.bodyKey);
+    const body = await this.#replyEnvelope(outcome.head, outcome.body, head.deadline, Infinity);
+    return { kind: "reply", body };
+  }
+
+  /**
+   * Runs one request on `app`'s container, counted in flight (updates wait
+   * for it): the app's reply; "unreachable" when its container does not
+   * answer (the host starts bringing it back); "body gone" when the request
+   * body expired from Redis.
+   */
+  async #run(
+    app: string,
+    served: Served,
+    head: RequestHead,
+    inlineBody: Uint8Array,
+  ): Promise<Reply | "unreachable" | "body gone"> {
+    const target = served.target;
+    const containerId = target.containerId;
+    served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
+    try {
+      let body = inlineBody;
+      if (head.bodyKey) {
+        try {
+          body = await this.options.bodies.read(head.bodyKey);
+        } catch (e) {
+          if (!(e instanceof BodyMissingError)) throw e;
+          this.options.log.warn("request body missing", {
+            app,
+            requestId: head.id,
+            error: e.message,
+          });
+          return "body gone";
+        }
+      }
+      const request = { method: head.method, url: head.url, headers: head.headers, body };
+      const started = performance.now();
+      const reply = await this.#forward(app, served, target, request, head.deadline);
+      if (reply === null) {
+        this.options.onUnreachable(app);
+        return "unreachable";
+      }
+      this.options.onServed?.(app, reply.head.status, performance.now() - started);
+      return reply;
     } finally {
       const left = (served.inFlight.get(containerId) ?? 1) - 1;
       if (left === 0) served.inFlight.delete(containerId);
@@ -269,7 +355,7 @@ export class RequestServer {
     initial: Target,
     request: Http1Request,
     deadline: number,
-  ): Promise<{ head: ResponseHead; body: Uint8Array } | null> {
+  ): Promise<Reply | null> {
     let target = initial;
     for (let attempt = 0;; attempt++) {
       const timeout = Math.max(1, deadline - Date.now());
@@ -304,14 +390,15 @@ export class RequestServer {
     }).catch(() => {});
   }
 
-  /** The reply envelope; a body over the inline limit goes to Redis first. */
+  /** The reply envelope; a body over `inlineLimit` goes to Redis first. */
   async #replyEnvelope(
     head: ResponseHead,
     body: Uint8Array,
     deadline: number,
+    inlineLimit: number,
   ): Promise<Uint8Array> {
     let inline = body;
-    if (body.length > this.options.inlineBodyLimit) {
+    if (body.length > inlineLimit) {
       head.bodyKey = await this.options.bodies.put(
         body,
         Math.max(5000, deadline - Date.now() + 5000),
@@ -322,7 +409,7 @@ export class RequestServer {
   }
 }
 
-function plain(status: number, message: string): { head: ResponseHead; body: Uint8Array } {
+function plain(status: number, message: string): Reply {
   return {
     head: { status, headers: [["content-type", "text/plain; charset=utf-8"]] },
     body: encoder.encode(message + "\n"),

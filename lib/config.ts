@@ -51,6 +51,17 @@ export interface DnConfig {
    * any free port, logged as `health listening`; `""` = off).
    */
   hostListen: string;
+  /**
+   * Address a host takes direct requests from the gateway on (`127.0.0.1:0` =
+   * any free port; the bound address is announced in Redis, so it must be one
+   * the gateway can reach, never a wildcard).
+   */
+  hostRequestListen: string;
+  /**
+   * Secret the gateway sends hosts with direct requests (`""` = no direct
+   * path: every request goes through RabbitMQ).
+   */
+  requestToken: string;
   /** Topic exchange all messages travel on. */
   exchange: string;
   /** Redis key prefix, so several networks can share one Redis. */
@@ -93,6 +104,8 @@ export const DEFAULTS: DnConfig = {
   gatewayMetricsListen: "127.0.0.1:9180",
   hostName: "",
   hostListen: "127.0.0.1:0",
+  hostRequestListen: "127.0.0.1:0",
+  requestToken: "",
   exchange: "dn",
   redisPrefix: "dn:",
   inlineBodyLimit: 256 * 1024,
@@ -114,6 +127,7 @@ const NUMBER_KEYS: ReadonlySet<Key> = new Set([
 /** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */
 export const SECRET_KEYS: ReadonlySet<Key> = new Set([
   "token",
+  "requestToken",
   "registryPassword",
   "amqpUrl",
   "redisUrl",

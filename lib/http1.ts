@@ -19,6 +19,11 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Raised when no connection could be made: the request never left. */
+export class UpstreamConnectError extends UpstreamError {
+  override name = "UpstreamConnectError";
+}
+
 /** Raised when the upstream response is larger than allowed. */
 export class UpstreamTooLargeError extends UpstreamError {
   override name = "UpstreamTooLargeError";
@@ -328,7 +333,7 @@ export class Http1Pool {
       conn.setNoDelay(true);
       return new Connection(conn);
     } catch (e) {
-      throw new UpstreamError(
+      throw new UpstreamConnectError(
         `cannot connect to ${hostname}:${port}: ${(e as Error).message}`,
         true,
       );

@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { PrivateInfra } from "../helpers/infra.ts";
 import { byStatus, Load, sleep } from "../helpers/load.ts";
-import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { freePort, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 const HOSTNAME = "restart.dn.test";
@@ -18,12 +18,24 @@ const infra = new PrivateInfra("faults", {
   registry: 5155,
 });
 let net: TestNetwork;
+/** A second gateway without the request token: every request goes through the broker. */
+const brokerOnlyPort = freePort();
 
 Deno.test.beforeAll(async () => {
   await infra.up();
   net = await startNetwork(undefined, { stateDir: infra.stateDir });
   await net.deploy(`${ROOT}/apps/hello-world`, "restart", HOSTNAME);
   await net.deploy(`${ROOT}/apps/echo`, "restart-other", OTHER);
+  const config = JSON.parse(Deno.readTextFileSync(`${infra.stateDir}/config/test-gateway.json`));
+  delete config.requestToken;
+  const brokerOnly = `${infra.stateDir}/config/test-gateway-broker-only.json`;
+  Deno.writeTextFileSync(brokerOnly, JSON.stringify(config), { mode: 0o600 });
+  const gateway = net.spawn("gateway", "gateway-broker-only", ["--config", brokerOnly], {
+    DN_GATEWAY_LISTEN: `127.0.0.1:${brokerOnlyPort}`,
+    DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+  });
+  await gateway.waitFor("gateway listening");
+  await gateway.waitFor("amqp connected");
 });
 Deno.test.afterAll(async () => {
   await net?.stop();
@@ -38,8 +50,9 @@ function lastFailureAfter(load: Load, since: number): number {
 
 reliabilityTest("restart RabbitMQ under load", {
   fault: "stop RabbitMQ for ~10 s while 8 clients send GETs; stop an app meanwhile",
-  expected:
-    "gateway answers 503 at once while down; all requests succeed a few seconds after it is back; the stop is not lost",
+  expected: "running apps keep answering over the direct path while it is down; a gateway " +
+    "without it answers 503 at once; all requests succeed a few seconds after it is back; the " +
+    "stop is not lost",
 }, async (note) => {
   const load = new Load(net, HOSTNAME, "/", 8);
   await sleep(1000);
@@ -48,9 +61,11 @@ reliabilityTest("restart RabbitMQ under load", {
   await sleep(1500);
   // While the broker is down: answers are quick 503s, never hangs.
   const t0 = performance.now();
-  const during = await net.gateway(HOSTNAME, "/");
+  const during = await net.gateway(HOSTNAME, "/", {}, brokerOnlyPort);
   const answeredMs = performance.now() - t0;
   await during.body?.cancel();
+  const direct = await net.gateway(HOSTNAME, "/");
+  await direct.body?.cancel();
   // A command issued while the broker is down is kept in Redis and applied later.
   const stopped = await net.api("POST", "/v1/apps/restart-other/stop");
   assertEquals(stopped.status, 200);
@@ -62,9 +77,11 @@ reliabilityTest("restart RabbitMQ under load", {
   const recoveredMs = lastFailureAfter(load, back);
   const lastSecond = outcomes.filter((o) => o.at >= outcomes.at(-1)!.at - 2000);
   note(
-    `down ${Math.round(back - down)} ms: ${JSON.stringify(byStatus(outcomes))}; 503 answered in ` +
+    `down ${Math.round(back - down)} ms: ${JSON.stringify(byStatus(outcomes))}; direct path ` +
+      `answered ${direct.status}; broker-only gateway answered 503 in ` +
       `${Math.round(answeredMs)} ms; all OK ${recoveredMs} ms after broker back`,
   );
+  assertEquals(direct.status, 200);
   assertEquals(during.status, 503);
   assert(answeredMs < 1000, `503 took ${answeredMs} ms`);
   assert(outcomes.every((o) => o.status === 200 || o.status === 503), "only 200 or 503");

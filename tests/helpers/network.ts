@@ -57,7 +57,8 @@ export function infraConfig(name: string, stateDir = STATE_DIR): Record<string, 
   return JSON.parse(Deno.readTextFileSync(`${stateDir}/config/${name}.json`));
 }
 
-function freePort(): number {
+/** A TCP port free on 127.0.0.1 now. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -284,16 +285,22 @@ export class TestNetwork {
   }
 
   /**
-   * Sends a request through the gateway for `hostname` (fetch cannot set
-   * Host, so this speaks HTTP/1.1 itself) and returns it as a Response.
+   * Sends a request through the gateway (on `port`, default this network's)
+   * for `hostname` (fetch cannot set Host, so this speaks HTTP/1.1 itself)
+   * and returns it as a Response.
    */
-  async gateway(hostname: string, path: string, init: RequestInit = {}): Promise<Response> {
+  async gateway(
+    hostname: string,
+    path: string,
+    init: RequestInit = {},
+    port = this.gatewayPort,
+  ): Promise<Response> {
     const headers: [string, string][] = [["host", hostname]];
     for (const [name, value] of new Headers(init.headers)) headers.push([name, value]);
     const body = init.body === undefined || init.body === null
       ? new Uint8Array(0)
       : new Uint8Array(await new Response(init.body).arrayBuffer());
-    const res = await this.#client.request("127.0.0.1", this.gatewayPort, {
+    const res = await this.#client.request("127.0.0.1", port, {
       method: init.method ?? "GET",
       url: path,
       headers,

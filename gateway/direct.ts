@@ -1,0 +1,196 @@
+/**
+ * The gateway's direct path: an app's request goes over HTTP/1.1 keep-alive
+ * straight to a host that serves it (host/direct.ts), found in the route
+ * table hosts keep in Redis (lib/routes.ts), instead of through RabbitMQ.
+ * That saves the broker's two messages, an ack and two process hops per
+ * request; see BENCHMARKS.md.
+ *
+ * The host with the fewest requests in flight from this gateway is picked
+ * (ties go round-robin). A host that does not serve the app any more (421)
+ * or cannot be reached is skipped and the next one tried; an idempotent
+ * request is also tried again elsewhere when its host fails mid-request,
+ * while a POST or PATCH that may have reached the app is answered 502, never
+ * run twice. With no route left the caller falls back to the broker, so the
+ * direct path only ever adds ways to answer.
+ *
+ * @module
+ */
+
+import type { Redis } from "ioredis";
+import {
+  type Http1Pool,
+  UpstreamConnectError,
+  UpstreamError,
+  UpstreamTooLargeError,
+} from "../lib/http1.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+import type { Route, RouteStore } from "../lib/routes.ts";
+import type { RpcResult } from "./rpc.ts";
+
+/** How long a host that refused connections is skipped, in ms. */
+const DOWN_MS = 2000;
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+
+/** The in-memory route table, reloaded on route events and on a timer. */
+export class DirectRoutes {
+  #routes = new Map<string, Route[]>();
+  #inFlight = new Map<string, number>();
+  #downUntil = new Map<string, number>();
+  #turn = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #loading = false;
+
+  /** Creates a table over `store`; call {@link start}. */
+  constructor(readonly store: RouteStore, readonly log: Logger, readonly refreshMs = 5000) {}
+
+  /** Subscribes to route events on `subscriber` and loads the table. */
+  async start(subscriber: Redis): Promise<void> {
+    const subscribe = () => {
+      subscriber.subscribe(this.store.channel).catch((e) =>
+        this.log.warn("subscribe failed", { error: errorMessage(e) })
+      );
+      this.reload();
+    };
+    subscriber.on("message", (channel: string) => {
+      if (channel === this.store.channel) this.reload();
+    });
+    subscriber.on("ready", subscribe);
+    if (subscriber.status === "ready") subscribe();
+    this.#timer = setInterval(() => this.reload(), this.refreshMs);
+    await this.reload();
+  }
+
+  /** Stops the refresh timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reloads the table (a reload already running absorbs this one). */
+  async reload(): Promise<void> {
+    if (this.#loading) return;
+    this.#loading = true;
+    try {
+      this.#routes = await this.store.load();
+    } catch (e) {
+      this.log.warn("route table not refreshed", { error: errorMessage(e) });
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  /** True when some host announced a route for `app`. */
+  has(app: string): boolean {
+    return (this.#routes.get(app)?.length ?? 0) > 0;
+  }
+
+  /** The least busy reachable route of `app` not in `tried`, if any. */
+  pick(app: string, tried: ReadonlySet<string>): Route | null {
+    const now = Date.now();
+    let best: Route | null = null;
+    let bestLoad = Infinity;
+    const list = this.#routes.get(app) ?? [];
+    const start = this.#turn++ % Math.max(1, list.length);
+    for (let i = 0; i < list.length; i++) {
+      const route = list[(start + i) % list.length];
+      if (tried.has(route.endpoint) || (this.#downUntil.get(route.endpoint) ?? 0) > now) continue;
+      const load = this.#inFlight.get(route.endpoint) ?? 0;
+      if (load < bestLoad) {
+        best = route;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  /** Counts a request to `endpoint` in flight until `end` is called. */
+  begin(endpoint: string): void {
+    this.#inFlight.set(endpoint, (this.#inFlight.get(endpoint) ?? 0) + 1);
+  }
+
+  /** Ends a request counted by {@link begin}. */
+  end(endpoint: string): void {
+    const left = (this.#inFlight.get(endpoint) ?? 1) - 1;
+    if (left === 0) this.#inFlight.delete(endpoint);
+    else this.#inFlight.set(endpoint, left);
+  }
+
+  /** Skips `endpoint` for a while (it refused a connection). */
+  markDown(endpoint: string): void {
+    this.#downUntil.set(endpoint, Date.now() + DOWN_MS);
+  }
+}
+
+/** Sends request envelopes to hosts over their direct listeners. */
+export class DirectClient {
+  readonly #authorization: string;
+
+  /** Creates a client sending `token` to hosts found in `routes`. */
+  constructor(
+    readonly routes: DirectRoutes,
+    readonly pool: Http1Pool,
+    token: string,
+    readonly log: Logger,
+  ) {
+    this.#authorization = `Bearer ${token}`;
+  }
+
+  /**
+   * Delivers `envelope` (body inline) to a host serving `app` and returns
+   * its reply, a timeout, or "lost" (a POST/PATCH whose host failed after
+   * sending it); null when no host took it, so the broker path should.
+   */
+  async call(
+    app: string,
+    method: string,
+    envelope: Uint8Array,
+    deadline: number,
+  ): Promise<RpcResult | null> {
+    const idempotent = IDEMPOTENT.has(method);
+    const tried = new Set<string>();
+    while (true) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return { ok: false, failure: "timeout" };
+      const route = this.routes.pick(app, tried);
+      if (route === null) return null;
+      tried.add(route.endpoint);
+      const colon = route.endpoint.lastIndexOf(":");
+      const address = route.endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
+      const port = Number(route.endpoint.slice(colon + 1));
+      this.routes.begin(route.endpoint);
+      try {
+        const res = await this.pool.request(address, port, {
+          method: "POST",
+          url: `/v1/requests/${app}`,
+          headers: [
+            ["host", route.endpoint],
+            ["authorization", this.#authorization],
+            ["content-type", "application/octet-stream"],
+          ],
+          body: envelope,
+        }, remaining);
+        if (res.status === 200) return { ok: true, body: res.body };
+        if (res.status === 421) continue; // not served there (any more): nothing ran
+        if (res.status === 504) return { ok: false, failure: "timeout" };
+        this.log.warn("direct request refused", { app, host: route.host, status: res.status });
+        if (res.status < 500) return null; // a setup problem here; the broker path may still work
+        if (!idempotent) return { ok: false, failure: "lost" };
+      } catch (e) {
+        if (e instanceof UpstreamConnectError) {
+          this.routes.markDown(route.endpoint);
+          continue; // the request never left
+        }
+        this.log.warn("direct request failed", {
+          app,
+          host: route.host,
+          error: errorMessage(e),
+          retried: idempotent,
+        });
+        const retry = idempotent && e instanceof UpstreamError &&
+          !(e instanceof UpstreamTooLargeError);
+        if (!retry) return { ok: false, failure: "lost" };
+      } finally {
+        this.routes.end(route.endpoint);
+      }
+    }
+  }
+}

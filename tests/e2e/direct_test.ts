@@ -1,0 +1,143 @@
+/**
+ * The direct path: hosts announce routes in Redis and take requests from the
+ * gateway over HTTP with the request token; anything else is refused, and
+ * stopping an app withdraws its routes.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+import { decodeResponse, encodeEnvelope, type RequestHead } from "../../lib/envelope.ts";
+import { Http1Pool } from "../../lib/http1.ts";
+import { Logger } from "../../lib/log.ts";
+import { connectRedis, redisReady } from "../../lib/redis.ts";
+import { type Route, RouteStore } from "../../lib/routes.ts";
+
+const APP = `direct-${crypto.randomUUID().slice(0, 6)}`;
+const HOSTNAME = `${APP}.dn.test`;
+const hostConfig = infraConfig("test-host");
+const TOKEN = hostConfig.requestToken;
+const pool = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 4 });
+let net: TestNetwork;
+let redis: ReturnType<typeof connectRedis>;
+let routes: RouteStore;
+
+Deno.test.beforeAll(async () => {
+  net = await startNetwork();
+  await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
+  redis = connectRedis({ url: hostConfig.redisUrl, log: new Logger("test", "error"), name: "t" });
+  await redisReady(redis, 10_000);
+  routes = new RouteStore(redis, net.prefix);
+});
+Deno.test.afterAll(async () => {
+  pool.close();
+  redis?.disconnect();
+  await net?.stop();
+});
+
+/** Polls the route table until `check` holds for the app's routes. */
+async function routesOf(check: (list: Route[]) => boolean, what: string): Promise<Route[]> {
+  const deadline = Date.now() + 15_000;
+  let list: Route[] = [];
+  while (Date.now() < deadline) {
+    list = (await routes.load()).get(APP) ?? [];
+    if (check(list)) return list;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: routes ${JSON.stringify(list)}`);
+}
+
+function envelope(patch: Partial<RequestHead> = {}): Uint8Array {
+  const head: RequestHead = {
+    method: "GET",
+    url: "/whoami",
+    headers: [["host", HOSTNAME]],
+    id: "direct-test",
+    deadline: Date.now() + 10_000,
+    ...patch,
+  };
+  return encodeEnvelope(head, new Uint8Array());
+}
+
+/** Sends `body` to a host's direct listener. */
+async function send(
+  route: Route,
+  options: { method?: string; path?: string; token?: string | null; body?: Uint8Array },
+) {
+  const [address, port] = route.endpoint.split(":");
+  const headers: [string, string][] = [["host", route.endpoint]];
+  const token = options.token === undefined ? TOKEN : options.token;
+  if (token !== null) headers.push(["authorization", `Bearer ${token}`]);
+  return await pool.request(address, Number(port), {
+    method: options.method ?? "POST",
+    url: options.path ?? `/v1/requests/${APP}`,
+    headers,
+    body: options.body ?? envelope(),
+  }, 10_000);
+}
+
+reliabilityTest("direct path: every host serving an app announces a route that answers", {
+  fault: "a valid request envelope with the request token, sent to each announced route",
+  expected: "three routes (one per host); each answers 200 from its own host's container",
+}, async (note) => {
+  const list = await routesOf((l) => l.length === 3, "three routes");
+  assertEquals(list.map((r) => r.host), [...net.hostNames].sort());
+  for (const route of list) {
+    const res = await send(route, {});
+    assertEquals(res.status, 200);
+    const reply = decodeResponse(res.body);
+    assertEquals(reply.head.status, 200);
+    assertEquals(new TextDecoder().decode(reply.body).trim(), route.host);
+  }
+  note(`routes: ${list.map((r) => `${r.host}@${r.endpoint}`).join(", ")}`);
+});
+
+reliabilityTest("direct path: bad requests to a host's listener are refused", {
+  fault: "no token, a wrong token, GET, another path, an invalid app name, an app not served " +
+    "there, a malformed envelope, an expired deadline",
+  expected: "401, 401, 405, 404, 404, 421, 400, 504; the host keeps serving",
+}, async (note) => {
+  const [route] = await routesOf((l) => l.length === 3, "three routes");
+  const cases: [string, Parameters<typeof send>[1], number][] = [
+    ["no token", { token: null }, 401],
+    ["wrong token", { token: "x".repeat(48) }, 401],
+    ["GET", { method: "GET" }, 405],
+    ["other path", { path: "/v1/apps" }, 404],
+    ["invalid app name", { path: "/v1/requests/Bad_Name" }, 404],
+    ["app not served", { path: "/v1/requests/not-here" }, 421],
+    ["malformed envelope", { body: new Uint8Array([0, 0, 0, 9, 1]) }, 400],
+    ["expired", { body: envelope({ deadline: Date.now() - 1 }) }, 504],
+  ];
+  const got: string[] = [];
+  for (const [what, options, status] of cases) {
+    const res = await send(route, options);
+    got.push(`${what} ${res.status}`);
+    assertEquals(res.status, status, what);
+  }
+  assertEquals((await send(route, {})).status, 200, "still serving");
+  note(got.join(", "));
+});
+
+reliabilityTest("direct path: stopping an app withdraws its routes, starting brings them back", {
+  fault: "dn stop, then dn start, while reading the route table",
+  expected: "no route left after the stop (the gateway answers 503); three routes after the " +
+    "start and the app answers again",
+}, async (note) => {
+  await routesOf((l) => l.length === 3, "three routes");
+  assertEquals((await net.api("POST", `/v1/apps/${APP}/stop`)).status, 200);
+  await routesOf((l) => l.length === 0, "no route after stop");
+  const stopped = await net.gateway(HOSTNAME, "/");
+  await stopped.body?.cancel();
+  assertEquals(stopped.status, 503);
+  assertEquals((await net.api("POST", `/v1/apps/${APP}/start`)).status, 200);
+  await routesOf((l) => l.length === 3, "three routes after start");
+  let answered = 0;
+  const deadline = Date.now() + 15_000;
+  while (answered === 0 && Date.now() < deadline) {
+    const res = await net.gateway(HOSTNAME, "/");
+    await res.body?.cancel();
+    if (res.status === 200) answered++;
+    else await new Promise((r) => setTimeout(r, 200));
+  }
+  assert(answered > 0, "the app answers after start");
+  note("routes withdrawn on stop and announced again on start");
+});
