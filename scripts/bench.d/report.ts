@@ -149,7 +149,7 @@ interface WrkJson {
 }
 interface Run {
   id: string;
-  target: "direct" | "nginx" | "dn";
+  target: "direct" | "nginx" | "dn" | "dn-broker";
   path: string;
   conc: number;
   threads: number;
@@ -256,7 +256,7 @@ p(
   "",
   "## What is measured",
   "",
-  "The app is `apps/hello-world` (a `Deno.serve` app in a container); three ways to reach it:",
+  "The app is `apps/hello-world` (a `Deno.serve` app in a container); four ways to reach it:",
   "",
   `- **direct**: wrk → the app container's bridge IP and port (${fact("direct")}), the address ` +
     "the dn hosts use too, so no path pays Docker's `docker-proxy`. This is the limit: no proxy at all.",
@@ -268,14 +268,18 @@ p(
     "`proxy_max_temp_file_size 0` (no disk buffering of large responses), everything else default.",
   `- **dn**: wrk → the dn gateway (${
     fact("gateway")
-  }, \`Host: hello-world.dn.local\`) → RabbitMQ ` +
-    "(`request.hello-world`, RPC) → one of the three hosts (vaermina, sanguine, meridia) → its own " +
-    "hello-world container (on its bridge IP) → back the same way. Bodies above the inline limit " +
-    `travel through Redis (gateway config: ${
+  }, \`Host: hello-world.dn.local\`) → one of the three hosts (vaermina, sanguine, meridia) over ` +
+    "the direct path (HTTP keep-alive to the host's request listener, the route read from Redis; " +
+    "RabbitMQ only when no route is left) → its own hello-world container (on its bridge IP) → back " +
+    "the same way. Bodies travel inline in the envelope on the direct path (the broker path would " +
+    `put those over the inline limit in Redis; gateway config: ${
       fact("gateway_config") || "defaults"
-    }; the default inline limit is ` +
-    "256 KiB, so 64 KiB is inline and 1 MiB goes through Redis). Note that dn spreads the load over three " +
-    "app containers while direct and nginx use one.",
+    }). ` +
+    "Note that dn spreads the load over three app containers while direct and nginx use one.",
+  "- **dn broker path**: the same through a second gateway (127.0.0.1:8091) whose config lacks the " +
+    "request token, so every request takes the broker path: gateway → RabbitMQ (`request.hello-world`, " +
+    "mandatory publish, direct reply-to) → a host consuming the shared app queue → container, the reply " +
+    "back through RabbitMQ; bodies over the inline limit go through Redis. What dn did before the direct path.",
   "",
   `Each cell is one \`wrk --latency -d${
     fact("duration")
@@ -289,17 +293,29 @@ p(
 
 p("## Side by side", "", "### Requests per second", "");
 p(table(
-  ["response", "c", "direct", "nginx", "dn", "dn / direct", "dn / nginx"],
+  [
+    "response",
+    "c",
+    "direct",
+    "nginx",
+    "dn",
+    "dn broker path",
+    "dn / direct",
+    "dn / nginx",
+    "dn / broker path",
+  ],
   cases.map(({ path, conc }) => {
-    const [d, n, g] = ["direct", "nginx", "dn"].map((t) => find(t, path, conc));
+    const [d, n, g, b] = ["direct", "nginx", "dn", "dn-broker"].map((t) => find(t, path, conc));
     return [
       label(path),
       conc,
       int(d?.rps ?? 0),
       int(n?.rps ?? 0),
       int(g?.rps ?? 0),
+      int(b?.rps ?? 0),
       ratio(g?.rps ?? 0, d?.rps ?? 0),
       ratio(g?.rps ?? 0, n?.rps ?? 0),
+      ratio(g?.rps ?? 0, b?.rps ?? 0),
     ];
   }),
 ));
@@ -311,6 +327,7 @@ p(table(
     "p50 direct",
     "p50 nginx",
     "p50 dn",
+    "p50 dn broker path",
     "dn / direct",
     "dn / nginx",
     "dn − nginx",
@@ -319,13 +336,16 @@ p(table(
     "p99 dn",
   ],
   cases.map(({ path, conc }) => {
-    const [d, n, g] = ["direct", "nginx", "dn"].map((t) => find(t, path, conc)?.wrk?.latency_us);
+    const [d, n, g, b] = ["direct", "nginx", "dn", "dn-broker"].map((t) =>
+      find(t, path, conc)?.wrk?.latency_us
+    );
     return [
       label(path),
       conc,
       ms(d?.p50),
       ms(n?.p50),
       ms(g?.p50),
+      ms(b?.p50),
       ratio(g?.p50 ?? 0, d?.p50 ?? 0),
       ratio(g?.p50 ?? 0, n?.p50 ?? 0),
       g && n ? ((g.p50 - n.p50) / 1000).toFixed(2) : "–",
@@ -420,7 +440,7 @@ p(table(
       r.conc,
       r.target,
       int(r.rps),
-      r.target === "dn" ? `**${us(dnServices)}**` : "–",
+      r.target.startsWith("dn") ? `**${us(dnServices)}**` : "–",
       ...cpuGroups.map((k) => (g[k] > 0 ? us(g[k]) : "·")),
       us(total),
       pct((100 * total) / (r.cpu.windowMs * nproc)),
@@ -648,19 +668,17 @@ if (hot && ngx && dir0) {
       " cores the benchmark is CPU-bound: once the cores are busy, requests/s is " +
       "roughly (cores × 1 s) / (CPU per request), so each path's throughput follows its total CPU per request " +
       "above, and latency at a concurrency level follows from throughput (c / req/s) plus queueing. " +
-      "A dn request crosses more processes than an nginx one: HTTP parse in the gateway, envelope encode, an AMQP " +
-      "publish to RabbitMQ, which routes it and delivers it to a host over another connection; decode in the " +
-      "host, an HTTP request to the container on its bridge IP; then the reply goes back as a second AMQP " +
-      "message through the broker (direct reply-to) to the gateway, in the same write as the ack. That is 4 " +
-      "TCP connections crossed each way instead of nginx's 2 (client → nginx → container), and two " +
-      "broker-routed messages per request; on this VM each send between processes costs far more in the " +
-      "kernel than in user space (a host's profile spends most of its time in `send`). Where the broker's " +
-      "share above is large, RabbitMQ (one Erlang VM, per-message routing and " +
-      "delivery) is the floor dn cannot go below without batching or a direct gateway→host channel; where the " +
-      "gateway's share is large, its single JavaScript thread is the ceiling (one gateway process can use at most " +
-      "one core). Large bodies add copies: a 64 KiB response travels inline in the reply message (host → RabbitMQ → " +
-      "gateway, each side copying and framing it), and a 1 MiB response goes through Redis (SET by the host, " +
-      "GETDEL by the gateway), which shows in the redis column.",
+      "A dn request crosses one more process than an nginx one: HTTP parse in the gateway, envelope encode, " +
+      "an HTTP request to a host over a kept-alive connection, decode and checks in the host, an HTTP " +
+      "request from the host to the container on its bridge IP, then the reply envelope back the same way. " +
+      "That is 3 TCP connections crossed each way instead of nginx's 2, each side of each one a Deno " +
+      "process (JavaScript parse and copy, promises, one send per message) where nginx is event-driven C; " +
+      "on this VM each send between processes costs far more in the kernel than in user space (a host's " +
+      "profile spends most of its time in `send`). The broker path (RabbitMQ between gateway and hosts, " +
+      "kept as the fallback) costs about twice as much per request: two broker-routed messages and an ack " +
+      "on top. Where the gateway's share is large, its single JavaScript thread is the ceiling (one " +
+      "gateway process can use at most one core). Large bodies add copies: the response envelope is " +
+      "built in the host and parsed again in the gateway.",
     "",
   );
   const others = hot.cpu.top.filter((t) => t.group === "other").slice(0, 3);

@@ -3,7 +3,7 @@
  * CLI, serves requests (inline and Redis-borne bodies), and goes through
  * error paths (wrong token, wrong registry password, a gateway with wrong
  * AMQP and Redis passwords). Every service log (debug level) and every CLI
- * output is then searched for the control token, the registry password and
+ * output is then searched for the control token, the request token, the registry password and
  * the AMQP and Redis passwords of the config files, the wrong ones the test
  * made up, and their base64 forms (registry auth travels base64-encoded).
  */
@@ -54,6 +54,7 @@ function realSecrets(): Record<string, string> {
   for (const role of ["control", "gateway", "host", "cli"]) {
     const config = infraConfig(`test-${role}`);
     if (config.token) secrets[`${role} config token`] = config.token;
+    if (config.requestToken) secrets["request token"] = config.requestToken;
     if (config.registryPassword) secrets["registry password"] = config.registryPassword;
     if (config.amqpUrl) {
       secrets[`${role} AMQP password`] = decodeURIComponent(new URL(config.amqpUrl).password);

@@ -29,7 +29,13 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 Deno.test("config secrets: every secret key has a File form", () => {
-  assertEquals([...SECRET_KEYS].sort(), ["amqpUrl", "redisUrl", "registryPassword", "token"]);
+  assertEquals([...SECRET_KEYS].sort(), [
+    "amqpUrl",
+    "redisUrl",
+    "registryPassword",
+    "requestToken",
+    "token",
+  ]);
 });
 
 Deno.test("config secrets: amqpUrlFile and redisUrlFile are read and trimmed", () => {

@@ -1,0 +1,59 @@
+/** Direct routes: endpoint validation and the gateway's choice of host. */
+import { assertEquals } from "../helpers/assert.ts";
+import { DirectRoutes } from "../../gateway/direct.ts";
+import { Logger } from "../../lib/log.ts";
+import { isEndpoint, type Route, type RouteStore } from "../../lib/routes.ts";
+
+Deno.test("routes: endpoints are address:port, nothing else", () => {
+  for (const ok of ["127.0.0.1:9300", "10.0.0.5:1", "[::1]:8080", "host-a.internal:65535"]) {
+    assertEquals(isEndpoint(ok), true, ok);
+  }
+  for (const bad of ["127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "a b:80", "/x:80", ":80", ""]) {
+    assertEquals(isEndpoint(bad), false, bad);
+  }
+});
+
+/** A table over a fixed route list (no Redis). */
+async function table(routes: Route[]): Promise<DirectRoutes> {
+  const store = { channel: "c", load: () => Promise.resolve(new Map([["app", routes]])) };
+  const table = new DirectRoutes(store as unknown as RouteStore, new Logger("test", "error"));
+  await table.reload();
+  return table;
+}
+
+const A = { host: "a", endpoint: "127.0.0.1:1001" };
+const B = { host: "b", endpoint: "127.0.0.1:1002" };
+const C = { host: "c", endpoint: "127.0.0.1:1003" };
+
+Deno.test("routes: idle hosts are taken in turn", async () => {
+  const routes = await table([A, B, C]);
+  const picked = Array.from({ length: 6 }, () => routes.pick("app", new Set())!.host);
+  assertEquals(new Set(picked), new Set(["a", "b", "c"]));
+  assertEquals(routes.pick("other", new Set()), null);
+  assertEquals(routes.has("app"), true);
+  assertEquals(routes.has("other"), false);
+});
+
+Deno.test("routes: the host with the fewest requests in flight wins", async () => {
+  const routes = await table([A, B, C]);
+  routes.begin(A.endpoint);
+  routes.begin(A.endpoint);
+  routes.begin(C.endpoint);
+  for (let i = 0; i < 5; i++) assertEquals(routes.pick("app", new Set())!.host, "b");
+  routes.end(A.endpoint);
+  routes.end(A.endpoint);
+  routes.begin(B.endpoint);
+  for (let i = 0; i < 5; i++) assertEquals(routes.pick("app", new Set())!.host, "a");
+});
+
+Deno.test("routes: tried and down hosts are skipped, then none is left", async () => {
+  const routes = await table([A, B, C]);
+  routes.markDown(B.endpoint);
+  const tried = new Set<string>();
+  const order: string[] = [];
+  for (let route = routes.pick("app", tried); route; route = routes.pick("app", tried)) {
+    order.push(route.host);
+    tried.add(route.endpoint);
+  }
+  assertEquals(order.sort(), ["a", "c"]);
+});
