@@ -61,6 +61,8 @@ export interface Http1Limits {
   maxIdle: number;
 }
 
+/** Longest delay a timer takes (2^31 - 1 ms); longer ones would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Longest wait for a connection: a local container accepts at once or not at all. */
 const CONNECT_TIMEOUT_MS = 2000;
 const encoder = new TextEncoder();
@@ -293,7 +295,7 @@ export class Http1Pool {
       const c = pooled ?? await this.#connect(hostname, port, timeoutMs);
       c.received = 0;
       c.uses++;
-      const timer = setTimeout(() => c.close(), timeoutMs);
+      const timer = setTimeout(() => c.close(), Math.min(timeoutMs, MAX_TIMER_MS));
       try {
         await c.write(bytes);
         const response = await this.#readResponse(c, req.method);
