@@ -46,6 +46,16 @@ function text(status: number, message: string): Response {
   });
 }
 
+/**
+ * The request body: in one read when its length is declared (the gateway
+ * always declares it), else through the bounded, timed reader.
+ */
+async function readEnvelope(req: Request, max: number, timeoutMs: number): Promise<Uint8Array> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (!(declared >= 0 && declared <= max)) return await readBody(req, max, timeoutMs);
+  return await req.bytes();
+}
+
 /** Starts the listener; returns the server (shut it down on exit). */
 export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpServer {
   const { requests, log } = options;
@@ -69,7 +79,7 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
       return text(401, "invalid token");
     }
     try {
-      const bytes = await readBody(req, options.maxBytes, options.readTimeoutMs);
+      const bytes = await readEnvelope(req, options.maxBytes, options.readTimeoutMs);
       const outcome = await requests.serveDirect(app, bytes);
       switch (outcome.kind) {
         case "reply":
