@@ -26,7 +26,9 @@ export class RouteAnnouncer {
   listening(endpoint: string): void {
     this.#endpoint = endpoint;
     this.log.info("direct requests listening", { addr: endpoint });
-    this.refresh();
+    this.routes.announce(this.host, endpoint, this.apps()).catch((e) =>
+      this.log.warn("routes not announced", { error: errorMessage(e) })
+    );
   }
 
   /** `app` started (true) or stopped (false) being served here. */
@@ -38,10 +40,10 @@ export class RouteAnnouncer {
     change.catch((e) => this.log.warn("route not updated", { app, error: errorMessage(e) }));
   }
 
-  /** Writes every served app's route again (with each heartbeat). */
+  /** Writes every served app's route again (with each heartbeat; readers reload on a timer). */
   refresh(): void {
     if (this.#endpoint === null) return;
-    this.routes.announce(this.host, this.#endpoint, this.apps()).catch((e) =>
+    this.routes.announce(this.host, this.#endpoint, this.apps(), false).catch((e) =>
       this.log.warn("routes not refreshed", { error: errorMessage(e) })
     );
   }

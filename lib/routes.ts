@@ -49,14 +49,19 @@ export class RouteStore {
     this.channel = `${prefix}routes`;
   }
 
-  /** Says that `host` serves each of `apps` at `endpoint` (now). */
-  async announce(host: string, endpoint: string, apps: string[], now = Date.now()): Promise<void> {
+  /**
+   * Says that `host` serves each of `apps` at `endpoint` (now); `news` false
+   * for a refresh that changes nothing readers need to hear about at once.
+   */
+  async announce(host: string, endpoint: string, apps: string[], news = true): Promise<void> {
     if (apps.length === 0) return;
+    const now = Date.now();
     const fields = apps.flatMap((app) => [`${app} ${host}`, `${endpoint} ${now}`]);
-    await withRedis(
-      this.redis,
-      () => this.redis.multi().hset(this.#key, ...fields).publish(this.channel, host).exec(),
-    );
+    await withRedis(this.redis, () => {
+      const write = this.redis.multi().hset(this.#key, ...fields);
+      if (news) write.publish(this.channel, host);
+      return write.exec();
+    });
   }
 
   /** Says that `host` no longer serves `apps`. */
