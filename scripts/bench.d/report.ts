@@ -567,7 +567,7 @@ if (fo) {
       `at ${(fo.killedAtMs / 1000).toFixed(1)} s the script SIGKILLs the host process \`${
         restart?.host ?? "?"
       }\` ` +
-      "(its container keeps running, it just has no consumer any more).",
+      "(its container keeps running, but nothing takes its requests any more: its queue consumer is gone and its direct listener refuses connections until its route goes stale).",
     "",
     table(["what", "value"], [
       ["requests", int(fo.requests)],
@@ -650,12 +650,8 @@ if (hot && ngx && dir0) {
       `RabbitMQ ${perReq(hot, ["rabbitmq"]).toFixed(0)}, control ${
         perReq(hot, ["control"]).toFixed(0)
       }), plus ` +
-      `${
-        perReq(hot, ["app", "docker-proxy"]).toFixed(0)
-      } µs in the app and docker-proxy; nginx needs ` +
-      `${
-        perReq(ngx, ["nginx"]).toFixed(0)
-      } µs of its own per request, and the app + docker-proxy behind it ` +
+      `${perReq(hot, ["app", "docker-proxy"]).toFixed(0)} µs in the app; nginx needs ` +
+      `${perReq(ngx, ["nginx"]).toFixed(0)} µs of its own per request, and the app behind it ` +
       `${
         perReq(ngx, ["app", "docker-proxy"]).toFixed(0)
       } µs. Total machine CPU per request: direct ` +
