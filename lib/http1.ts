@@ -185,6 +185,14 @@ class Connection {
   async readExact(out: Uint8Array, offset: number, n: number): Promise<void> {
     let done = 0;
     while (done < n) {
+      if (this.available === 0 && n - done >= this.#buf.length) {
+        // A large rest goes straight into `out`: one read per kernel chunk, no copy.
+        const read = await this.conn.read(out.subarray(offset + done, offset + n));
+        if (read === null) throw new UpstreamError("upstream closed mid-body");
+        this.received += read;
+        done += read;
+        continue;
+      }
       if (this.available === 0 && !(await this.fill())) {
         throw new UpstreamError("upstream closed mid-body");
       }
