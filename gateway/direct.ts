@@ -24,6 +24,7 @@ import {
   UpstreamTooLargeError,
 } from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
+import { followChannel } from "../lib/redis.ts";
 import type { Route, RouteStore } from "../lib/routes.ts";
 import type { RpcResult } from "./rpc.ts";
 
@@ -45,17 +46,7 @@ export class DirectRoutes {
 
   /** Subscribes to route events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
-    const subscribe = () => {
-      subscriber.subscribe(this.store.channel).catch((e) =>
-        this.log.warn("subscribe failed", { error: errorMessage(e) })
-      );
-      this.reload();
-    };
-    subscriber.on("message", (channel: string) => {
-      if (channel === this.store.channel) this.reload();
-    });
-    subscriber.on("ready", subscribe);
-    if (subscriber.status === "ready") subscribe();
+    followChannel(subscriber, this.store.channel, () => this.reload(), this.log);
     this.#timer = setInterval(() => this.reload(), this.refreshMs);
     await this.reload();
   }

@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import type { AppRecord } from "../lib/apps.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
+import { followChannel } from "../lib/redis.ts";
 import type { AppStore } from "../lib/store.ts";
 
 /** In-memory hostname → app table kept in step with Redis. */
@@ -33,17 +34,7 @@ export class DomainTable {
 
   /** Subscribes to change events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
-    const subscribe = () => {
-      subscriber.subscribe(this.store.eventsChannel).catch((e) =>
-        this.log.warn("subscribe failed", { error: errorMessage(e) })
-      );
-      this.reload();
-    };
-    subscriber.on("message", (channel: string) => {
-      if (channel === this.store.eventsChannel) this.reload();
-    });
-    subscriber.on("ready", subscribe); // after every reconnect
-    if (subscriber.status === "ready") subscribe();
+    followChannel(subscriber, this.store.eventsChannel, () => this.reload(), this.log);
     this.#timer = setInterval(() => this.reload(), this.refreshMs);
     await this.reload();
   }

@@ -84,3 +84,27 @@ export function redisReady(client: Redis, timeoutMs: number): Promise<void> {
     client.once("ready", onReady);
   });
 }
+
+/**
+ * Keeps `subscriber` subscribed to `channel` (now and after every
+ * reconnect) and calls `reload` for each message on it and after each
+ * (re)subscription, since messages sent while disconnected are lost.
+ */
+export function followChannel(
+  subscriber: Redis,
+  channel: string,
+  reload: () => void,
+  log: Logger,
+): void {
+  const subscribe = () => {
+    subscriber.subscribe(channel).catch((e) =>
+      log.warn("subscribe failed", { channel, error: (e as Error).message })
+    );
+    reload();
+  };
+  subscriber.on("message", (from: string) => {
+    if (from === channel) reload();
+  });
+  subscriber.on("ready", subscribe);
+  if (subscriber.status === "ready") subscribe();
+}
