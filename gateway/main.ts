@@ -49,6 +49,7 @@ const handler = createGatewayHandler({
   domains,
   rpc,
   direct: direct ?? undefined,
+  onUpstream: (path) => metrics.upstream(path),
   bodies: new BodyStore(redis, config.redisPrefix),
   log,
   inlineBodyLimit: config.inlineBodyLimit,

@@ -11,6 +11,7 @@
  * dn_gateway_errors_total{code}                     counter (answers the gateway made itself)
  * dn_gateway_requests_in_flight                     gauge
  * dn_gateway_rpc_in_flight                          gauge (requests waiting for a host's reply)
+ * dn_gateway_upstream_requests_total{path}          counter (direct or broker: how requests reached a host)
  * dn_gateway_domains                                gauge
  * ```
  *
@@ -41,6 +42,9 @@ export interface GatewayMetricsSources {
   isGatewayAnswer(res: Response): boolean;
 }
 
+/** How a request reached a host. */
+export type UpstreamPath = "direct" | "broker";
+
 interface AppSeries {
   codes: Map<number, CounterChild>;
   latency: HistogramChild;
@@ -54,6 +58,7 @@ export class GatewayMetrics {
   readonly #errorsByCode = new Map<number, CounterChild>();
   readonly #apps = new Map<string, AppSeries>();
   readonly #inFlight: GaugeChild;
+  readonly #upstream: Record<UpstreamPath, CounterChild>;
 
   /** Registers the metrics on `registry`. */
   constructor(registry: Registry, readonly sources: GatewayMetricsSources) {
@@ -74,6 +79,12 @@ export class GatewayMetrics {
     );
     this.#inFlight = registry.gauge("dn_gateway_requests_in_flight", "Requests being handled.")
       .labels();
+    const upstream = registry.counter(
+      "dn_gateway_upstream_requests_total",
+      "Requests sent on to a host, by path: direct (HTTP to the host) or broker (RabbitMQ).",
+      ["path"],
+    );
+    this.#upstream = { direct: upstream.labels("direct"), broker: upstream.labels("broker") };
     const rpc = registry.gauge("dn_gateway_rpc_in_flight", "Requests waiting for a host's reply.")
       .labels();
     const domains = registry.gauge("dn_gateway_domains", "Hostnames in the domain table.").labels();
@@ -81,6 +92,11 @@ export class GatewayMetrics {
       rpc.set(sources.rpcInFlight);
       domains.set(sources.domainCount);
     });
+  }
+
+  /** Counts one request sent on to a host by `path`. */
+  upstream(path: UpstreamPath): void {
+    this.#upstream[path].value++;
   }
 
   /** Counts one answered request (also used by tests). */

@@ -34,6 +34,7 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
 import type { DirectClient } from "./direct.ts";
 import type { DomainTable } from "./domains.ts";
+import type { UpstreamPath } from "./metrics.ts";
 import type { GatewayRpc, RpcResult } from "./rpc.ts";
 
 /** What the handler needs. */
@@ -42,6 +43,8 @@ export interface GatewayDeps {
   rpc: GatewayRpc;
   /** Direct path to hosts (tried first when set; the broker is the fallback). */
   direct?: DirectClient;
+  /** Told which path each request sent on to a host took (metrics). */
+  onUpstream?: (path: UpstreamPath) => void;
   bodies: BodyStore;
   log: Logger;
   inlineBodyLimit: number;
@@ -199,8 +202,10 @@ export function createGatewayHandler(
           encodeEnvelope(head, body),
           head.deadline,
         );
+        if (result !== null) deps.onUpstream?.("direct");
       }
       if (result === null) {
+        deps.onUpstream?.("broker");
         let inline = body;
         if (body.length > deps.inlineBodyLimit) {
           head.bodyKey = await bodies.put(body, timeoutMs + 5000);

@@ -136,6 +136,9 @@ Deno.test("/metrics: gateway and hosts count the requests they served", opts, as
   assertEquals(rose(`dn_gateway_requests_total{app="",code="404"}`), 1);
   assertEquals(rose(`dn_gateway_errors_total{code="404"}`), 1);
   assertEquals(value(after, "dn_gateway_rpc_in_flight"), 0);
+  // Every request the app saw went over the direct path; none needed the broker.
+  assertEquals(rose('dn_gateway_upstream_requests_total{path="direct"}'), N + 1);
+  assertEquals(rose('dn_gateway_upstream_requests_total{path="broker"}'), 0);
   assertEquals(value(after, 'dn_up{dependency="amqp"}'), 1);
   assert(value(after, "dn_gateway_domains") >= 1, "domains known");
 
