@@ -4,7 +4,7 @@
  * stopping an app withdraws its routes.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { freePort, infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { decodeResponse, encodeEnvelope, type RequestHead } from "../../lib/envelope.ts";
 import { Http1Pool } from "../../lib/http1.ts";
@@ -140,4 +140,40 @@ reliabilityTest("direct path: stopping an app withdraws its routes, starting bri
   }
   assert(answered > 0, "the app answers after start");
   note("routes withdrawn on stop and announced again on start");
+});
+
+reliabilityTest("direct path: malformed, stale and dead routes in Redis are skipped", {
+  fault: "route entries written straight into Redis: a bad app name, a bad host name, an " +
+    "endpoint that is not address:port, a stale time, and a fresh route to a closed port",
+  expected: "the route table drops all but the closed-port one; 30 GETs through the gateway " +
+    "all answer 200 (the dead endpoint is skipped)",
+}, async (note) => {
+  await routesOf((l) => l.length === 3, "three routes");
+  const key = `${net.prefix}routes`;
+  const now = Date.now();
+  const closed = freePort();
+  const bad: Record<string, string> = {
+    [`Bad_App ghost-a`]: `127.0.0.1:1 ${now}`,
+    [`${APP} Bad_Host`]: `127.0.0.1:1 ${now}`,
+    [`${APP} ghost-b`]: `not-an-endpoint ${now}`,
+    [`${APP} ghost-c`]: `127.0.0.1:1 ${now - 60_000}`,
+    [`${APP} ghost-d`]: `127.0.0.1:${closed} ${now}`,
+  };
+  await redis.hset(key, bad);
+  try {
+    await redis.publish(routes.channel, "test");
+    const list = await routesOf((l) => l.length === 4, "three routes and the dead one");
+    assertEquals(list.filter((r) => r.host.startsWith("ghost")).map((r) => r.host), ["ghost-d"]);
+    await new Promise((r) => setTimeout(r, 300)); // the gateway reloads on the message
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await net.gateway(HOSTNAME, "/");
+      await res.body?.cancel();
+      statuses.push(res.status);
+    }
+    assertEquals(statuses.filter((s) => s !== 200), []);
+    note(`4 of 5 bad entries ignored on load; 30 GETs all 200 with a dead route to :${closed}`);
+  } finally {
+    await redis.hdel(key, ...Object.keys(bad));
+  }
 });
