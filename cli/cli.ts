@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { type Command, type FlagName, FLAGS } from "./command.ts";
-import { COMMANDS } from "./commands/mod.ts";
+import { COMMANDS, findCommand } from "./commands/mod.ts";
 import { Context, type Deps, type GlobalOptions } from "./context.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.ts";
 import { commandUsageText, usageText } from "./usage.ts";
@@ -90,7 +90,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       strict: true,
     });
   } catch (e) {
-    const guess = argv.find((a) => COMMANDS.some((c) => c.name === a));
+    const guess = argv.find((a) => findCommand(a) !== undefined);
     throw new UsageError(parseErrorMessage(e as Error), guess);
   }
   const values = parsed.values as Record<string, unknown>;
@@ -99,11 +99,11 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const help = values.help === true;
   if (name === undefined) {
     if (values.version === true) {
-      return { command: COMMANDS.find((c) => c.name === "version"), args: [], help, options };
+      return { command: findCommand("version"), args: [], help, options };
     }
     return { command: undefined, args: [], help: true, options };
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const command = findCommand(name);
   if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   if (help) return { command, args, help, options };
   for (const key of Object.keys(values)) {

@@ -6,6 +6,7 @@
 
 import type { Command } from "../command.ts";
 import { build } from "./build.ts";
+import { complete } from "./complete.ts";
 import { completionCommand } from "./completion.ts";
 import { create } from "./create.ts";
 import { env } from "./env.ts";
@@ -42,7 +43,10 @@ export const COMMANDS: readonly Command[] = [
   version,
 ];
 
-/** The command called `name`, or undefined. */
+/** Commands for scripts, not people: runnable, but not in `dn help` nor completed. */
+export const HIDDEN_COMMANDS: readonly Command[] = [complete];
+
+/** The command called `name` (hidden ones too), or undefined. */
 export function findCommand(name: string): Command | undefined {
-  return COMMANDS.find((c) => c.name === name);
+  return [...COMMANDS, ...HIDDEN_COMMANDS].find((c) => c.name === name);
 }
