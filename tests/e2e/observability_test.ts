@@ -9,7 +9,7 @@
  * the host it is prefixed with.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { DENO, permissions, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 
 const NAME = "obs";
 const HOSTNAME = "obs.dn.test";
@@ -236,16 +236,7 @@ Deno.test("dn logs: bad flags and bad queries are refused", opts, async () => {
 });
 
 Deno.test("dn logs -f: new lines appear, prefixed by the host that wrote them", opts, async () => {
-  const child = new Deno.Command(DENO, {
-    args: ["run", ...permissions("cli"), `${ROOT}/cli/main.ts`, "logs", "-f", "--tail", "0"],
-    cwd: dir,
-    env: {
-      DN_CONFIG: `${net.stateDir}/config/test-cli.json`,
-      DN_CONTROL_URL: net.controlUrl,
-      DN_TOKEN: net.token,
-      NO_COLOR: "1",
-    },
-    stdin: "null",
+  const child = net.cliCommand(["logs", "-f", "--tail", "0"], dir, {
     stdout: "piped",
     stderr: "piped",
   }).spawn();

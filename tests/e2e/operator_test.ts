@@ -10,14 +10,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { byStatus, Load, sleep } from "../helpers/load.ts";
-import {
-  type CliResult,
-  DENO,
-  permissions,
-  ROOT,
-  startNetwork,
-  type TestNetwork,
-} from "../helpers/network.ts";
+import { type CliResult, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 const APP = "op";
@@ -55,15 +48,7 @@ async function dn(dir: string, ...args: string[]): Promise<CliResult> {
 
 /** Runs dn in `dir` with `input` on standard input. */
 async function dnWithStdin(dir: string, input: string, ...args: string[]): Promise<CliResult> {
-  const child = new Deno.Command(DENO, {
-    args: ["run", ...permissions("cli", net.stateDir), `${ROOT}/cli/main.ts`, ...args],
-    cwd: dir,
-    env: {
-      DN_CONFIG: `${net.stateDir}/config/test-cli.json`,
-      DN_CONTROL_URL: net.controlUrl,
-      DN_TOKEN: net.token,
-      NO_COLOR: "1",
-    },
+  const child = net.cliCommand(args, dir, {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

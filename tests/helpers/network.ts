@@ -402,9 +402,19 @@ export class TestNetwork {
     throw new Error(`${hostname} never became ready; last answer: ${last}`);
   }
 
-  /** Runs the dn CLI with this network's control and registry. */
-  async cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
-    const out = await new Deno.Command(DENO, {
+  /**
+   * The `dn` CLI as a command against this network (its config, control URL
+   * and token, NO_COLOR), run in `cwd`; `options` may add environment and
+   * choose the standard streams.
+   */
+  cliCommand(
+    args: string[],
+    cwd = ROOT,
+    options: { env?: Record<string, string> } & Omit<Deno.CommandOptions, "args" | "cwd" | "env"> =
+      {},
+  ): Deno.Command {
+    const { env = {}, ...streams } = options;
+    return new Deno.Command(DENO, {
       args: ["run", ...permissions("cli", this.stateDir), `${ROOT}/${ENTRY.cli}`, ...args],
       cwd,
       env: {
@@ -415,7 +425,13 @@ export class TestNetwork {
         ...env,
       },
       stdin: "null",
-    }).output();
+      ...streams,
+    });
+  }
+
+  /** Runs the dn CLI with this network's control and registry. */
+  async cli(args: string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
+    const out = await this.cliCommand(args, cwd, { env }).output();
     const decoder = new TextDecoder();
     return {
       code: out.code,
