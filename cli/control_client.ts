@@ -11,6 +11,7 @@
  */
 
 import type { AppRecord, AppStatusReport, PublicAppRecord } from "../lib/apps.ts";
+import { readLines } from "../lib/lines.ts";
 
 /** An error answer from control, or no answer (status 0). */
 export class ControlError extends Error {
@@ -273,38 +274,16 @@ export class ControlClient {
       }
       throw new ControlError(response.status, message);
     }
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let pending = "";
-    let done = false;
     try {
-      while (true) {
-        let read;
-        try {
-          read = await reader.read();
-        } catch (e) {
-          throw new ControlError(0, `lost control at ${this.displayUrl}: ${errorText(e)}`);
-        }
-        if (read.done) {
-          done = true;
-          break;
-        }
-        pending += read.value;
-        const lines = pending.split("\n");
-        pending = lines.pop() ?? "";
-        for (const line of lines) {
-          if (line.trim() === "") continue; // keep-alive
-          const event = parseLogEvent(line);
-          if (event === null) throw this.#malformed(path);
-          yield event;
-        }
-      }
-      if (pending.trim() !== "") {
-        const event = parseLogEvent(pending);
+      for await (const line of readLines(response.body)) {
+        if (line.trim() === "") continue; // keep-alive
+        const event = parseLogEvent(line);
         if (event === null) throw this.#malformed(path);
         yield event;
       }
-    } finally {
-      if (!done) await reader.cancel().catch(() => {});
+    } catch (e) {
+      if (e instanceof ControlError) throw e;
+      throw new ControlError(0, `lost control at ${this.displayUrl}: ${errorText(e)}`);
     }
   }
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { readLines } from "../lines.ts";
+
 /** One message of the engine's JSON progress stream (the fields dn reads). */
 export interface JsonMessage {
   /** Build output text, possibly several lines or part of one. */
@@ -33,29 +35,9 @@ export interface JsonMessage {
 export async function* readJsonMessages(
   body: ReadableStream<Uint8Array>,
 ): AsyncGenerator<JsonMessage> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let done = false;
-  let pending = "";
-  try {
-    while (true) {
-      const read = await reader.read();
-      if (read.done) {
-        done = true;
-        break;
-      }
-      pending += read.value;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) {
-        const msg = parseMessage(line);
-        if (msg !== null) yield msg;
-      }
-    }
-    const msg = parseMessage(pending);
+  for await (const line of readLines(body)) {
+    const msg = parseMessage(line);
     if (msg !== null) yield msg;
-  } finally {
-    if (!done) await reader.cancel().catch(() => {});
-    reader.releaseLock();
   }
 }
 
