@@ -23,6 +23,7 @@ import {
   UpstreamError,
   UpstreamTooLargeError,
 } from "../lib/http1.ts";
+import { AT_MOST_ONCE_METHODS } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { followChannel } from "../lib/redis.ts";
 import type { Route, RouteStore } from "../lib/routes.ts";
@@ -30,7 +31,6 @@ import type { RpcResult } from "./rpc.ts";
 
 /** How long a host that refused connections is skipped, in ms. */
 const DOWN_MS = 2000;
-const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
 
 /** The in-memory route table, reloaded on route events and on a timer. */
 export class DirectRoutes {
@@ -136,7 +136,7 @@ export class DirectClient {
     envelope: Uint8Array,
     deadline: number,
   ): Promise<RpcResult | null> {
-    const idempotent = IDEMPOTENT.has(method);
+    const idempotent = !AT_MOST_ONCE_METHODS.has(method);
     const tried = new Set<string>();
     while (true) {
       const remaining = deadline - Date.now();
@@ -144,12 +144,9 @@ export class DirectClient {
       const route = this.routes.pick(app, tried);
       if (route === null) return null;
       tried.add(route.endpoint);
-      const colon = route.endpoint.lastIndexOf(":");
-      const address = route.endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
-      const port = Number(route.endpoint.slice(colon + 1));
       this.routes.begin(route.endpoint);
       try {
-        const res = await this.pool.request(address, port, {
+        const res = await this.pool.request(route.address, route.port, {
           method: "POST",
           url: `/v1/requests/${app}`,
           headers: [

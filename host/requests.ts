@@ -17,6 +17,7 @@ import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
 import { inOneWrite } from "../lib/amqp.ts";
 import { BodyMissingError, type BodyStore } from "../lib/bodies.ts";
 import {
+  AT_MOST_ONCE_METHODS,
   decodeRequest,
   encodeEnvelope,
   REQUEST_TYPE,
@@ -63,7 +64,6 @@ export function sameEndpoint(a: Target, b: Target): boolean {
   return a.address === b.address && a.port === b.port;
 }
 
-const AT_MOST_ONCE = new Set(["POST", "PATCH"]);
 const encoder = new TextEncoder();
 
 interface Served {
@@ -229,7 +229,7 @@ export class RequestServer {
       return;
     }
     const { head } = envelope;
-    const ackFirst = AT_MOST_ONCE.has(head.method);
+    const ackFirst = AT_MOST_ONCE_METHODS.has(head.method);
     if (ackFirst) await msg.ack().catch(() => {});
     if (Date.now() > head.deadline) {
       if (!ackFirst) await msg.ack().catch(() => {});

@@ -18,6 +18,13 @@
 import { isAppName, isHostName } from "./names.ts";
 import type { ContainerReport } from "./apps.ts";
 
+/**
+ * Methods delivered at most once: a host acks them on receipt and they are
+ * never retried on another host. Every other method is idempotent (acked
+ * after the reply, retried elsewhere when its host fails).
+ */
+export const AT_MOST_ONCE_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH"]);
+
 /** AMQP `type` of a request envelope. */
 export const REQUEST_TYPE = "dn.request.v1";
 /** AMQP `type` of a response envelope. */

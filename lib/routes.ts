@@ -25,6 +25,9 @@ export interface Route {
   host: string;
   /** `ip:port` of the host's request listener. */
   endpoint: string;
+  /** Its address (brackets of an IPv6 literal removed) and port, parsed once. */
+  address: string;
+  port: number;
 }
 
 /** An IPv4 address or a host name, then a port. */
@@ -84,7 +87,9 @@ export class RouteStore {
       if (!isAppName(app) || !isHostName(host) || !isEndpoint(endpoint ?? "")) continue;
       if (!(now - Number(at) <= ROUTE_MAX_AGE_MS)) continue;
       const list = routes.get(app) ?? [];
-      list.push({ host, endpoint });
+      const colon = endpoint.lastIndexOf(":");
+      const address = endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
+      list.push({ host, endpoint, address, port: Number(endpoint.slice(colon + 1)) });
       routes.set(app, list);
     }
     for (const list of routes.values()) list.sort((a, b) => a.host.localeCompare(b.host));

@@ -414,19 +414,7 @@ p(
     `busy = all CPU used / (window × ${nproc} cores).`,
   "",
 );
-const cpuGroups: Group[] = [
-  "app",
-  "docker-proxy",
-  "nginx",
-  "gateway",
-  "hosts",
-  "control",
-  "rabbitmq",
-  "redis",
-  "docker engine",
-  "wrk",
-  "other",
-];
+const cpuGroups: readonly Group[] = GROUPS;
 p(table(
   ["response", "c", "target", "req/s", "dn services", ...cpuGroups, "total", "busy"],
   runs.map((r) => {

@@ -63,11 +63,10 @@ async function send(
   route: Route,
   options: { method?: string; path?: string; token?: string | null; body?: Uint8Array },
 ) {
-  const [address, port] = route.endpoint.split(":");
   const headers: [string, string][] = [["host", route.endpoint]];
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers.push(["authorization", `Bearer ${token}`]);
-  return await pool.request(address, Number(port), {
+  return await pool.request(route.address, route.port, {
     method: options.method ?? "POST",
     url: options.path ?? `/v1/requests/${APP}`,
     headers,

@@ -21,9 +21,9 @@ async function table(routes: Route[]): Promise<DirectRoutes> {
   return table;
 }
 
-const A = { host: "a", endpoint: "127.0.0.1:1001" };
-const B = { host: "b", endpoint: "127.0.0.1:1002" };
-const C = { host: "c", endpoint: "127.0.0.1:1003" };
+const A = { host: "a", endpoint: "127.0.0.1:1001", address: "127.0.0.1", port: 1001 };
+const B = { host: "b", endpoint: "127.0.0.1:1002", address: "127.0.0.1", port: 1002 };
+const C = { host: "c", endpoint: "127.0.0.1:1003", address: "127.0.0.1", port: 1003 };
 
 Deno.test("routes: idle hosts are taken in turn", async () => {
   const routes = await table([A, B, C]);
