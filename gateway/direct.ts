@@ -1,17 +1,21 @@
 /**
- * The gateway's direct path: an app's request goes over HTTP/1.1 keep-alive
- * straight to a host that serves it (host/direct.ts), found in the route
- * table hosts keep in Redis (lib/routes.ts), instead of through RabbitMQ.
+ * The gateway's direct path: an app's request goes over HTTP/1.1 keep-alive,
+ * without the broker, to where the route table hosts keep in Redis
+ * (lib/routes.ts) says the app is served:
+ * - straight to the app's container, when its host announces it
+ *   (`requestRoute: "container"`): one hop, as a reverse proxy would;
+ * - else to the host's direct listener (host/direct.ts) as an envelope with
+ *   the request token, and the host forwards it to the container.
  * That saves the broker's two messages, an ack and two process hops per
  * request; see BENCHMARKS.md.
  *
- * The host with the fewest requests in flight from this gateway is picked
+ * The route with the fewest requests in flight from this gateway is picked
  * (ties go round-robin). A host that does not serve the app any more (421)
- * or cannot be reached is skipped and the next one tried; an idempotent
- * request is also tried again elsewhere when its host fails mid-request,
- * while a POST or PATCH that may have reached the app is answered 502, never
- * run twice. With no route left the caller falls back to the broker, so the
- * direct path only ever adds ways to answer.
+ * or a container or host that cannot be reached is skipped and the next one
+ * tried; an idempotent request is also tried again elsewhere when its
+ * upstream fails mid-request, while a POST or PATCH that may have reached the
+ * app is answered 502, never run twice. With no route left the caller falls
+ * back to the broker, so the direct path only ever adds ways to answer.
  *
  * @module
  */
@@ -23,16 +27,31 @@ import {
   UpstreamError,
   UpstreamTooLargeError,
 } from "../lib/http1.ts";
-import { AT_MOST_ONCE_METHODS } from "../lib/envelope.ts";
+import {
+  AT_MOST_ONCE_METHODS,
+  decodeResponse,
+  encodeEnvelope,
+  type HeaderList,
+  type RequestHead,
+} from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { followChannel } from "../lib/redis.ts";
-import type { Route, RouteStore } from "../lib/routes.ts";
-import type { RpcResult } from "./rpc.ts";
+import type { Endpoint, Route, RouteStore } from "../lib/routes.ts";
+import type { RpcFailure } from "./rpc.ts";
 
 /** How long a host that refused connections is skipped, in ms. */
 const DOWN_MS = 2000;
 
-/** The in-memory route table, reloaded on route events and on a timer. */
+/** Where a request on `route` goes: the app's container when announced, else its host. */
+export function upstreamOf(route: Route): Endpoint {
+  return route.container ?? route;
+}
+
+/**
+ * The in-memory route table, reloaded on route events and on a timer.
+ * Requests in flight and refused connections are counted per upstream
+ * ({@link upstreamOf}).
+ */
 export class DirectRoutes {
   #routes = new Map<string, Route[]>();
   #inFlight = new Map<string, number>();
@@ -74,7 +93,7 @@ export class DirectRoutes {
     return (this.#routes.get(app)?.length ?? 0) > 0;
   }
 
-  /** The least busy reachable route of `app` not in `tried`, if any. */
+  /** The least busy reachable route of `app` whose upstream is not in `tried`, if any. */
   pick(app: string, tried: ReadonlySet<string>): Route | null {
     const now = Date.now();
     let best: Route | null = null;
@@ -83,8 +102,9 @@ export class DirectRoutes {
     const start = this.#turn++ % Math.max(1, list.length);
     for (let i = 0; i < list.length; i++) {
       const route = list[(start + i) % list.length];
-      if (tried.has(route.endpoint) || (this.#downUntil.get(route.endpoint) ?? 0) > now) continue;
-      const load = this.#inFlight.get(route.endpoint) ?? 0;
+      const { endpoint } = upstreamOf(route);
+      if (tried.has(endpoint) || (this.#downUntil.get(endpoint) ?? 0) > now) continue;
+      const load = this.#inFlight.get(endpoint) ?? 0;
       if (load < bestLoad) {
         best = route;
         bestLoad = load;
@@ -111,7 +131,25 @@ export class DirectRoutes {
   }
 }
 
-/** Sends request envelopes to hosts over their direct listeners. */
+/** An app's answer, from whichever path it came. */
+export interface AppReply {
+  status: number;
+  headers: HeaderList;
+  body: Uint8Array;
+}
+
+/** Why a request sent on got no answer: an RPC failure, or the app's response over the limit. */
+export type UpstreamFailure = RpcFailure | "too large";
+
+/** How a request sent on by the gateway ended. */
+export type UpstreamResult =
+  | { ok: true; reply: AppReply }
+  | { ok: false; failure: UpstreamFailure };
+
+/** Which path a direct request took. */
+export type DirectPath = "container" | "host";
+
+/** Sends requests straight to containers, or as envelopes to hosts' direct listeners. */
 export class DirectClient {
   readonly #authorization: string;
 
@@ -126,26 +164,40 @@ export class DirectClient {
   }
 
   /**
-   * Delivers `envelope` (body inline) to a host serving `app` and returns
-   * its reply, a timeout, or "lost" (a POST/PATCH whose host failed after
-   * sending it); null when no host took it, so the broker path should.
+   * Delivers the request (`head`, `body`) to a container or host serving
+   * `app` and returns its answer, a timeout, or "lost" (a POST/PATCH whose
+   * upstream failed after it was sent); null when none took it, so the
+   * broker path should. `onPath` hears which path answered.
    */
   async call(
     app: string,
-    method: string,
-    envelope: Uint8Array,
-    deadline: number,
-  ): Promise<RpcResult | null> {
-    const idempotent = !AT_MOST_ONCE_METHODS.has(method);
+    head: RequestHead,
+    body: Uint8Array,
+    onPath?: (path: DirectPath) => void,
+  ): Promise<UpstreamResult | null> {
+    const idempotent = !AT_MOST_ONCE_METHODS.has(head.method);
     const tried = new Set<string>();
+    let envelope: Uint8Array | null = null;
     while (true) {
-      const remaining = deadline - Date.now();
+      const remaining = head.deadline - Date.now();
       if (remaining <= 0) return { ok: false, failure: "timeout" };
       const route = this.routes.pick(app, tried);
       if (route === null) return null;
-      tried.add(route.endpoint);
-      this.routes.begin(route.endpoint);
+      const target = upstreamOf(route);
+      tried.add(target.endpoint);
+      this.routes.begin(target.endpoint);
       try {
+        if (route.container) {
+          const res = await this.pool.request(route.container.address, route.container.port, {
+            method: head.method,
+            url: head.url,
+            headers: head.headers,
+            body,
+          }, remaining);
+          onPath?.("container");
+          return { ok: true, reply: res };
+        }
+        envelope ??= encodeEnvelope(head, body);
         const res = await this.pool.request(route.address, route.port, {
           method: "POST",
           url: `/v1/requests/${app}`,
@@ -156,7 +208,11 @@ export class DirectClient {
           ],
           body: envelope,
         }, remaining);
-        if (res.status === 200) return { ok: true, body: res.body };
+        if (res.status === 200) {
+          const answer = decodeResponse(res.body);
+          onPath?.("host");
+          return { ok: true, reply: { ...answer.head, body: answer.body } };
+        }
         if (res.status === 421) continue; // not served there (any more): nothing ran
         if (res.status === 504) return { ok: false, failure: "timeout" };
         this.log.warn("direct request refused", { app, host: route.host, status: res.status });
@@ -164,20 +220,21 @@ export class DirectClient {
         if (!idempotent) return { ok: false, failure: "lost" };
       } catch (e) {
         if (e instanceof UpstreamConnectError) {
-          this.routes.markDown(route.endpoint);
+          this.routes.markDown(target.endpoint);
           continue; // the request never left
         }
+        if (e instanceof UpstreamTooLargeError) return { ok: false, failure: "too large" };
         this.log.warn("direct request failed", {
           app,
           host: route.host,
+          to: target.endpoint,
           error: errorMessage(e),
           retried: idempotent,
         });
-        const retry = idempotent && e instanceof UpstreamError &&
-          !(e instanceof UpstreamTooLargeError);
+        const retry = idempotent && e instanceof UpstreamError;
         if (!retry) return { ok: false, failure: "lost" };
       } finally {
-        this.routes.end(route.endpoint);
+        this.routes.end(target.endpoint);
       }
     }
   }

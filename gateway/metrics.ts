@@ -11,7 +11,7 @@
  * dn_gateway_errors_total{code}                     counter (answers the gateway made itself)
  * dn_gateway_requests_in_flight                     gauge
  * dn_gateway_rpc_in_flight                          gauge (requests waiting for a host's reply)
- * dn_gateway_upstream_requests_total{path}          counter (direct or broker: how requests reached a host)
+ * dn_gateway_upstream_requests_total{path}          counter (container, host or broker: the path a request took)
  * dn_gateway_domains                                gauge
  * ```
  *
@@ -42,8 +42,8 @@ export interface GatewayMetricsSources {
   isGatewayAnswer(res: Response): boolean;
 }
 
-/** How a request reached a host. */
-export type UpstreamPath = "direct" | "broker";
+/** The path a request took to its app: straight to a container, through a host, or through RabbitMQ. */
+export type UpstreamPath = "container" | "host" | "broker";
 
 interface AppSeries {
   codes: Map<number, CounterChild>;
@@ -84,7 +84,11 @@ export class GatewayMetrics {
       "Requests sent on to a host, by path: direct (HTTP to the host) or broker (RabbitMQ).",
       ["path"],
     );
-    this.#upstream = { direct: upstream.labels("direct"), broker: upstream.labels("broker") };
+    this.#upstream = {
+      container: upstream.labels("container"),
+      host: upstream.labels("host"),
+      broker: upstream.labels("broker"),
+    };
     const rpc = registry.gauge("dn_gateway_rpc_in_flight", "Requests waiting for a host's reply.")
       .labels();
     const domains = registry.gauge("dn_gateway_domains", "Hostnames in the domain table.").labels();

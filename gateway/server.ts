@@ -32,10 +32,10 @@ import { endToEndHeaders } from "../lib/http1.ts";
 import { HttpError, readBody } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
-import type { DirectClient } from "./direct.ts";
+import type { DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
-import type { GatewayRpc, RpcResult } from "./rpc.ts";
+import type { GatewayRpc } from "./rpc.ts";
 
 /** What the handler needs. */
 export interface GatewayDeps {
@@ -91,6 +91,22 @@ function problem(
   const response = new Response(message + "\n", { status, headers });
   GATEWAY_ANSWERS.add(response);
   return response;
+}
+
+/** The gateway's answer when a request sent on got no answer. */
+function failed(failure: UpstreamFailure, app: string, requestId: string): Response {
+  switch (failure) {
+    case "timeout":
+      return problem(504, `${app} did not answer in time`, requestId);
+    case "lost":
+      return problem(502, `${app} failed during the request`, requestId);
+    case "too large":
+      return problem(502, `${app}'s response is over the limit`, requestId);
+    case "unroutable":
+      return problem(503, `no host is serving ${app}`, requestId);
+    case "unavailable":
+      return problem(503, "network unavailable, try again", requestId);
+  }
 }
 
 /** The status and message when the request line or headers are over the limits, else null. */
@@ -156,6 +172,26 @@ export function createGatewayHandler(
     return response;
   }
 
+  /** Sends the request through RabbitMQ; a body over the inline limit goes through Redis. */
+  async function viaBroker(
+    app: string,
+    head: RequestHead,
+    body: Uint8Array,
+    timeoutMs: number,
+  ): Promise<UpstreamResult> {
+    let inline = body;
+    if (body.length > deps.inlineBodyLimit) {
+      head.bodyKey = await bodies.put(body, timeoutMs + 5000);
+      inline = new Uint8Array(0);
+    }
+    const left = Math.max(1, head.deadline - Date.now());
+    const result = await rpc.call(app, encodeEnvelope(head, inline), left, head.id);
+    if (!result.ok) return result;
+    const reply = decodeResponse(result.body);
+    const replyBody = reply.head.bodyKey ? await bodies.take(reply.head.bodyKey) : reply.body;
+    return { ok: true, reply: { ...reply.head, body: replyBody } };
+  }
+
   return async (req, info) => {
     const hostHeader = req.headers.get("host");
     if (!hostHeader) return await refuse(req, problem(400, "missing Host header"));
@@ -194,50 +230,18 @@ export function createGatewayHandler(
         id: requestId,
         deadline: Date.now() + timeoutMs,
       };
-      let result: RpcResult | null = null;
-      if (direct) {
-        result = await direct.call(
-          app.name,
-          head.method,
-          encodeEnvelope(head, body),
-          head.deadline,
-        );
-        if (result !== null) deps.onUpstream?.("direct");
-      }
+      let result: UpstreamResult | null = null;
+      if (direct) result = await direct.call(app.name, head, body, deps.onUpstream);
       if (result === null) {
         deps.onUpstream?.("broker");
-        let inline = body;
-        if (body.length > deps.inlineBodyLimit) {
-          head.bodyKey = await bodies.put(body, timeoutMs + 5000);
-          inline = new Uint8Array(0);
-        }
-        const left = Math.max(1, head.deadline - Date.now());
-        result = await rpc.call(app.name, encodeEnvelope(head, inline), left, requestId);
+        result = await viaBroker(app.name, head, body, timeoutMs);
       }
-      if (!result.ok) {
-        if (result.failure === "timeout") {
-          return problem(504, `${app.name} did not answer in time`, requestId);
-        }
-        if (result.failure === "lost") {
-          return problem(502, `the host serving ${app.name} failed during the request`, requestId);
-        }
-        if (result.failure === "unroutable") {
-          return problem(503, `no host is serving ${app.name}`, requestId);
-        }
-        return problem(503, "network unavailable, try again", requestId);
-      }
-      const reply = decodeResponse(result.body);
-      const replyBody = reply.head.bodyKey ? await bodies.take(reply.head.bodyKey) : reply.body;
-      const headers = new Headers();
-      for (const [name, value] of reply.head.headers) headers.append(name, value);
-      const status = reply.head.status;
+      if (!result.ok) return failed(result.failure, app.name, requestId);
+      const { status, headers, body: replyBody } = result.reply;
       const isHead = req.method === "HEAD";
       return new Response(
         NO_BODY_STATUS.has(status) || isHead ? null : replyBody as Uint8Array<ArrayBuffer>,
-        {
-          status,
-          headers,
-        },
+        { status, headers },
       );
     } catch (e) {
       if (e instanceof HttpError) return problem(e.status, e.message, requestId);

@@ -26,7 +26,7 @@ import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
-import { RouteAnnouncer } from "./routes.ts";
+import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -52,6 +52,11 @@ const subscriber = connectRedis({
   name: `dn-host-${config.hostName}-events`,
 });
 const store = new AppStore(redis, config.redisPrefix);
+// Gateways send requests straight to this host's containers (lib/routes.ts).
+const containerRoutes = config.requestRoute === "container";
+if (containerRoutes && config.requestToken === "") {
+  throw new ConfigError('requestRoute "container" needs requestToken (the direct path)');
+}
 const pool = new Http1Pool({
   maxHeadBytes: 64 * 1024,
   maxBodyBytes: config.bodyLimit,
@@ -79,12 +84,14 @@ const requests = new RequestServer({
   onUnreachable: (app) => agent.converge(app),
   gatewayUser: config.gatewayUser,
   onServing: (app, serving) => routes.serving(app, serving),
+  routeGraceMs: containerRoutes ? ROUTE_GRACE_MS : 0,
   onServed: (app, status, ms) => metrics.served(app, status, ms),
 });
 const routes = new RouteAnnouncer(
   new RouteStore(redis, config.redisPrefix),
   config.hostName,
   () => requests.apps,
+  containerRoutes ? (app) => containerEndpoint(requests.target(app)) : null,
   log,
 );
 const direct = startDirectRequests();
@@ -176,6 +183,7 @@ async function beat(): Promise<void> {
   await store.heartbeat(config.hostName).catch((e) =>
     log.warn("heartbeat failed", { error: errorMessage(e) })
   );
+  if (containerRoutes) await requests.refreshTargets();
   routes.refresh();
 }
 const healthMonitor = new HealthMonitor({

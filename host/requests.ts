@@ -98,8 +98,17 @@ export interface RequestServerOptions {
   gatewayUser: string;
   /** Told when an app's container does not answer (so the host can bring it back). */
   onUnreachable: (app: string) => void;
-  /** Told when this host starts (true) or stops (false) serving an app (direct routes). */
+  /**
+   * Told when this host starts (true) or stops (false) serving an app, or
+   * serves it from a container at another address (true): direct routes.
+   */
   onServing?: (app: string, serving: boolean) => void;
+  /**
+   * Time gateways get to stop sending straight to a container after its
+   * route changed, before {@link RequestServer.drain} returns (with
+   * `requestRoute: "container"`; 0 otherwise), in ms.
+   */
+  routeGraceMs?: number;
   /** Told of each request answered (status 0: not answered) and its upstream time (metrics). */
   onServed?: (app: string, status: number, upstreamMs: number) => void;
 }
@@ -144,8 +153,9 @@ export class RequestServer {
   async serve(app: string, target: Target): Promise<void> {
     const served = this.#served.get(app);
     if (served) {
+      const moved = !sameEndpoint(served.target, target);
       served.target = target;
-      if (served.closing) this.options.onServing?.(app, true);
+      if (served.closing || moved) this.options.onServing?.(app, true);
       served.closing = false;
       if (served.consumerTag === null) await this.#consume(app, served);
       return;
@@ -162,6 +172,27 @@ export class RequestServer {
     await this.#consume(app, fresh);
   }
 
+  /**
+   * Looks up where every served app's container is now (with
+   * `requestRoute: "container"` no request passes through here to notice a
+   * container that restarted on another address or went away): a moved
+   * container is served, and announced, at its new address; a missing one is
+   * reported unreachable, so the host brings it back.
+   */
+  async refreshTargets(): Promise<void> {
+    for (const [app, served] of this.#served) {
+      if (served.closing) continue;
+      const before = served.target;
+      const fresh = await this.options.refreshTarget(app).catch(() => undefined);
+      if (fresh === undefined || served.target !== before) continue; // unknown now, or changed meanwhile
+      if (fresh === null) this.options.onUnreachable(app);
+      else if (!sameEndpoint(fresh, before) && fresh.containerId === before.containerId) {
+        served.target = fresh;
+        this.options.onServing?.(app, true);
+      }
+    }
+  }
+
   /** The target of `app`, if served. */
   target(app: string): Target | undefined {
     return this.#served.get(app)?.target;
@@ -169,9 +200,12 @@ export class RequestServer {
 
   /**
    * Waits until no request of `app` is in flight on container `containerId`
-   * (or on any container when null).
+   * (or on any container when null), after giving gateways that send to
+   * containers straight the time to take the new route.
    */
   async drain(app: string, containerId: string | null = null): Promise<void> {
+    const grace = this.options.routeGraceMs ?? 0;
+    if (grace > 0) await new Promise((resolve) => setTimeout(resolve, grace));
     const served = this.#served.get(app);
     if (!served || total(served, containerId) === 0) return;
     await new Promise<void>((resolve) => served.drained.push({ containerId, resolve }));
@@ -368,7 +402,10 @@ export class RequestServer {
           const fresh = await this.options.refreshTarget(app).catch(() => null);
           if (fresh && !sameEndpoint(fresh, target)) {
             // The container restarted on a new address (or was replaced).
-            if (served.target.containerId === target.containerId) served.target = fresh;
+            if (served.target.containerId === target.containerId) {
+              served.target = fresh;
+              this.options.onServing?.(app, true);
+            }
             target = fresh;
             continue;
           }

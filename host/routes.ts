@@ -1,41 +1,65 @@
 /**
  * Keeps this host's direct routes in Redis (lib/routes.ts) in step with the
- * apps it serves: announced when serving starts and with every heartbeat,
- * withdrawn when serving stops and on a clean shutdown. Failures are logged;
- * the next heartbeat writes the routes again.
+ * apps it serves: announced when serving starts or moves to another container
+ * and with every heartbeat, withdrawn when serving stops and on a clean
+ * shutdown. Failures are logged; the next heartbeat writes the routes again.
  *
  * @module
  */
 
 import { errorMessage, type Logger } from "../lib/log.ts";
-import type { RouteStore } from "../lib/routes.ts";
+import type { RouteEntry, RouteStore } from "../lib/routes.ts";
+import type { Target } from "./requests.ts";
+
+/**
+ * How long a host waits, after a container's route changed, before it stops
+ * or removes that container: gateways hear of the change on the routes
+ * channel within milliseconds, and requests they already sent finish.
+ */
+export const ROUTE_GRACE_MS = 1000;
+
+/** The `ip:port` a container route names for `target`, if any. */
+export function containerEndpoint(target: Target | undefined): string | undefined {
+  if (!target) return undefined;
+  const address = target.address.includes(":") ? `[${target.address}]` : target.address;
+  return `${address}:${target.port}`;
+}
 
 /** Announces and withdraws one host's routes. */
 export class RouteAnnouncer {
   #endpoint: string | null = null;
 
-  /** Creates an announcer for `host`; `apps` lists the apps it serves now. */
+  /**
+   * Creates an announcer for `host`; `apps` lists the apps it serves now, and
+   * `containerOf`, when set, gives the `ip:port` of an app's container for
+   * gateways to reach straight.
+   */
   constructor(
     readonly routes: RouteStore,
     readonly host: string,
     readonly apps: () => string[],
+    readonly containerOf: ((app: string) => string | undefined) | null,
     readonly log: Logger,
   ) {}
+
+  #entries(apps: string[]): RouteEntry[] {
+    return apps.map((app) => ({ app, container: this.containerOf?.(app) }));
+  }
 
   /** The request listener is up at `endpoint`: announce every served app. */
   listening(endpoint: string): void {
     this.#endpoint = endpoint;
     this.log.info("direct requests listening", { addr: endpoint });
-    this.routes.announce(this.host, endpoint, this.apps()).catch((e) =>
+    this.routes.announce(this.host, endpoint, this.#entries(this.apps())).catch((e) =>
       this.log.warn("routes not announced", { error: errorMessage(e) })
     );
   }
 
-  /** `app` started (true) or stopped (false) being served here. */
+  /** `app` started (true) or stopped (false) being served here, or moved to another container. */
   serving(app: string, serving: boolean): void {
     if (this.#endpoint === null) return;
     const change = serving
-      ? this.routes.announce(this.host, this.#endpoint, [app])
+      ? this.routes.announce(this.host, this.#endpoint, this.#entries([app]))
       : this.routes.withdraw(this.host, [app]);
     change.catch((e) => this.log.warn("route not updated", { app, error: errorMessage(e) }));
   }
@@ -43,7 +67,7 @@ export class RouteAnnouncer {
   /** Writes every served app's route again (with each heartbeat; readers reload on a timer). */
   refresh(): void {
     if (this.#endpoint === null) return;
-    this.routes.announce(this.host, this.#endpoint, this.apps(), false).catch((e) =>
+    this.routes.announce(this.host, this.#endpoint, this.#entries(this.apps()), false).catch((e) =>
       this.log.warn("routes not refreshed", { error: errorMessage(e) })
     );
   }

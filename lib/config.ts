@@ -62,6 +62,14 @@ export interface DnConfig {
    * path: every request goes through RabbitMQ).
    */
   requestToken: string;
+  /**
+   * Where a host tells gateways to send its apps' requests: `"host"` (its
+   * request listener, which forwards to the container) or `"container"`
+   * (straight to the container's bridge IP: one hop fewer, but only for
+   * gateways that can reach this host's container network, such as on the
+   * same machine). Needs `requestToken`.
+   */
+  requestRoute: string;
   /** Topic exchange all messages travel on. */
   exchange: string;
   /** Redis key prefix, so several networks can share one Redis. */
@@ -106,6 +114,7 @@ export const DEFAULTS: DnConfig = {
   hostListen: "127.0.0.1:0",
   hostRequestListen: "127.0.0.1:0",
   requestToken: "",
+  requestRoute: "host",
   exchange: "dn",
   redisPrefix: "dn:",
   inlineBodyLimit: 256 * 1024,
@@ -138,6 +147,8 @@ const URL_SCHEMES: Partial<Record<Key, readonly string[]>> = {
   redisUrl: ["redis:", "rediss:"],
 };
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
+/** Values of `requestRoute`. */
+const REQUEST_ROUTES = ["host", "container"];
 
 /** `controlUrl` → `DN_CONTROL_URL`. */
 export function envName(key: string): string {
@@ -224,6 +235,11 @@ function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
   }
   if (key === "logLevel" && !LOG_LEVELS.includes(value)) {
     throw new ConfigError(`logLevel from ${source} must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  if (key === "requestRoute" && !REQUEST_ROUTES.includes(value)) {
+    throw new ConfigError(
+      `requestRoute from ${source} must be one of ${REQUEST_ROUTES.join(", ")}`,
+    );
   }
   return value;
 }

@@ -2,8 +2,11 @@
  * Direct routes in Redis: which host serves which app, and where the gateway
  * can send it requests without the broker.
  *
- * Hash `<prefix>routes`, field `<app> <host>`, value `<endpoint> <ms>`: the
- * host's request listener (`ip:port`) and when the host last said so. Hosts
+ * Hash `<prefix>routes`, field `<app> <host>`, value `<endpoint> <ms>` or
+ * `<endpoint> <ms> <container>`: the host's request listener (`ip:port`),
+ * when the host last said so, and, from a host with `requestRoute:
+ * "container"`, the `ip:port` of the app's container, which the gateway then
+ * sends requests to straight, with no host in between. Hosts
  * write their routes when they start or stop serving an app and again with
  * every heartbeat; each change is announced on the `<prefix>routes` channel.
  * Readers ignore routes older than {@link ROUTE_MAX_AGE_MS}, so a host that
@@ -19,15 +22,27 @@ import { withRedis } from "./redis.ts";
 /** Routes not refreshed for this long are ignored (three missed heartbeats). */
 export const ROUTE_MAX_AGE_MS = 15_000;
 
-/** Where one host takes one app's requests. */
-export interface Route {
-  /** Host service name. */
-  host: string;
-  /** `ip:port` of the host's request listener. */
+/** A socket address, parsed once. */
+export interface Endpoint {
+  /** `ip:port` as announced. */
   endpoint: string;
-  /** Its address (brackets of an IPv6 literal removed) and port, parsed once. */
+  /** Its address (brackets of an IPv6 literal removed) and port. */
   address: string;
   port: number;
+}
+
+/** Where one host takes one app's requests: `endpoint` is the host's request listener. */
+export interface Route extends Endpoint {
+  /** Host service name. */
+  host: string;
+  /** The app's container, when the host lets gateways reach it straight. */
+  container?: Endpoint;
+}
+
+/** One app a host announces, and its container's `ip:port` for gateways to use straight. */
+export interface RouteEntry {
+  app: string;
+  container?: string;
 }
 
 /** An IPv4 address or a host name, then a port. */
@@ -38,6 +53,12 @@ export function isEndpoint(value: string): boolean {
   if (!ENDPOINT.test(value)) return false;
   const port = Number(value.slice(value.lastIndexOf(":") + 1));
   return port > 0 && port < 65536;
+}
+
+function parseEndpoint(endpoint: string): Endpoint {
+  const colon = endpoint.lastIndexOf(":");
+  const address = endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { endpoint, address, port: Number(endpoint.slice(colon + 1)) };
 }
 
 /** Reads and writes direct routes. */
@@ -53,13 +74,21 @@ export class RouteStore {
   }
 
   /**
-   * Says that `host` serves each of `apps` at `endpoint` (now); `news` false
-   * for a refresh that changes nothing readers need to hear about at once.
+   * Says that `host` serves each of `entries` at `endpoint` (now); `news`
+   * false for a refresh that changes nothing readers need to hear about at once.
    */
-  async announce(host: string, endpoint: string, apps: string[], news = true): Promise<void> {
-    if (apps.length === 0) return;
+  async announce(
+    host: string,
+    endpoint: string,
+    entries: RouteEntry[],
+    news = true,
+  ): Promise<void> {
+    if (entries.length === 0) return;
     const now = Date.now();
-    const fields = apps.flatMap((app) => [`${app} ${host}`, `${endpoint} ${now}`]);
+    const fields = entries.flatMap(({ app, container }) => [
+      `${app} ${host}`,
+      container ? `${endpoint} ${now} ${container}` : `${endpoint} ${now}`,
+    ]);
     await withRedis(this.redis, () => {
       const write = this.redis.multi().hset(this.#key, ...fields);
       if (news) write.publish(this.channel, host);
@@ -83,13 +112,14 @@ export class RouteStore {
     const routes = new Map<string, Route[]>();
     for (const [field, value] of Object.entries(all)) {
       const [app, host] = field.split(" ");
-      const [endpoint, at] = value.split(" ");
+      const [endpoint, at, container] = value.split(" ");
       if (!isAppName(app) || !isHostName(host) || !isEndpoint(endpoint ?? "")) continue;
       if (!(now - Number(at) <= ROUTE_MAX_AGE_MS)) continue;
+      if (container !== undefined && !isEndpoint(container)) continue;
+      const route: Route = { host, ...parseEndpoint(endpoint) };
+      if (container !== undefined) route.container = parseEndpoint(container);
       const list = routes.get(app) ?? [];
-      const colon = endpoint.lastIndexOf(":");
-      const address = endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
-      list.push({ host, endpoint, address, port: Number(endpoint.slice(colon + 1)) });
+      list.push(route);
       routes.set(app, list);
     }
     for (const list of routes.values()) list.sort((a, b) => a.host.localeCompare(b.host));

@@ -1,10 +1,19 @@
 /**
  * The direct path: hosts announce routes in Redis and take requests from the
  * gateway over HTTP with the request token; anything else is refused, and
- * stopping an app withdraws its routes.
+ * stopping an app withdraws its routes. Two hosts keep themselves in the path
+ * (requestRoute "host"); the third announces its container, which the
+ * gateway then reaches straight.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { freePort, infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import {
+  freePort,
+  infraConfig,
+  ROOT,
+  startNetwork,
+  testHostNames,
+  type TestNetwork,
+} from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { decodeResponse, encodeEnvelope, type RequestHead } from "../../lib/envelope.ts";
 import { Http1Pool } from "../../lib/http1.ts";
@@ -22,7 +31,9 @@ let redis: ReturnType<typeof connectRedis>;
 let routes: RouteStore;
 
 Deno.test.beforeAll(async () => {
-  net = await startNetwork();
+  const hosts = testHostNames();
+  const viaHost = { DN_REQUEST_ROUTE: "host" };
+  net = await startNetwork(hosts, { hostEnv: { [hosts[0]]: viaHost, [hosts[1]]: viaHost } });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
   redis = connectRedis({ url: hostConfig.redisUrl, log: new Logger("test", "error"), name: "t" });
   await redisReady(redis, 10_000);
@@ -90,6 +101,51 @@ reliabilityTest("direct path: every host serving an app announces a route that a
   note(`routes: ${list.map((r) => `${r.host}@${r.endpoint}`).join(", ")}`);
 });
 
+/** The value of one series on the gateway's /metrics (0 when absent). */
+async function gatewayMetric(series: string): Promise<number> {
+  const text = await (await fetch(`${await net.healthUrl("gateway")}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+reliabilityTest("direct path: the gateway goes straight to a container its host announces", {
+  fault: "30 GETs through the gateway; one host announces its container (requestRoute " +
+    '"container"), two announce themselves ("host")',
+  expected: "only the third host's route names a container, which answers on its own; all 30 " +
+    "GETs answer 200 from all three hosts, some straight to the container, the rest through hosts",
+}, async (note) => {
+  const list = await routesOf((l) => l.length === 3, "three routes");
+  const straight = list.filter((r) => r.container !== undefined);
+  assertEquals(straight.map((r) => r.host), [net.hostNames[2]]);
+  const container = straight[0].container!;
+  const own = await pool.request(container.address, container.port, {
+    method: "GET",
+    url: "/whoami",
+    headers: [["host", HOSTNAME]],
+    body: new Uint8Array(),
+  }, 10_000);
+  assertEquals(new TextDecoder().decode(own.body).trim(), net.hostNames[2]);
+  const path = (p: string) => `dn_gateway_upstream_requests_total{path="${p}"}`;
+  const before = {
+    container: await gatewayMetric(path("container")),
+    host: await gatewayMetric(path("host")),
+  };
+  const answeredBy = new Set<string>();
+  for (let i = 0; i < 30; i++) {
+    const res = await net.gateway(HOSTNAME, "/whoami");
+    assertEquals(res.status, 200);
+    answeredBy.add((await res.text()).trim());
+  }
+  assertEquals([...answeredBy].sort(), [...net.hostNames].sort());
+  const viaContainer = await gatewayMetric(path("container")) - before.container;
+  const viaHost = await gatewayMetric(path("host")) - before.host;
+  assertEquals(viaContainer + viaHost, 30);
+  assert(viaContainer > 0 && viaHost > 0, `container ${viaContainer}, host ${viaHost}`);
+  note(
+    `container route ${container.endpoint}; ${viaContainer} GETs straight, ${viaHost} via hosts`,
+  );
+});
+
 reliabilityTest("direct path: bad requests to a host's listener are refused", {
   fault: "no token, a wrong token, GET, another path, an invalid app name, an app not served " +
     "there, a malformed envelope, an expired deadline",
@@ -143,9 +199,10 @@ reliabilityTest("direct path: stopping an app withdraws its routes, starting bri
 
 reliabilityTest("direct path: malformed, stale and dead routes in Redis are skipped", {
   fault: "route entries written straight into Redis: a bad app name, a bad host name, an " +
-    "endpoint that is not address:port, a stale time, and a fresh route to a closed port",
-  expected: "the route table drops all but the closed-port one; 30 GETs through the gateway " +
-    "all answer 200 (the dead endpoint is skipped)",
+    "endpoint that is not address:port, a stale time, a bad container endpoint, and fresh " +
+    "routes to a closed port (host and container)",
+  expected: "the route table drops all but the two closed-port ones; 30 GETs through the " +
+    "gateway all answer 200 (the dead endpoints are skipped)",
 }, async (note) => {
   await routesOf((l) => l.length === 3, "three routes");
   const key = `${net.prefix}routes`;
@@ -157,12 +214,15 @@ reliabilityTest("direct path: malformed, stale and dead routes in Redis are skip
     [`${APP} ghost-b`]: `not-an-endpoint ${now}`,
     [`${APP} ghost-c`]: `127.0.0.1:1 ${now - 60_000}`,
     [`${APP} ghost-d`]: `127.0.0.1:${closed} ${now}`,
+    [`${APP} ghost-e`]: `127.0.0.1:${closed} ${now} 127.0.0.1:${closed}`,
+    [`${APP} ghost-f`]: `127.0.0.1:${closed} ${now} no-container`,
   };
   await redis.hset(key, bad);
   try {
     await redis.publish(routes.channel, "test");
-    const list = await routesOf((l) => l.length === 4, "three routes and the dead one");
-    assertEquals(list.filter((r) => r.host.startsWith("ghost")).map((r) => r.host), ["ghost-d"]);
+    const list = await routesOf((l) => l.length === 5, "three routes and the dead ones");
+    const ghosts = list.filter((r) => r.host.startsWith("ghost")).map((r) => r.host);
+    assertEquals(ghosts, ["ghost-d", "ghost-e"]);
     await new Promise((r) => setTimeout(r, 300)); // the gateway reloads on the message
     const statuses: number[] = [];
     for (let i = 0; i < 30; i++) {
@@ -171,7 +231,7 @@ reliabilityTest("direct path: malformed, stale and dead routes in Redis are skip
       statuses.push(res.status);
     }
     assertEquals(statuses.filter((s) => s !== 200), []);
-    note(`4 of 5 bad entries ignored on load; 30 GETs all 200 with a dead route to :${closed}`);
+    note(`5 of 7 bad entries ignored on load; 30 GETs all 200 with dead routes to :${closed}`);
   } finally {
     await redis.hdel(key, ...Object.keys(bad));
   }

@@ -38,7 +38,8 @@ Deno.test.beforeAll(async () => {
     `${dir}/App.config`,
     `APP_NAME      ${NAME}\nAPP_HOSTNAME  ${HOSTNAME}\nAPP_PORT      8000\n`,
   );
-  net = await startNetwork();
+  // Hosts in the path (requestRoute "host"), so they see and count every request.
+  net = await startNetwork(undefined, { env: { DN_REQUEST_ROUTE: "host" } });
   await net.deploy(dir, NAME, HOSTNAME);
 });
 Deno.test.afterAll(async () => {
@@ -136,8 +137,9 @@ Deno.test("/metrics: gateway and hosts count the requests they served", opts, as
   assertEquals(rose(`dn_gateway_requests_total{app="",code="404"}`), 1);
   assertEquals(rose(`dn_gateway_errors_total{code="404"}`), 1);
   assertEquals(value(after, "dn_gateway_rpc_in_flight"), 0);
-  // Every request the app saw went over the direct path; none needed the broker.
-  assertEquals(rose('dn_gateway_upstream_requests_total{path="direct"}'), N + 1);
+  // Every request the app saw went over the direct path to a host; none needed the broker.
+  assertEquals(rose('dn_gateway_upstream_requests_total{path="host"}'), N + 1);
+  assertEquals(rose('dn_gateway_upstream_requests_total{path="container"}'), 0);
   assertEquals(rose('dn_gateway_upstream_requests_total{path="broker"}'), 0);
   assertEquals(value(after, 'dn_up{dependency="amqp"}'), 1);
   assert(value(after, "dn_gateway_domains") >= 1, "domains known");

@@ -147,6 +147,8 @@ export interface TestNetworkOptions {
   stateDir?: string;
   /** Extra environment of every service (`DN_*` overrides), e.g. another registry. */
   env?: Record<string, string>;
+  /** Extra environment of single hosts, by host name. */
+  hostEnv?: Record<string, Record<string, string>>;
 }
 
 /** A whole test network. */
@@ -221,7 +223,7 @@ export class TestNetwork {
 
   /** Starts a host named `name`. */
   async startHost(name: string): Promise<Service> {
-    const host = this.spawn("host", name, ["--name", name]);
+    const host = this.spawn("host", name, ["--name", name], this.options.hostEnv?.[name]);
     await host.waitFor("amqp connected");
     return host;
   }

@@ -1,6 +1,6 @@
 /** Direct routes: endpoint validation and the gateway's choice of host. */
 import { assertEquals } from "../helpers/assert.ts";
-import { DirectRoutes } from "../../gateway/direct.ts";
+import { DirectRoutes, upstreamOf } from "../../gateway/direct.ts";
 import { Logger } from "../../lib/log.ts";
 import { isEndpoint, type Route, type RouteStore } from "../../lib/routes.ts";
 
@@ -56,4 +56,21 @@ Deno.test("routes: tried and down hosts are skipped, then none is left", async (
     tried.add(route.endpoint);
   }
   assertEquals(order.sort(), ["a", "c"]);
+});
+
+Deno.test("routes: a route naming its container is counted and skipped by the container", async () => {
+  const container = { endpoint: "172.17.0.9:80", address: "172.17.0.9", port: 80 };
+  const D = { host: "d", endpoint: "127.0.0.1:1004", address: "127.0.0.1", port: 1004, container };
+  const routes = await table([A, D]);
+  assertEquals(upstreamOf(D), container);
+  assertEquals(upstreamOf(A), A);
+  routes.begin(A.endpoint);
+  assertEquals(routes.pick("app", new Set())!.host, "d");
+  routes.begin(container.endpoint);
+  routes.begin(container.endpoint);
+  assertEquals(routes.pick("app", new Set())!.host, "a");
+  assertEquals(routes.pick("app", new Set([A.endpoint]))!.host, "d");
+  assertEquals(routes.pick("app", new Set([A.endpoint, container.endpoint])), null);
+  routes.markDown(container.endpoint);
+  assertEquals(routes.pick("app", new Set([A.endpoint])), null);
 });
