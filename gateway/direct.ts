@@ -60,8 +60,16 @@ export class DirectRoutes {
   #timer: ReturnType<typeof setInterval> | undefined;
   #loading = false;
 
-  /** Creates a table over `store`; call {@link start}. */
-  constructor(readonly store: RouteStore, readonly log: Logger, readonly refreshMs = 5000) {}
+  /**
+   * Creates a table over `store`; call {@link start}. `onGone` hears of each
+   * upstream no route names any more (its kept-alive connections can go).
+   */
+  constructor(
+    readonly store: RouteStore,
+    readonly log: Logger,
+    readonly onGone: (upstream: Endpoint) => void = () => {},
+    readonly refreshMs = 5000,
+  ) {}
 
   /** Subscribes to route events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
@@ -80,7 +88,18 @@ export class DirectRoutes {
     if (this.#loading) return;
     this.#loading = true;
     try {
+      const before = this.#routes;
       this.#routes = await this.store.load();
+      const named = new Set<string>();
+      for (const list of this.#routes.values()) {
+        for (const route of list) named.add(upstreamOf(route).endpoint);
+      }
+      for (const list of before.values()) {
+        for (const route of list) {
+          const upstream = upstreamOf(route);
+          if (!named.has(upstream.endpoint)) this.onGone(upstream);
+        }
+      }
     } catch (e) {
       this.log.warn("route table not refreshed", { error: errorMessage(e) });
     } finally {

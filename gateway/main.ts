@@ -33,17 +33,19 @@ await redisReady(redis, 10_000).catch((e) =>
   log.warn("starting without redis", { error: errorMessage(e) })
 );
 await domains.start(subscriber);
-// The direct path to hosts, when hosts and gateway share a request token (gateway/direct.ts).
-const routes = config.requestToken === ""
-  ? null
-  : new DirectRoutes(new RouteStore(redis, config.redisPrefix), log);
-await routes?.start(subscriber);
-const hostPool = new Http1Pool({
+// The direct path to containers or hosts, when hosts and gateway share a request token (gateway/direct.ts).
+const upstreamPool = new Http1Pool({
   maxHeadBytes: 64 * 1024,
   maxBodyBytes: config.bodyLimit + 1024 * 1024,
   maxIdle: 256,
 });
-const direct = routes && new DirectClient(routes, hostPool, config.requestToken, log);
+const routes = config.requestToken === "" ? null : new DirectRoutes(
+  new RouteStore(redis, config.redisPrefix),
+  log,
+  (gone) => upstreamPool.forget(gone.address, gone.port),
+);
+await routes?.start(subscriber);
+const direct = routes && new DirectClient(routes, upstreamPool, config.requestToken, log);
 
 const handler = createGatewayHandler({
   domains,
@@ -97,7 +99,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await healthServer?.shutdown();
     domains.stop();
     routes?.stop();
-    hostPool.close();
+    upstreamPool.close();
     await rpc.broker.stop();
     redis.disconnect();
     subscriber.disconnect();

@@ -111,7 +111,7 @@ function failed(failure: UpstreamFailure, app: string, requestId: string): Respo
 
 /** The status and message when the request line or headers are over the limits, else null. */
 function headLimits(
-  req: Request,
+  fields: HeaderList,
   url: URL,
   limits: { maxUrlBytes: number; maxHeaderBytes: number; maxHeaderCount: number },
 ): [number, string] | null {
@@ -119,11 +119,8 @@ function headLimits(
     return [414, `request target longer than ${limits.maxUrlBytes} bytes`];
   }
   let bytes = 0;
-  let count = 0;
-  for (const [name, value] of req.headers) {
-    bytes += name.length + value.length + 4;
-    count++;
-  }
+  const count = fields.length;
+  for (const [name, value] of fields) bytes += name.length + value.length + 4;
   if (bytes > limits.maxHeaderBytes) {
     return [431, `request headers larger than ${limits.maxHeaderBytes} bytes`];
   }
@@ -138,19 +135,21 @@ function isHopByHopExtra(name: string): boolean {
 }
 
 function requestHeaders(
-  req: Request,
+  fields: HeaderList,
   requestId: string,
   remote: string,
   host: string,
 ): HeaderList {
   const list: HeaderList = [];
   let forwardedFor = "";
-  for (const [name, value] of req.headers) {
+  let hasRequestId = false;
+  for (const [name, value] of fields) {
     if (name === "x-forwarded-for") forwardedFor = value;
     else if (!isHopByHopExtra(name)) list.push([name, value]);
+    if (name === "x-request-id") hasRequestId = true;
   }
   const kept = endToEndHeaders(list);
-  if (!req.headers.has("x-request-id")) kept.push(["x-request-id", requestId]);
+  if (!hasRequestId) kept.push(["x-request-id", requestId]);
   kept.push(["x-forwarded-for", forwardedFor ? `${forwardedFor}, ${remote}` : remote]);
   kept.push(["x-forwarded-host", host]);
   kept.push(["x-forwarded-proto", "http"]);
@@ -199,7 +198,8 @@ export function createGatewayHandler(
       return await refuse(req, problem(400, "invalid Host header"));
     }
     const url = new URL(req.url);
-    const over = headLimits(req, url, limits);
+    const fields: HeaderList = [...req.headers]; // read once, for the limits and the forwarded list
+    const over = headLimits(fields, url, limits);
     if (over) return await refuse(req, problem(over[0], over[1]));
     const app = domains.lookup(normaliseHostname(hostHeader));
     if (!app) return await refuse(req, problem(404, `no app at ${hostHeader}`));
@@ -226,7 +226,7 @@ export function createGatewayHandler(
       const head: RequestHead = {
         method: req.method,
         url: url.pathname + url.search,
-        headers: requestHeaders(req, requestId, remote, hostHeader),
+        headers: requestHeaders(fields, requestId, remote, hostHeader),
         id: requestId,
         deadline: Date.now() + timeoutMs,
       };

@@ -260,7 +260,9 @@ p(
   "",
   `- **direct**: wrk → the app container's bridge IP and port (${fact("direct")}), the address ` +
     "the dn hosts use too, so no path pays Docker's `docker-proxy`. This is the limit: no proxy at all.",
-  `- **nginx**: wrk → nginx on 127.0.0.1:8090 → that same container address. Config written by the script: ` +
+  `- **nginx**: wrk → nginx on 127.0.0.1:8090 → the same three hello-world containers dn serves from ` +
+    `(${fact("nginx_upstreams")}, round-robin), so both proxies balance over the same backends. ` +
+    "Config written by the script: " +
     `\`worker_processes ${
       fact("nginx_workers")
     }\`, \`access_log off\`, \`proxy_http_version 1.1\`, ` +
@@ -268,14 +270,11 @@ p(
     "`proxy_max_temp_file_size 0` (no disk buffering of large responses), everything else default.",
   `- **dn**: wrk → the dn gateway (${
     fact("gateway")
-  }, \`Host: hello-world.dn.local\`) → one of the three hosts (vaermina, sanguine, meridia) over ` +
-    "the direct path (HTTP keep-alive to the host's request listener, the route read from Redis; " +
-    "RabbitMQ only when no route is left) → its own hello-world container (on its bridge IP) → back " +
-    "the same way. Bodies travel inline in the envelope on the direct path (the broker path would " +
-    `put those over the inline limit in Redis; gateway config: ${
-      fact("gateway_config") || "defaults"
-    }). ` +
-    "Note that dn spreads the load over three app containers while direct and nginx use one.",
+  }, \`Host: hello-world.dn.local\`) → the hello-world container of one of the three hosts ` +
+    "(vaermina, sanguine, meridia), straight to its bridge IP over HTTP keep-alive: the hosts run " +
+    'with `requestRoute: "container"` and announce their containers in Redis, and the gateway picks ' +
+    "the one with the fewest requests in flight (RabbitMQ only when no route is left). With " +
+    '`requestRoute: "host"` the gateway would send an envelope to the host, which forwards it.',
   "- **dn broker path**: the same through a second gateway (127.0.0.1:8091) whose config lacks the " +
     "request token, so every request takes the broker path: gateway → RabbitMQ (`request.hello-world`, " +
     "mandatory publish, direct reply-to) → a host consuming the shared app queue → container, the reply " +
@@ -652,17 +651,15 @@ if (hot && ngx && dir0) {
       " cores the benchmark is CPU-bound: once the cores are busy, requests/s is " +
       "roughly (cores × 1 s) / (CPU per request), so each path's throughput follows its total CPU per request " +
       "above, and latency at a concurrency level follows from throughput (c / req/s) plus queueing. " +
-      "A dn request crosses one more process than an nginx one: HTTP parse in the gateway, envelope encode, " +
-      "an HTTP request to a host over a kept-alive connection, decode and checks in the host, an HTTP " +
-      "request from the host to the container on its bridge IP, then the reply envelope back the same way. " +
-      "That is 3 TCP connections crossed each way instead of nginx's 2, each side of each one a Deno " +
-      "process (JavaScript parse and copy, promises, one send per message) where nginx is event-driven C; " +
-      "on this VM each send between processes costs far more in the kernel than in user space (a host's " +
-      "profile spends most of its time in `send`). The broker path (RabbitMQ between gateway and hosts, " +
-      "kept as the fallback) costs about twice as much per request: two broker-routed messages and an ack " +
-      "on top. Where the gateway's share is large, its single JavaScript thread is the ceiling (one " +
-      "gateway process can use at most one core). Large bodies add copies: the response envelope is " +
-      "built in the host and parsed again in the gateway.",
+      "With container routes a dn request crosses as many processes as an nginx one (wrk → gateway → " +
+      "container and back), so the gap is the gateway's own cost per request: a Deno process (hyper's " +
+      "HTTP server, then JavaScript: Host and limit checks, the route pick, an HTTP/1.1 write and read to " +
+      "the container over a kept-alive connection, promises) against nginx's event-driven C. On this VM " +
+      "each send between processes costs far more in the kernel than in user space (the gateway's " +
+      "profile spends about half its time in `send`), and one gateway process runs its JavaScript on " +
+      "one thread, so it can use at most one core. The broker path (RabbitMQ between gateway and hosts, " +
+      "kept as the fallback) adds two broker-routed messages, an ack and the host's hop per request. " +
+      "Large bodies are copied once more in the gateway than in nginx (read whole, then written).",
     "",
   );
   const others = hot.cpu.top.filter((t) => t.group === "other").slice(0, 3);

@@ -74,3 +74,21 @@ Deno.test("routes: a route naming its container is counted and skipped by the co
   routes.markDown(container.endpoint);
   assertEquals(routes.pick("app", new Set([A.endpoint])), null);
 });
+
+Deno.test("routes: upstreams no route names any more are reported gone on reload", async () => {
+  const container = { endpoint: "172.17.0.9:80", address: "172.17.0.9", port: 80 };
+  const D = { host: "d", endpoint: "127.0.0.1:1004", address: "127.0.0.1", port: 1004, container };
+  let current: Route[] = [A, B, D];
+  const store = { channel: "c", load: () => Promise.resolve(new Map([["app", current]])) };
+  const gone: string[] = [];
+  const routes = new DirectRoutes(
+    store as unknown as RouteStore,
+    new Logger("test", "error"),
+    (upstream) => gone.push(upstream.endpoint),
+  );
+  await routes.reload();
+  assertEquals(gone, []);
+  current = [A, { ...D, container: { ...container, endpoint: "172.17.0.10:80" } }];
+  await routes.reload();
+  assertEquals(gone.sort(), [B.endpoint, container.endpoint].sort());
+});
