@@ -9,9 +9,10 @@
  *       runs CMD (e.g. `dn update`) with 4 pollers on GET PATH: the old
  *       version answers 404, the new one 200 "<host> v2". Time until every
  *       host answered new, the last old answer, and failed requests.
- *   probe.ts load    --addr A --host H --conc N --duration S --kill-at S --pid P
+ *   probe.ts load    --addr A --host H --conc N --duration S --kill-at S --pid P [--containers IDS]
  *       N keep-alive clients GET /whoami as fast as they can; SIGKILLs pid P
- *       at kill-at seconds; every request's outcome, summarised.
+ *       and `docker kill`s the comma-separated containers IDS at kill-at
+ *       seconds; every request's outcome, summarised.
  */
 
 type Args = Record<string, string> & { cmd?: string[] };
@@ -268,9 +269,15 @@ async function load(args: Args) {
   const t0 = performance.now();
   const rows: { start: number; end: number; ok: boolean; host: string; what: string }[] = [];
   let killedAt = -1;
+  const containers = String(args.containers ?? "").split(",").filter((id) => id !== "");
   setTimeout(() => {
     killedAt = performance.now() - t0;
     Deno.kill(pid, "SIGKILL");
+    // Its containers die with it, as when the machine goes.
+    if (containers.length > 0) {
+      new Deno.Command("docker", { args: ["kill", ...containers], stdout: "null", stderr: "null" })
+        .spawn();
+    }
   }, killAtMs);
   const worker = async () => {
     const c = client(args);

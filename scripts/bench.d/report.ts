@@ -554,7 +554,9 @@ if (fo) {
       `at ${(fo.killedAtMs / 1000).toFixed(1)} s the script SIGKILLs the host process \`${
         restart?.host ?? "?"
       }\` ` +
-      "(its container keeps running, but nothing takes its requests any more: its queue consumer is gone and its direct listener refuses connections until its route goes stale).",
+      "and `docker kill`s its containers at the same moment, as when its machine dies: its queue " +
+      "consumer is gone, its container's bridge IP stops answering, and gateways skip its route " +
+      "after the first refused or timed-out connect until the route goes stale.",
     "",
     table(["what", "value"], [
       ["requests", int(fo.requests)],
