@@ -149,7 +149,7 @@ interface WrkJson {
 }
 interface Run {
   id: string;
-  target: "direct" | "nginx" | "dn" | "dn-broker";
+  target: "direct" | "nginx-1" | "nginx" | "dn" | "dn-broker";
   path: string;
   conc: number;
   threads: number;
@@ -256,13 +256,14 @@ p(
   "",
   "## What is measured",
   "",
-  "The app is `apps/hello-world` (a `Deno.serve` app in a container); four ways to reach it:",
+  "The app is `apps/hello-world` (a `Deno.serve` app in a container); five ways to reach it:",
   "",
   `- **direct**: wrk → the app container's bridge IP and port (${fact("direct")}), the address ` +
     "the dn hosts use too, so no path pays Docker's `docker-proxy`. This is the limit: no proxy at all.",
   `- **nginx**: wrk → nginx on 127.0.0.1:8090 → the same three hello-world containers dn serves from ` +
     `(${fact("nginx_upstreams")}, round-robin), so both proxies balance over the same backends. ` +
-    "Config written by the script: " +
+    "**nginx, 1 container** is the same nginx on 127.0.0.1:8092 in front of the one container " +
+    "of **direct** alone. Config written by the script: " +
     `\`worker_processes ${
       fact("nginx_workers")
     }\`, \`access_log off\`, \`proxy_http_version 1.1\`, ` +
@@ -290,29 +291,36 @@ p(
 
 // ------------------------------------------------------------------ ratios
 
+/** The targets of every cell, in table order. */
+const TARGETS = ["direct", "nginx-1", "nginx", "dn", "dn-broker"] as const;
+
 p("## Side by side", "", "### Requests per second", "");
 p(table(
   [
     "response",
     "c",
     "direct",
+    "nginx, 1 container",
     "nginx",
     "dn",
     "dn broker path",
     "dn / direct",
+    "dn / nginx, 1 container",
     "dn / nginx",
     "dn / broker path",
   ],
   cases.map(({ path, conc }) => {
-    const [d, n, g, b] = ["direct", "nginx", "dn", "dn-broker"].map((t) => find(t, path, conc));
+    const [d, n1, n, g, b] = TARGETS.map((t) => find(t, path, conc));
     return [
       label(path),
       conc,
       int(d?.rps ?? 0),
+      int(n1?.rps ?? 0),
       int(n?.rps ?? 0),
       int(g?.rps ?? 0),
       int(b?.rps ?? 0),
       ratio(g?.rps ?? 0, d?.rps ?? 0),
+      ratio(g?.rps ?? 0, n1?.rps ?? 0),
       ratio(g?.rps ?? 0, n?.rps ?? 0),
       ratio(g?.rps ?? 0, b?.rps ?? 0),
     ];
@@ -324,29 +332,31 @@ p(table(
     "response",
     "c",
     "p50 direct",
+    "p50 nginx, 1 container",
     "p50 nginx",
     "p50 dn",
     "p50 dn broker path",
     "dn / direct",
     "dn / nginx",
+    "dn − nginx, 1 container",
     "dn − nginx",
     "p99 direct",
     "p99 nginx",
     "p99 dn",
   ],
   cases.map(({ path, conc }) => {
-    const [d, n, g, b] = ["direct", "nginx", "dn", "dn-broker"].map((t) =>
-      find(t, path, conc)?.wrk?.latency_us
-    );
+    const [d, n1, n, g, b] = TARGETS.map((t) => find(t, path, conc)?.wrk?.latency_us);
     return [
       label(path),
       conc,
       ms(d?.p50),
+      ms(n1?.p50),
       ms(n?.p50),
       ms(g?.p50),
       ms(b?.p50),
       ratio(g?.p50 ?? 0, d?.p50 ?? 0),
       ratio(g?.p50 ?? 0, n?.p50 ?? 0),
+      g && n1 ? ((g.p50 - n1.p50) / 1000).toFixed(2) : "–",
       g && n ? ((g.p50 - n.p50) / 1000).toFixed(2) : "–",
       ms(d?.p99),
       ms(n?.p99),
