@@ -39,7 +39,15 @@ import { followChannel } from "../lib/redis.ts";
 import type { Endpoint, Route, RouteStore } from "../lib/routes.ts";
 import type { RpcFailure } from "./rpc.ts";
 
-/** How long a host that refused connections is skipped, in ms. */
+/**
+ * Longest wait for a new connection to a container, in ms: containers on
+ * container routes sit on the gateway's machine or a routed bridge, so they
+ * accept within milliseconds or are gone (a dead machine's bridge IP never
+ * answers; its requests move on to another route after this).
+ */
+const CONTAINER_CONNECT_MS = 500;
+
+/** How long an upstream that refused or timed out a connection is skipped, in ms. */
 const DOWN_MS = 2000;
 
 /** Where a request on `route` goes: the app's container when announced, else its host. */
@@ -207,12 +215,18 @@ export class DirectClient {
       this.routes.begin(target.endpoint);
       try {
         if (route.container) {
-          const res = await this.pool.request(route.container.address, route.container.port, {
-            method: head.method,
-            url: head.url,
-            headers: head.headers,
-            body,
-          }, remaining);
+          const res = await this.pool.request(
+            route.container.address,
+            route.container.port,
+            {
+              method: head.method,
+              url: head.url,
+              headers: head.headers,
+              body,
+            },
+            remaining,
+            CONTAINER_CONNECT_MS,
+          );
           onPath?.("container");
           return { ok: true, reply: res };
         }

@@ -63,7 +63,7 @@ export interface Http1Limits {
 
 /** Longest delay a timer takes (2^31 - 1 ms); longer ones would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Longest wait for a connection: a local container accepts at once or not at all. */
+/** Default longest wait for a connection: a local container accepts at once or not at all. */
 const CONNECT_TIMEOUT_MS = 2000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -289,18 +289,23 @@ export class Http1Pool {
   /** Creates a pool with the given limits. */
   constructor(readonly limits: Http1Limits) {}
 
-  /** Sends `req` to `hostname:port` and reads the whole response, within `timeoutMs`. */
+  /**
+   * Sends `req` to `hostname:port` and reads the whole response, within
+   * `timeoutMs`; a new connection must be up within `connectTimeoutMs`.
+   */
   async request(
     hostname: string,
     port: number,
     req: Http1Request,
     timeoutMs: number,
+    connectTimeoutMs = CONNECT_TIMEOUT_MS,
   ): Promise<Http1Response> {
     const key = `${hostname}:${port}`;
     const bytes = serialiseRequest(req);
     for (let attempt = 0;; attempt++) {
       const pooled = this.#idle.get(key)?.pop();
-      const c = pooled ?? await this.#connect(hostname, port, timeoutMs);
+      const c = pooled ??
+        await this.#connect(hostname, port, Math.min(timeoutMs, connectTimeoutMs));
       c.received = 0;
       c.uses++;
       const timer = setTimeout(() => c.close(), Math.min(timeoutMs, MAX_TIMER_MS));
@@ -338,7 +343,7 @@ export class Http1Pool {
   /** Connects within `timeoutMs` (a container gone from its bridge IP gets no answer at all). */
   async #connect(hostname: string, port: number, timeoutMs: number): Promise<Connection> {
     try {
-      const signal = AbortSignal.timeout(Math.min(timeoutMs, CONNECT_TIMEOUT_MS));
+      const signal = AbortSignal.timeout(timeoutMs);
       const conn = await Deno.connect({ hostname, port, transport: "tcp", signal });
       conn.setNoDelay(true);
       return new Connection(conn);
