@@ -15,6 +15,7 @@ import type { AppStore } from "../lib/store.ts";
 /** In-memory hostname → app table kept in step with Redis. */
 export class DomainTable {
   #byHostname = new Map<string, AppRecord>();
+  #names = new Set<string>();
   #loading: Promise<void> | null = null;
   #again = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -25,6 +26,11 @@ export class DomainTable {
   /** The app serving `hostname` (already normalised), if any. */
   lookup(hostname: string): AppRecord | undefined {
     return this.#byHostname.get(hostname);
+  }
+
+  /** True when an app named `name` is in the table. */
+  hasApp(name: string): boolean {
+    return this.#names.has(name);
   }
 
   /** Number of domains known. */
@@ -66,6 +72,7 @@ export class DomainTable {
       const next = new Map<string, AppRecord>();
       for (const app of apps) next.set(app.hostname, app);
       this.#byHostname = next;
+      this.#names = new Set(apps.map((app) => app.name));
       if (invalid.length > 0) this.log.warn("skipped invalid app records", { invalid });
     } catch (e) {
       this.log.warn("domain table not refreshed", { error: errorMessage(e) });

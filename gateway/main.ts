@@ -72,6 +72,7 @@ const health: HealthOptions = {
 addServiceMetrics(health);
 const metrics = new GatewayMetrics(health.registry, {
   lookup: (hostname) => domains.lookup(hostname),
+  hasApp: (name) => domains.hasApp(name),
   get domainCount() {
     return domains.size;
   },

@@ -34,6 +34,8 @@ import { normaliseHostname } from "../lib/names.ts";
 export interface GatewayMetricsSources {
   /** App name of a normalised hostname, if any. */
   lookup(hostname: string): { name: string } | undefined;
+  /** True while an app of that name exists (series of removed apps are dropped). */
+  hasApp(name: string): boolean;
   /** Number of domains known. */
   readonly domainCount: number;
   /** Requests waiting for a host's reply. */
@@ -81,7 +83,8 @@ export class GatewayMetrics {
       .labels();
     const upstream = registry.counter(
       "dn_gateway_upstream_requests_total",
-      "Requests sent on to a host, by path: direct (HTTP to the host) or broker (RabbitMQ).",
+      "Requests sent on towards an app, by path: container (straight to the app's container), " +
+        "host (HTTP to a host) or broker (RabbitMQ).",
       ["path"],
     );
     this.#upstream = {
@@ -95,7 +98,18 @@ export class GatewayMetrics {
     registry.onCollect(() => {
       rpc.set(sources.rpcInFlight);
       domains.set(sources.domainCount);
+      this.#dropRemovedApps();
     });
+  }
+
+  /** Drops the series of apps that no longer exist, so removed apps do not pile up. */
+  #dropRemovedApps(): void {
+    for (const [app, series] of this.#apps) {
+      if (app === "" || this.sources.hasApp(app)) continue;
+      for (const code of series.codes.keys()) this.#requests.remove(app, String(code));
+      this.#latency.remove(app);
+      this.#apps.delete(app);
+    }
   }
 
   /** Counts one request sent on to a host by `path`. */

@@ -157,8 +157,10 @@ Deno.test("/metrics serves the registry with dn_up and process gauges", async ()
 Deno.test("gateway metrics: by app and code, errors only for the gateway's own answers", async () => {
   const registry = new Registry();
   const own = new WeakSet<Response>();
+  let apps = ["hello"];
   const metrics = new GatewayMetrics(registry, {
-    lookup: (h) => h === "hello.dn.test" ? { name: "hello" } : undefined,
+    lookup: (h) => h === "hello.dn.test" && apps.includes("hello") ? { name: "hello" } : undefined,
+    hasApp: (name) => apps.includes(name),
     domainCount: 1,
     rpcInFlight: 2,
     isGatewayAnswer: (res) => own.has(res),
@@ -194,6 +196,11 @@ Deno.test("gateway metrics: by app and code, errors only for the gateway's own a
   ) {
     assert(text.includes(line + "\n"), `${line}\n${text}`);
   }
+  // Removed: its series go at the next scrape; the gateway's own answers stay.
+  apps = [];
+  const after = await registry.render();
+  assert(!after.includes('app="hello"'), after);
+  assert(after.includes('dn_gateway_requests_total{app="",code="404"} 1\n'), after);
 });
 
 Deno.test("control metrics: routes are templates, never raw paths", async () => {
