@@ -514,7 +514,8 @@ p("## Deploy, update, remove", "");
 if (deploy && update) {
   p(
     "On a copy of hello-world named `bench-hello` (hostname `bench-hello.dn.local`), with the image layers " +
-      "already cached by the hello-world build; times from the start of the CLI command. The update adds a " +
+      "cached: an untimed `dn build` and `dn push` of the same code ran first, so the build cache is warm and " +
+      "the registry has the layers; times from the start of the CLI command. The update adds a " +
       "route `/bench-marker` answering `<host> v2` (v1 answers 404 there); four pollers ask for it every 10 ms " +
       "through the gateway while `dn update` runs.",
     "",
