@@ -137,8 +137,13 @@ export class Containers {
     await this.options.docker.stopContainer(id, 10);
   }
 
-  /** Removes a container, stopping it if needed. */
+  /**
+   * Removes a container. A running one gets SIGTERM and 10 s to finish the
+   * requests it is serving first (gateways on container routes may still
+   * have some in flight), as on `dn stop`; then it is killed and removed.
+   */
   async remove(id: string): Promise<void> {
+    await this.options.docker.stopContainer(id, 10).catch(() => {}); // not running, or gone
     await this.options.docker.removeContainer(id, { force: true });
   }
 

@@ -1,7 +1,8 @@
 /**
  * Hosts fail and come back: a killed host's requests are served by another,
  * a host that was down converges on what changed meanwhile, and an update
- * under load starts the new version before the old one stops.
+ * under load starts the new version before the old one stops, which finishes
+ * the slow requests it was serving.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { byStatus, Load, sleep } from "../helpers/load.ts";
@@ -132,6 +133,41 @@ reliabilityTest("update under load", {
   assertEquals(failed, []);
   assertEquals(hosts.map((h) => h.containers.map((c) => c.version)), [[3], [3], [3]]);
   assertEquals(outcomes.at(-1)!.body.trim(), "3");
+});
+
+reliabilityTest("update with slow POSTs in flight", {
+  fault: "dn update (v4) while 6 POST /sleep/4000 are in flight, straight to the old containers",
+  expected: "every POST answers 200 (old containers get SIGTERM and finish them, none is " +
+    "killed mid-request or run twice); v4 everywhere afterwards",
+}, async (note) => {
+  const digest = await net.buildAndPush(appDir, APP, 4);
+  const posts = Array.from({ length: 6 }, async () => {
+    const res = await net.gateway(HOSTNAME, "/sleep/4000", { method: "POST" });
+    return `${res.status} ${(await res.text()).trim()}`;
+  });
+  await sleep(300);
+  const started = performance.now();
+  assertEquals(
+    (await net.api("POST", `/v1/apps/${APP}/update`, { version: 4, digest })).status,
+    200,
+  );
+  const answers = await Promise.all(posts);
+  note(
+    `answers ${JSON.stringify(answers)}, last ${Math.round(performance.now() - started)} ms ` +
+      "after the update began",
+  );
+  assertEquals(answers, Array(6).fill("200 slept"));
+  const deadline = Date.now() + 60_000;
+  let versions: number[][] = [];
+  while (Date.now() < deadline) {
+    const hosts = (await net.api("GET", `/v1/apps/${APP}/status`)).body.hosts;
+    versions = hosts.map((h: { containers: { version: number }[] }) =>
+      h.containers.map((c) => c.version)
+    );
+    if (versions.length === 3 && versions.every((v) => v.length === 1 && v[0] === 4)) break;
+    await sleep(300);
+  }
+  assertEquals(versions, [[4], [4], [4]]);
 });
 
 /** The container of APP on `host`, from control's status. */
