@@ -110,6 +110,8 @@ class Connection {
   received = 0;
   /** Number of requests sent on this connection. */
   uses = 0;
+  /** Set when its upstream was forgotten mid-request: closed, not pooled, when done. */
+  retired = false;
 
   constructor(readonly conn: Deno.TcpConn) {}
 
@@ -285,6 +287,8 @@ export function serialiseRequest(req: Http1Request): Uint8Array {
 /** Keep-alive connection pools keyed by `host:port`. */
 export class Http1Pool {
   readonly #idle = new Map<string, Connection[]>();
+  /** Connections in use, by `host:port`. */
+  readonly #busy = new Map<Connection, string>();
 
   /** Creates a pool with the given limits. */
   constructor(readonly limits: Http1Limits) {}
@@ -308,6 +312,7 @@ export class Http1Pool {
         await this.#connect(hostname, port, Math.min(timeoutMs, connectTimeoutMs));
       c.received = 0;
       c.uses++;
+      this.#busy.set(c, key);
       const timer = setTimeout(() => c.close(), Math.min(timeoutMs, MAX_TIMER_MS));
       try {
         await c.write(bytes);
@@ -323,15 +328,21 @@ export class Http1Pool {
         if (stale) continue;
         if (e instanceof UpstreamError) throw e;
         throw new UpstreamError(`upstream ${key}: ${(e as Error).message}`, c.received === 0);
+      } finally {
+        this.#busy.delete(c);
       }
     }
   }
 
-  /** Closes idle connections to `hostname:port` (the container went away). */
+  /**
+   * Closes idle connections to `hostname:port` (the container went away);
+   * those busy with a request now are closed once it is done.
+   */
   forget(hostname: string, port: number): void {
     const key = `${hostname}:${port}`;
     for (const c of this.#idle.get(key) ?? []) c.close();
     this.#idle.delete(key);
+    for (const [c, busyKey] of this.#busy) if (busyKey === key) c.retired = true;
   }
 
   /** Closes every idle connection. */
@@ -357,7 +368,7 @@ export class Http1Pool {
 
   #release(key: string, c: Connection): void {
     const list = this.#idle.get(key) ?? [];
-    if (list.length >= this.limits.maxIdle) {
+    if (c.retired || list.length >= this.limits.maxIdle) {
       c.close();
       return;
     }
