@@ -20,7 +20,7 @@
 
 import type { AMQPChannel, AMQPClient } from "@cloudamqp/amqp-client";
 import type { ContainerSummary } from "../lib/docker/mod.ts";
-import type { CounterChild, HistogramChild, Registry } from "../lib/metrics.ts";
+import type { Counter, CounterChild, Histogram, HistogramChild, Registry } from "../lib/metrics.ts";
 import { LABEL } from "./containers.ts";
 
 /** What a host's metrics read at scrape time. */
@@ -43,23 +43,21 @@ interface AppSeries {
 /** A host's metrics. */
 export class HostMetrics {
   readonly #apps = new Map<string, AppSeries>();
-  readonly #make: (app: string) => AppSeries;
-  readonly #code: (app: string, status: number) => CounterChild;
+  readonly #requests: Counter;
+  readonly #latency: Histogram;
 
   /** Registers the metrics on `registry`. */
   constructor(readonly registry: Registry, readonly sources: HostMetricsSources) {
-    const requests = registry.counter(
+    this.#requests = registry.counter(
       "dn_host_requests_total",
       'Requests served, by app and status code ("none": not answered).',
       ["app", "code"],
     );
-    const latency = registry.histogram(
+    this.#latency = registry.histogram(
       "dn_host_upstream_duration_seconds",
       "Time the app's container took to answer, by app.",
       ["app"],
     );
-    this.#make = (app) => ({ codes: new Map(), latency: latency.labels(app) });
-    this.#code = (app, status) => requests.labels(app, status === 0 ? "none" : String(status));
     const inFlight = registry.gauge("dn_host_requests_in_flight", "Requests being handled.")
       .labels();
     const served = registry.gauge("dn_host_apps_served", "Apps whose queue this host consumes.")
@@ -81,7 +79,9 @@ export class HostMetrics {
     );
     registry.onCollect(() => {
       inFlight.set(sources.inFlight());
-      served.set(sources.servedApps().length);
+      const apps = sources.servedApps();
+      served.set(apps.length);
+      this.#dropUnserved(new Set(apps));
     });
     registry.onCollect(async () => {
       const list = await sources.containers();
@@ -102,21 +102,36 @@ export class HostMetrics {
     });
   }
 
+  /** Drops the series of apps this host no longer serves, so stopped and removed apps do not pile up. */
+  #dropUnserved(served: ReadonlySet<string>): void {
+    for (const [app, series] of this.#apps) {
+      if (served.has(app)) continue;
+      for (const status of series.codes.keys()) this.#requests.remove(app, codeLabel(status));
+      this.#latency.remove(app);
+      this.#apps.delete(app);
+    }
+  }
+
   /** Counts one request of `app` answered with `status` (0: not answered) after `ms`. */
   served(app: string, status: number, ms: number): void {
     let series = this.#apps.get(app);
     if (!series) {
-      series = this.#make(app);
+      series = { codes: new Map(), latency: this.#latency.labels(app) };
       this.#apps.set(app, series);
     }
     let counter = series.codes.get(status);
     if (!counter) {
-      counter = this.#code(app, status);
+      counter = this.#requests.labels(app, codeLabel(status));
       series.codes.set(status, counter);
     }
     counter.value++;
     if (status !== 0) series.latency.observe(ms / 1000);
   }
+}
+
+/** The `code` label of a status (0: not answered). */
+function codeLabel(status: number): string {
+  return status === 0 ? "none" : String(status);
 }
 
 /** Depth and consumers of each app's queue, by passive declare; apps whose queue is gone are left out. */

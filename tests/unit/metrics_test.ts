@@ -239,6 +239,7 @@ Deno.test("control metrics: routes are templates, never raw paths", async () => 
 
 Deno.test("host metrics: served requests, containers by state, no broker no queue stats", async () => {
   const registry = new Registry();
+  let served = ["hello", "echo"];
   const metrics = new HostMetrics(registry, {
     containers: () =>
       Promise.resolve([
@@ -246,7 +247,7 @@ Deno.test("host metrics: served requests, containers by state, no broker no queu
         { labels: { "network.dn.app": "hello" }, state: "exited" },
         { labels: { "network.dn.app": "echo" }, state: "running" },
       ] as never),
-    servedApps: () => ["hello", "echo"],
+    servedApps: () => served,
     inFlight: () => 1,
     client: () => null,
   });
@@ -270,4 +271,9 @@ Deno.test("host metrics: served requests, containers by state, no broker no queu
     assert(text.includes(line + "\n"), `${line}\n${text}`);
   }
   assert(!text.includes("dn_host_queue_messages{"), "no queue stats without a broker");
+  // No longer served here: its request series go at the next scrape.
+  served = ["echo"];
+  const after = await registry.render();
+  assert(!after.includes('dn_host_requests_total{app="hello"'), after);
+  assert(!after.includes('dn_host_upstream_duration_seconds_count{app="hello"}'), after);
 });
