@@ -146,11 +146,9 @@ async function* demux(
   body: ReadableStream<Uint8Array>,
   multiplexed: boolean,
 ): AsyncGenerator<LogLine> {
-  const reader = body.getReader();
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   const partial = { stdout: "", stderr: "" };
   let buf: Uint8Array = new Uint8Array(0);
-  let done = false;
 
   function* text(stream: "stdout" | "stderr", bytes: Uint8Array, end: boolean): Generator<LogLine> {
     const lines = (partial[stream] + decoders[stream].decode(bytes, { stream: !end })).split("\n");
@@ -159,35 +157,26 @@ async function* demux(
     for (const line of lines) yield { stream, line: line.replace(/\r$/, "") };
   }
 
-  try {
-    while (true) {
-      const read = await reader.read();
-      if (read.done) {
-        done = true;
-        break;
-      }
-      if (!multiplexed) {
-        yield* text("stdout", read.value, false);
-        continue;
-      }
-      buf = concat(buf, read.value);
-      let offset = 0;
-      while (buf.length - offset >= 8) {
-        const size = new DataView(buf.buffer, buf.byteOffset + offset + 4, 4).getUint32(0);
-        if (buf.length - offset - 8 < size) break;
-        const kind = buf[offset];
-        const payload = buf.subarray(offset + 8, offset + 8 + size);
-        offset += 8 + size;
-        if (kind === 1 || kind === 2) yield* text(kind === 1 ? "stdout" : "stderr", payload, false);
-      }
-      buf = buf.slice(offset);
+  // Stream iteration cancels the body when the consumer stops early.
+  for await (const chunk of body) {
+    if (!multiplexed) {
+      yield* text("stdout", chunk, false);
+      continue;
     }
-    yield* text("stdout", new Uint8Array(), true);
-    yield* text("stderr", new Uint8Array(), true);
-  } finally {
-    if (!done) await reader.cancel().catch(() => {});
-    reader.releaseLock();
+    buf = concat(buf, chunk);
+    let offset = 0;
+    while (buf.length - offset >= 8) {
+      const size = new DataView(buf.buffer, buf.byteOffset + offset + 4, 4).getUint32(0);
+      if (buf.length - offset - 8 < size) break;
+      const kind = buf[offset];
+      const payload = buf.subarray(offset + 8, offset + 8 + size);
+      offset += 8 + size;
+      if (kind === 1 || kind === 2) yield* text(kind === 1 ? "stdout" : "stderr", payload, false);
+    }
+    buf = buf.slice(offset);
   }
+  yield* text("stdout", new Uint8Array(), true);
+  yield* text("stderr", new Uint8Array(), true);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
