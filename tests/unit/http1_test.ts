@@ -112,16 +112,15 @@ Deno.test("http1 serialises bodiless GET without content-length", () => {
 
 Deno.test("http1 forget closes idle connections, and busy ones once their request is done", async () => {
   let requests = 0;
-  let pool: Http1Pool | undefined;
+  const pool = new Http1Pool({ maxHeadBytes: 8192, maxBodyBytes: 1 << 20, maxIdle: 4 });
   const server = rawServer([
     "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na",
     "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb",
     "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nc",
   ], () => {
     // The second request is on the wire: its connection is busy now.
-    if (++requests === 2) pool!.forget("127.0.0.1", server.port);
+    if (++requests === 2) pool.forget("127.0.0.1", server.port);
   });
-  pool = new Http1Pool({ maxHeadBytes: 8192, maxBodyBytes: 1 << 20, maxIdle: 4 });
   await pool.request("127.0.0.1", server.port, get, 2000);
   pool.forget("127.0.0.1", server.port); // idle: closed now
   assertEquals(dec.decode((await pool.request("127.0.0.1", server.port, get, 2000)).body), "b");
