@@ -35,7 +35,7 @@ import {
   type RequestHead,
 } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { followChannel } from "../lib/redis.ts";
+import { coalesced, mirror } from "../lib/redis.ts";
 import type { Endpoint, Route, RouteStore } from "../lib/routes.ts";
 import type { RpcFailure } from "./rpc.ts";
 
@@ -65,8 +65,9 @@ export class DirectRoutes {
   #inFlight = new Map<string, number>();
   #downUntil = new Map<string, number>();
   #turn = 0;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #loading = false;
+  #stop: () => void = () => {};
+  /** Reloads the table; calls during a load coalesce into one more load. */
+  readonly reload: () => Promise<void> = coalesced(() => this.#load());
 
   /**
    * Creates a table over `store`; call {@link start}. `onGone` hears of each
@@ -81,20 +82,21 @@ export class DirectRoutes {
 
   /** Subscribes to route events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
-    followChannel(subscriber, this.store.channel, () => this.reload(), this.log);
-    this.#timer = setInterval(() => this.reload(), this.refreshMs);
-    await this.reload();
+    this.#stop = await mirror(
+      subscriber,
+      this.store.channel,
+      this.refreshMs,
+      this.reload,
+      this.log,
+    );
   }
 
   /** Stops the refresh timer. */
   stop(): void {
-    clearInterval(this.#timer);
+    this.#stop();
   }
 
-  /** Reloads the table (a reload already running absorbs this one). */
-  async reload(): Promise<void> {
-    if (this.#loading) return;
-    this.#loading = true;
+  async #load(): Promise<void> {
     try {
       const before = this.#routes;
       this.#routes = await this.store.load();
@@ -110,8 +112,6 @@ export class DirectRoutes {
       }
     } catch (e) {
       this.log.warn("route table not refreshed", { error: errorMessage(e) });
-    } finally {
-      this.#loading = false;
     }
   }
 

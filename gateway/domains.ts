@@ -9,16 +9,16 @@
 import type { Redis } from "ioredis";
 import type { AppRecord } from "../lib/apps.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { followChannel } from "../lib/redis.ts";
+import { coalesced, mirror } from "../lib/redis.ts";
 import type { AppStore } from "../lib/store.ts";
 
 /** In-memory hostname → app table kept in step with Redis. */
 export class DomainTable {
   #byHostname = new Map<string, AppRecord>();
   #names = new Set<string>();
-  #loading: Promise<void> | null = null;
-  #again = false;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stop: () => void = () => {};
+  /** Reloads the table; calls during a load coalesce into one more load. */
+  readonly reload: () => Promise<void> = coalesced(() => this.#load());
 
   /** Creates a table over `store`; call {@link start}. */
   constructor(readonly store: AppStore, readonly log: Logger, readonly refreshMs = 30_000) {}
@@ -40,30 +40,18 @@ export class DomainTable {
 
   /** Subscribes to change events on `subscriber` and loads the table. */
   async start(subscriber: Redis): Promise<void> {
-    followChannel(subscriber, this.store.eventsChannel, () => this.reload(), this.log);
-    this.#timer = setInterval(() => this.reload(), this.refreshMs);
-    await this.reload();
+    this.#stop = await mirror(
+      subscriber,
+      this.store.eventsChannel,
+      this.refreshMs,
+      this.reload,
+      this.log,
+    );
   }
 
   /** Stops the refresh timer. */
   stop(): void {
-    clearInterval(this.#timer);
-  }
-
-  /** Reloads the table; calls during a load coalesce into one more load. */
-  reload(): Promise<void> {
-    if (this.#loading) {
-      this.#again = true;
-      return this.#loading;
-    }
-    this.#loading = this.#load().finally(() => {
-      this.#loading = null;
-      if (this.#again) {
-        this.#again = false;
-        this.reload();
-      }
-    });
-    return this.#loading;
+    this.#stop();
   }
 
   async #load(): Promise<void> {

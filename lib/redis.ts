@@ -108,3 +108,44 @@ export function followChannel(
   subscriber.on("ready", subscribe);
   if (subscriber.status === "ready") subscribe();
 }
+
+/**
+ * Runs `load` one at a time. A call while a load runs makes exactly one more
+ * load run after it (however many calls came), so a change announced while
+ * Redis was being read is never missed. The returned promise settles when a
+ * load that began after the call has ended. `load` reports its own errors.
+ */
+export function coalesced(load: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const run = (): Promise<void> => {
+    if (running === null) {
+      running = load().catch(() => {}).finally(() => (running = null));
+      return running;
+    }
+    next ??= running.then(() => {
+      next = null;
+      return run();
+    });
+    return next;
+  };
+  return run;
+}
+
+/**
+ * Keeps an in-memory copy of Redis state fresh: calls `reload` for every
+ * message on `channel`, after each (re)subscription and every `refreshMs` as
+ * a safety net, and once now (awaited). Returns what stops the timer.
+ */
+export async function mirror(
+  subscriber: Redis,
+  channel: string,
+  refreshMs: number,
+  reload: () => Promise<void>,
+  log: Logger,
+): Promise<() => void> {
+  followChannel(subscriber, channel, () => void reload(), log);
+  const timer = setInterval(() => void reload(), refreshMs);
+  await reload();
+  return () => clearInterval(timer);
+}

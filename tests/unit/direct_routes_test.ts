@@ -92,3 +92,30 @@ Deno.test("routes: upstreams no route names any more are reported gone on reload
   await routes.reload();
   assertEquals(gone.sort(), [B.endpoint, container.endpoint].sort());
 });
+
+Deno.test("routes: reloads asked for during a load run once more after it, never dropped", async () => {
+  let current: Route[] = [A];
+  let loads = 0;
+  let release = () => {};
+  const store = {
+    channel: "c",
+    load: async () => {
+      loads++;
+      const snapshot = current; // what Redis held when the load read it
+      await new Promise<void>((resolve) => release = resolve);
+      return new Map([["app", snapshot]]);
+    },
+  };
+  const routes = new DirectRoutes(store as unknown as RouteStore, new Logger("test", "error"));
+  const first = routes.reload();
+  current = [A, B]; // a host announces while the first load is in flight
+  const second = routes.reload();
+  const third = routes.reload();
+  release();
+  await first;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  release();
+  await Promise.all([second, third]);
+  assertEquals(loads, 2);
+  assertEquals(routes.pick("app", new Set([A.endpoint]))?.host, "b");
+});
