@@ -20,7 +20,6 @@
  * @module
  */
 
-import type { Redis } from "ioredis";
 import {
   type Http1Pool,
   UpstreamConnectError,
@@ -35,7 +34,7 @@ import {
   type RequestHead,
 } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { coalesced, mirror } from "../lib/redis.ts";
+import { RedisMirror } from "../lib/redis.ts";
 import type { Endpoint, Route, RouteStore } from "../lib/routes.ts";
 import type { RpcFailure } from "./rpc.ts";
 
@@ -60,14 +59,11 @@ export function upstreamOf(route: Route): Endpoint {
  * Requests in flight and refused connections are counted per upstream
  * ({@link upstreamOf}).
  */
-export class DirectRoutes {
+export class DirectRoutes extends RedisMirror {
   #routes = new Map<string, Route[]>();
   #inFlight = new Map<string, number>();
   #downUntil = new Map<string, number>();
   #turn = 0;
-  #stop: () => void = () => {};
-  /** Reloads the table; calls during a load coalesce into one more load. */
-  readonly reload: () => Promise<void> = coalesced(() => this.#load());
 
   /**
    * Creates a table over `store`; call {@link start}. `onGone` hears of each
@@ -75,28 +71,15 @@ export class DirectRoutes {
    */
   constructor(
     readonly store: RouteStore,
-    readonly log: Logger,
+    log: Logger,
     readonly onGone: (upstream: Endpoint) => void = () => {},
-    readonly refreshMs = 5000,
-  ) {}
-
-  /** Subscribes to route events on `subscriber` and loads the table. */
-  async start(subscriber: Redis): Promise<void> {
-    this.#stop = await mirror(
-      subscriber,
-      this.store.channel,
-      this.refreshMs,
-      this.reload,
-      this.log,
-    );
+    refreshMs = 5000,
+  ) {
+    super(store.channel, refreshMs, log);
   }
 
-  /** Stops the refresh timer. */
-  stop(): void {
-    this.#stop();
-  }
-
-  async #load(): Promise<void> {
+  /** Reads the routes, and reports upstreams no route names any more. */
+  protected async load(): Promise<void> {
     try {
       const before = this.#routes;
       this.#routes = await this.store.load();

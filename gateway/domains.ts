@@ -6,22 +6,20 @@
  * @module
  */
 
-import type { Redis } from "ioredis";
 import type { AppRecord } from "../lib/apps.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { coalesced, mirror } from "../lib/redis.ts";
+import { RedisMirror } from "../lib/redis.ts";
 import type { AppStore } from "../lib/store.ts";
 
 /** In-memory hostname → app table kept in step with Redis. */
-export class DomainTable {
+export class DomainTable extends RedisMirror {
   #byHostname = new Map<string, AppRecord>();
   #names = new Set<string>();
-  #stop: () => void = () => {};
-  /** Reloads the table; calls during a load coalesce into one more load. */
-  readonly reload: () => Promise<void> = coalesced(() => this.#load());
 
   /** Creates a table over `store`; call {@link start}. */
-  constructor(readonly store: AppStore, readonly log: Logger, readonly refreshMs = 30_000) {}
+  constructor(readonly store: AppStore, log: Logger, refreshMs = 30_000) {
+    super(store.eventsChannel, refreshMs, log);
+  }
 
   /** The app serving `hostname` (already normalised), if any. */
   lookup(hostname: string): AppRecord | undefined {
@@ -38,23 +36,8 @@ export class DomainTable {
     return this.#byHostname.size;
   }
 
-  /** Subscribes to change events on `subscriber` and loads the table. */
-  async start(subscriber: Redis): Promise<void> {
-    this.#stop = await mirror(
-      subscriber,
-      this.store.eventsChannel,
-      this.refreshMs,
-      this.reload,
-      this.log,
-    );
-  }
-
-  /** Stops the refresh timer. */
-  stop(): void {
-    this.#stop();
-  }
-
-  async #load(): Promise<void> {
+  /** Reads every app record into the table. */
+  protected async load(): Promise<void> {
     try {
       const { apps, invalid } = await this.store.list();
       const next = new Map<string, AppRecord>();

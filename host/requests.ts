@@ -186,11 +186,22 @@ export class RequestServer {
       const fresh = await this.options.refreshTarget(app).catch(() => undefined);
       if (fresh === undefined || served.target !== before) continue; // unknown now, or changed meanwhile
       if (fresh === null) this.options.onUnreachable(app);
-      else if (!sameEndpoint(fresh, before) && fresh.containerId === before.containerId) {
-        served.target = fresh;
-        this.options.onServing?.(app, true);
+      // Same container on a new address; a new container is the agent's to switch to, once ready.
+      else if (fresh.containerId === before.containerId && !sameEndpoint(fresh, before)) {
+        this.#moved(app, served, before, fresh);
       }
     }
+  }
+
+  /**
+   * `app`, served at `was`, answers at `fresh` now (its container restarted
+   * on another address, or was replaced): served there from now on, and
+   * announced, unless the app moved to another container meanwhile.
+   */
+  #moved(app: string, served: Served, was: Target, fresh: Target): void {
+    if (served.target.containerId !== was.containerId) return;
+    served.target = fresh;
+    this.options.onServing?.(app, true);
   }
 
   /** The target of `app`, if served. */
@@ -402,10 +413,7 @@ export class RequestServer {
           const fresh = await this.options.refreshTarget(app).catch(() => null);
           if (fresh && !sameEndpoint(fresh, target)) {
             // The container restarted on a new address (or was replaced).
-            if (served.target.containerId === target.containerId) {
-              served.target = fresh;
-              this.options.onServing?.(app, true);
-            }
+            this.#moved(app, served, target, fresh);
             target = fresh;
             continue;
           }

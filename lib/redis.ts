@@ -115,7 +115,7 @@ export function followChannel(
  * Redis was being read is never missed. The returned promise settles when a
  * load that began after the call has ended. `load` reports its own errors.
  */
-export function coalesced(load: () => Promise<void>): () => Promise<void> {
+function coalesced(load: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | null = null;
   let next: Promise<void> | null = null;
   const run = (): Promise<void> => {
@@ -133,19 +133,30 @@ export function coalesced(load: () => Promise<void>): () => Promise<void> {
 }
 
 /**
- * Keeps an in-memory copy of Redis state fresh: calls `reload` for every
- * message on `channel`, after each (re)subscription and every `refreshMs` as
- * a safety net, and once now (awaited). Returns what stops the timer.
+ * An in-memory copy of Redis state, kept fresh: reloaded for every message
+ * on `channel`, after each (re)subscription, and every `refreshMs` as a
+ * safety net. Subclasses say how to load it (and log their own failures).
  */
-export async function mirror(
-  subscriber: Redis,
-  channel: string,
-  refreshMs: number,
-  reload: () => Promise<void>,
-  log: Logger,
-): Promise<() => void> {
-  followChannel(subscriber, channel, () => void reload(), log);
-  const timer = setInterval(() => void reload(), refreshMs);
-  await reload();
-  return () => clearInterval(timer);
+export abstract class RedisMirror {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  /** Reloads now; calls during a load coalesce into one more load. */
+  readonly reload: () => Promise<void> = coalesced(() => this.load());
+
+  /** Creates a mirror following `channel`; call {@link start}. */
+  constructor(readonly channel: string, readonly refreshMs: number, readonly log: Logger) {}
+
+  /** Subscribes on `subscriber`, starts the timer and loads once (awaited). */
+  async start(subscriber: Redis): Promise<void> {
+    followChannel(subscriber, this.channel, () => void this.reload(), this.log);
+    this.#timer = setInterval(() => void this.reload(), this.refreshMs);
+    await this.reload();
+  }
+
+  /** Stops the refresh timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Reads the state from Redis into memory. */
+  protected abstract load(): Promise<void>;
 }
