@@ -25,8 +25,8 @@ import type { ContainerReport } from "./apps.ts";
  */
 export const AT_MOST_ONCE_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH"]);
 
-/** AMQP `type` of a request envelope. */
-export const REQUEST_TYPE = "dn.request.v1";
+/** AMQP `type` of a request envelope (v2: the head carries `timeoutMs`, not a deadline). */
+export const REQUEST_TYPE = "dn.request.v2";
 /** AMQP `type` of a response envelope. */
 export const RESPONSE_TYPE = "dn.response.v1";
 /** AMQP `type` of a command message. */
@@ -54,7 +54,12 @@ export interface RequestHead {
   bodyKey?: string;
   /** Request id, also passed to the app as `x-request-id`. */
   id: string;
-  /** Epoch milliseconds after which nobody waits for the answer. */
+  /**
+   * Epoch milliseconds, by this process's clock, after which nobody waits for
+   * the answer. On the wire it travels as `timeoutMs`, the time left when the
+   * envelope was encoded, so no two machines' clocks need agree: the decoder
+   * turns it back into a deadline by its own clock.
+   */
   deadline: number;
 }
 
@@ -86,17 +91,28 @@ const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 const MAX_HEAD = 1024 * 1024;
 const MAX_HEADERS = 1000;
+/** Longest `timeoutMs` a request may carry (an app's timeout is at most 10 minutes). */
+const MAX_TIMEOUT_MS = 3_600_000;
 /** Largest command or status request body; real ones are under 100 bytes. */
 const MAX_COMMAND = 4096;
 
-/** Encodes a head and body into one binary envelope. */
+/**
+ * Encodes a head and body into one binary envelope. A request head's
+ * `deadline` goes on the wire as `timeoutMs`, the time left now (at least 1).
+ */
 export function encodeEnvelope(head: RequestHead | ResponseHead, body: Uint8Array): Uint8Array {
-  const json = encoder.encode(JSON.stringify(head));
+  const wire = "deadline" in head ? requestWireHead(head) : head;
+  const json = encoder.encode(JSON.stringify(wire));
   const out = new Uint8Array(4 + json.length + body.length);
   new DataView(out.buffer).setUint32(0, json.length);
   out.set(json, 4);
   out.set(body, 4 + json.length);
   return out;
+}
+
+function requestWireHead(head: RequestHead): Record<string, unknown> {
+  const { deadline, ...rest } = head;
+  return { ...rest, timeoutMs: Math.max(1, Math.ceil(deadline - Date.now())) };
 }
 
 function splitEnvelope(bytes: Uint8Array): { head: Record<string, unknown>; body: Uint8Array } {
@@ -145,11 +161,15 @@ function onlyKeys(head: Record<string, unknown>, allowed: readonly string[]): vo
   }
 }
 
-/** Decodes and validates a request envelope. */
+/**
+ * Decodes and validates a request envelope; its `deadline` is `timeoutMs`
+ * from now by this process's clock.
+ */
 export function decodeRequest(bytes: Uint8Array): Envelope<RequestHead> {
+  const received = Date.now();
   const { head, body } = splitEnvelope(bytes);
-  onlyKeys(head, ["method", "url", "headers", "bodyKey", "id", "deadline"]);
-  const { method, url, id, deadline } = head;
+  onlyKeys(head, ["method", "url", "headers", "bodyKey", "id", "timeoutMs"]);
+  const { method, url, id, timeoutMs } = head;
   if (typeof method !== "string" || !TOKEN.test(method) || method.length > 32) {
     throw new EnvelopeError("method must be an HTTP token");
   }
@@ -159,9 +179,13 @@ export function decodeRequest(bytes: Uint8Array): Envelope<RequestHead> {
   if (typeof id !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(id)) {
     throw new EnvelopeError("id must be a short token");
   }
-  if (typeof deadline !== "number" || !Number.isSafeInteger(deadline) || deadline <= 0) {
-    throw new EnvelopeError("deadline must be a positive integer (epoch ms)");
+  if (
+    typeof timeoutMs !== "number" || !Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 ||
+    timeoutMs > MAX_TIMEOUT_MS
+  ) {
+    throw new EnvelopeError(`timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
   }
+  const deadline = received + timeoutMs;
   const bodyKey = checkBodyKey(head.bodyKey);
   if (bodyKey !== undefined && body.length > 0) {
     throw new EnvelopeError("body must be either inline or in Redis, not both");

@@ -4,13 +4,14 @@
  *
  * Hash `<prefix>routes`, field `<app> <host>`, value `<endpoint> <ms>` or
  * `<endpoint> <ms> <container>`: the host's request listener (`ip:port`),
- * when the host last said so, and, from a host with `requestRoute:
+ * when the host last said so (Redis's clock, see lib/redis_clock.ts: no two
+ * machines' clocks need agree), and, from a host with `requestRoute:
  * "container"`, the `ip:port` of the app's container, which the gateway then
  * sends requests to straight, with no host in between. Hosts
  * write their routes when they start or stop serving an app and again with
  * every heartbeat; each change is announced on the `<prefix>routes` channel.
- * Readers ignore routes older than {@link ROUTE_MAX_AGE_MS}, so a host that
- * died without a word drops out on its own.
+ * Readers ignore routes older than {@link ROUTE_MAX_AGE_MS} by Redis's clock,
+ * so a host that died without a word drops out on its own.
  *
  * @module
  */
@@ -18,9 +19,24 @@
 import type { Redis } from "ioredis";
 import { isAppName, isHostName } from "./names.ts";
 import { withRedis } from "./redis.ts";
+import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
 /** Routes not refreshed for this long are ignored (three missed heartbeats). */
 export const ROUTE_MAX_AGE_MS = 15_000;
+
+/**
+ * Writes routes stamped with Redis's time. KEYS: routes hash, channel.
+ * ARGV: "1" to publish (else "0"), host, then per route: field, endpoint,
+ * container endpoint or "".
+ */
+const ANNOUNCE = `${LUA_NOW_MS}
+for i = 3, #ARGV, 3 do
+  local value = ARGV[i + 1] .. ' ' .. now
+  if ARGV[i + 2] ~= '' then value = value .. ' ' .. ARGV[i + 2] end
+  redis.call('HSET', KEYS[1], ARGV[i], value)
+end
+if ARGV[1] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
+return 'ok'`;
 
 /** A socket address, parsed once. */
 export interface Endpoint {
@@ -74,7 +90,7 @@ export class RouteStore {
   }
 
   /**
-   * Says that `host` serves each of `entries` at `endpoint` (now); `news`
+   * Says that `host` serves each of `entries` at `endpoint` (now, by Redis's clock); `news`
    * false for a refresh that changes nothing readers need to hear about at once.
    */
   async announce(
@@ -84,16 +100,13 @@ export class RouteStore {
     news = true,
   ): Promise<void> {
     if (entries.length === 0) return;
-    const now = Date.now();
-    const fields = entries.flatMap(({ app, container }) => [
-      `${app} ${host}`,
-      container ? `${endpoint} ${now} ${container}` : `${endpoint} ${now}`,
-    ]);
-    await withRedis(this.redis, () => {
-      const write = this.redis.multi().hset(this.#key, ...fields);
-      if (news) write.publish(this.channel, host);
-      return write.exec();
-    });
+    const args = entries.flatMap((
+      { app, container },
+    ) => [`${app} ${host}`, endpoint, container ?? ""]);
+    await withRedis(
+      this.redis,
+      () => this.redis.eval(ANNOUNCE, 2, this.#key, this.channel, news ? "1" : "0", host, ...args),
+    );
   }
 
   /** Says that `host` no longer serves `apps`. */
@@ -106,9 +119,9 @@ export class RouteStore {
     );
   }
 
-  /** Fresh routes by app; malformed and stale entries are skipped. */
-  async load(now = Date.now()): Promise<Map<string, Route[]>> {
-    const all = await withRedis(this.redis, () => this.redis.hgetall(this.#key));
+  /** Fresh routes by app (by Redis's clock); malformed and stale entries are skipped. */
+  async load(): Promise<Map<string, Route[]>> {
+    const { now, fields: all } = await readHashWithTime(this.redis, this.#key);
     const routes = new Map<string, Route[]>();
     for (const [field, value] of Object.entries(all)) {
       const [app, host] = field.split(" ");

@@ -3,7 +3,7 @@
  *
  * Keys (under the configured prefix): `apps` hash name → app JSON, `domains`
  * hash hostname → name (keeps hostnames unique), `hosts` hash host → last seen
- * (ms). Every change is one Lua script that also publishes on the `events`
+ * (ms, Redis's clock: see lib/redis_clock.ts). Every change is one Lua script that also publishes on the `events`
  * channel, so the gateway's domain table and the hosts hear of it at once.
  *
  * @module
@@ -20,6 +20,7 @@ import {
 } from "./apps.ts";
 import { isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
 import { withRedis } from "./redis.ts";
+import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
 /** Raised when a stored value does not validate. */
 export class StoreDataError extends Error {
@@ -45,6 +46,9 @@ export interface StoreEvent {
   /** App that changed. */
   app: string;
 }
+
+const HEARTBEAT = `${LUA_NOW_MS}redis.call('HSET', KEYS[1], ARGV[1], now)
+return 'ok'`;
 
 const CREATE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'name' end
@@ -223,14 +227,14 @@ export class AppStore {
     this.#check(result, previous.app);
   }
 
-  /** Records that host `name` is alive now. */
-  async heartbeat(name: string, now = Date.now()): Promise<void> {
-    await withRedis(this.redis, () => this.redis.hset(this.#hosts, name, String(now)));
+  /** Records that host `name` is alive now, by Redis's clock. */
+  async heartbeat(name: string): Promise<void> {
+    await withRedis(this.redis, () => this.redis.eval(HEARTBEAT, 1, this.#hosts, name));
   }
 
-  /** Hosts seen within `maxAgeMs`, sorted by name. */
-  async liveHosts(maxAgeMs: number, now = Date.now()): Promise<string[]> {
-    const all = await withRedis(this.redis, () => this.redis.hgetall(this.#hosts));
+  /** Hosts seen within `maxAgeMs` by Redis's clock, sorted by name. */
+  async liveHosts(maxAgeMs: number): Promise<string[]> {
+    const { now, fields: all } = await readHashWithTime(this.redis, this.#hosts);
     return Object.entries(all)
       .filter(([name, seen]) => isAppName(name) && now - Number(seen) <= maxAgeMs)
       .map(([name]) => name)

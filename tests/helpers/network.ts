@@ -21,6 +21,9 @@ export const DENO = Deno.execPath();
 /** Where `scripts/infra` keeps state and config. */
 export const STATE_DIR = Deno.env.get("DN_STATE_DIR") ?? "/var/lib/dn";
 
+/** Debian's libfaketime (package faketime, installed by scripts/infra). */
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
 /** Where test services' logs go (one file per service, appended). */
 export const LOG_DIR = Deno.env.get("DN_TEST_LOG_DIR") ?? "/tmp/dn-test-logs";
 Deno.mkdirSync(LOG_DIR, { recursive: true });
@@ -149,6 +152,11 @@ export interface TestNetworkOptions {
   env?: Record<string, string>;
   /** Extra environment of single hosts, by host name. */
   hostEnv?: Record<string, Record<string, string>>;
+  /**
+   * Clock offsets of single hosts, by host name, in faketime's form (`"-2m"`,
+   * `"+90s"`): the host runs under `faketime`, its wall clock that far off.
+   */
+  hostClock?: Record<string, string>;
 }
 
 /** A whole test network. */
@@ -204,13 +212,29 @@ export class TestNetwork {
     };
   }
 
-  /** Spawns a service; `key` names it in {@link services}. */
-  spawn(role: Role, key: string, args: string[] = [], env: Record<string, string> = {}): Service {
+  /**
+   * Spawns a service; `key` names it in {@link services}. With `clock` (a
+   * faketime offset) its wall clock is that far off (libfaketime preloaded
+   * into the service itself, so a signal reaches it; monotonic time is not
+   * moved).
+   */
+  spawn(
+    role: Role,
+    key: string,
+    args: string[] = [],
+    env: Record<string, string> = {},
+    clock?: string,
+  ): Service {
     const config = `${this.stateDir}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
+    const skewed: Record<string, string> = clock === undefined ? {} : {
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME: clock,
+      FAKETIME_DONT_FAKE_MONOTONIC: "1",
+    };
     const child = new Deno.Command(DENO, {
       args: ["run", ...permissions(role, this.stateDir), ENTRY[role], "--config", config, ...args],
       cwd: ROOT,
-      env: { ...this.#env(), ...env },
+      env: { ...this.#env(), ...skewed, ...env },
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
@@ -223,7 +247,8 @@ export class TestNetwork {
 
   /** Starts a host named `name`. */
   async startHost(name: string): Promise<Service> {
-    const host = this.spawn("host", name, ["--name", name], this.options.hostEnv?.[name]);
+    const { hostEnv, hostClock } = this.options;
+    const host = this.spawn("host", name, ["--name", name], hostEnv?.[name], hostClock?.[name]);
     await host.waitFor("amqp connected");
     return host;
   }

@@ -19,14 +19,29 @@ const head: RequestHead = {
     "b=2",
   ]],
   id: "abc-123",
-  deadline: 1700000000000,
+  deadline: Date.now() + 30_000,
 };
 
 Deno.test("request envelope round-trips head and binary body byte for byte", () => {
   const body = new Uint8Array(256).map((_, i) => i);
   const decoded = decodeRequest(encodeEnvelope(head, body));
-  assertEquals(decoded.head, { ...head, bodyKey: undefined });
+  const { deadline, ...rest } = decoded.head;
+  const { deadline: sent, ...expected } = head;
+  assertEquals(rest, { ...expected, bodyKey: undefined });
+  assertEquals(Math.abs(deadline - sent) < 1000, true, `${deadline} vs ${sent}`);
   assertEquals(decoded.body, body);
+});
+
+Deno.test("request envelope carries time left, not a clock reading: a deadline past means 1 ms", () => {
+  const wire = (h: RequestHead) => {
+    const bytes = encodeEnvelope(h, new Uint8Array());
+    const length = new DataView(bytes.buffer).getUint32(0);
+    return JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length)));
+  };
+  const left = wire(head).timeoutMs;
+  assertEquals(left > 29_000 && left <= 30_000, true, String(left));
+  assertEquals(wire({ ...head, deadline: 1 }).timeoutMs, 1);
+  assertEquals("deadline" in wire(head), false);
 });
 
 Deno.test("response envelope keeps repeated headers in order", () => {
