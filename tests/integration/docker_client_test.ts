@@ -5,8 +5,8 @@
  * Containers run from a tiny image imported from the static busybox binary
  * (Debian package `busybox-static`, `/bin/busybox`); push and pull use a
  * throwaway Docker Registry 2 with htpasswd auth (packages `docker-registry`
- * and `apache2-utils`). Tests that need a missing one are ignored with a
- * message saying what to install. Every resource is named `dn-test-<run>-…`
+ * and `apache2-utils`). `scripts/test` installs them; a test fails when one is
+ * missing. Every resource is named `dn-test-<run>-…`
  * and removed at the end of its test.
  *
  * Run: deno test --allow-net --allow-read --allow-write --allow-run --allow-env
@@ -34,28 +34,8 @@ const RUN = `dn-test-${crypto.randomUUID().slice(0, 8)}`;
 const BUSYBOX = "/bin/busybox";
 const enc = new TextEncoder();
 
-async function installed(command: string): Promise<boolean> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${command}`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return out.success;
-}
-
-const hasBusybox = await Deno.stat(BUSYBOX).then((s) => s.isFile, () => false);
-const hasRegistry = await installed("docker-registry") && await installed("htpasswd");
-const NO_BUSYBOX = `${BUSYBOX} missing: apt-get install busybox-static`;
-const NO_REGISTRY =
-  "docker-registry or htpasswd missing: apt-get install docker-registry apache2-utils";
-
 function docker(): DockerClient {
   return new DockerClient({ socketPath: SOCKET });
-}
-
-function ignoredBecause(missing: boolean, why: string): boolean {
-  if (missing) console.warn(`ignored: ${why}`);
-  return missing;
 }
 
 /** Imports a rootfs with busybox and its applets as `<RUN>-busybox-<tag>:v1`. */
@@ -270,7 +250,6 @@ Deno.test("build errors: the engine's message in a DockerBuildError", async () =
 
 Deno.test({
   name: "build context honours .dockerignore (checked inside a container)",
-  ignore: ignoredBecause(!hasBusybox, NO_BUSYBOX),
   async fn() {
     using client = docker();
     const base = await importBusybox(client, "ctx");
@@ -322,7 +301,6 @@ Deno.test({
 
 Deno.test({
   name: "container lifecycle: create, start, reach on 127.0.0.1, logs, stop, restart, remove",
-  ignore: ignoredBecause(!hasBusybox, NO_BUSYBOX),
   async fn() {
     using client = docker();
     const image = await importBusybox(client, "life");
@@ -433,7 +411,6 @@ Deno.test({
 
 Deno.test({
   name: "containerLogs: follow streams new lines until cancelled; exit codes",
-  ignore: ignoredBecause(!hasBusybox, NO_BUSYBOX),
   async fn() {
     using client = docker();
     const image = await importBusybox(client, "logs");
@@ -527,7 +504,6 @@ async function startRegistry(): Promise<
 
 Deno.test({
   name: "push and pull through a registry with auth",
-  ignore: ignoredBecause(!hasRegistry, NO_REGISTRY),
   async fn() {
     using client = docker();
     const registry = await startRegistry();

@@ -18,9 +18,19 @@ async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return await new Response(stream).bytes();
 }
 
+/**
+ * Runs GNU tar in the C locale whatever the caller's, so names are bytes and
+ * messages English; listings print names as stored (`--quoting-style=literal`,
+ * not `h\303\251llo`) and times in UTC (`--utc`), not the caller's time zone.
+ */
 async function gnuTar(args: string[], cwd?: string): Promise<string> {
-  const out = await new Deno.Command("tar", { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
+  const out = await new Deno.Command("tar", {
+    args: ["--quoting-style=literal", "--utc", ...args],
+    cwd,
+    env: { LC_ALL: "C" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const stderr = new TextDecoder().decode(out.stderr);
   assert.ok(out.success, `tar ${args.join(" ")} failed: ${stderr}`);
   assert.deepEqual(stderr, "", "GNU tar printed warnings");
