@@ -17,6 +17,7 @@ import {
   EnvelopeError,
 } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
+import { compareNames } from "../lib/names.ts";
 
 const REPLY_TO = "amq.rabbitmq.reply-to";
 
@@ -125,7 +126,7 @@ export class ControlBroker {
       clearTimeout(timer);
       this.#collectors.delete(id);
     }
-    return [...collector.reports.values()].sort((a, b) => a.host.localeCompare(b.host));
+    return [...collector.reports.values()].sort((a, b) => compareNames(a.host, b.host));
   }
 
   #onReply(correlationId: string | undefined, body: Uint8Array): void {

@@ -9,6 +9,7 @@
 
 import type { AppRecord } from "../lib/apps.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
+import { compareNames } from "../lib/names.ts";
 import type { AppStore } from "../lib/store.ts";
 
 /** Hosts considered alive: seen within this many ms. */
@@ -26,7 +27,7 @@ export function place(
   if (app.replicas === 0) return [];
   const kept = app.placement.filter((host) => live.includes(host)).slice(0, app.replicas);
   const free = live.filter((host) => !kept.includes(host)).sort((a, b) =>
-    (load.get(a) ?? 0) - (load.get(b) ?? 0) || a.localeCompare(b)
+    (load.get(a) ?? 0) - (load.get(b) ?? 0) || compareNames(a, b)
   );
   return [...kept, ...free.slice(0, app.replicas - kept.length)].sort();
 }

@@ -40,6 +40,20 @@ export function isDigest(digest: unknown): digest is string {
   return typeof digest === "string" && /^sha256:[0-9a-f]{64}$/.test(digest);
 }
 
+/**
+ * Orders names by UTF-16 code units, as a plain `sort()` does. Unlike
+ * `localeCompare`, the order never depends on the process's locale (under
+ * `LANG=da_DK.UTF-8`, `"aa".localeCompare("zz")` is 1: Danish sorts "aa" as "å").
+ *
+ * @example
+ * ```ts
+ * ["zz", "aa", "b-c"].sort(compareNames); // ["aa", "b-c", "zz"]
+ * ```
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Normalises a hostname for lookups: lower case, no trailing dot, no port. */
 export function normaliseHostname(hostHeader: string): string {
   let host = hostHeader.trim().toLowerCase();

@@ -17,7 +17,7 @@
  */
 
 import type { Redis } from "ioredis";
-import { isAppName, isHostName } from "./names.ts";
+import { compareNames, isAppName, isHostName } from "./names.ts";
 import { withRedis } from "./redis.ts";
 import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
@@ -135,7 +135,7 @@ export class RouteStore {
       list.push(route);
       routes.set(app, list);
     }
-    for (const list of routes.values()) list.sort((a, b) => a.host.localeCompare(b.host));
+    for (const list of routes.values()) list.sort((a, b) => compareNames(a.host, b.host));
     return routes;
   }
 }

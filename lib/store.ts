@@ -18,7 +18,7 @@ import {
   isEnvValue,
   isHealthPath,
 } from "./apps.ts";
-import { isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
+import { compareNames, isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
 import { withRedis } from "./redis.ts";
 import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
@@ -160,7 +160,7 @@ export class AppStore {
         invalid.push(name);
       }
     }
-    apps.sort((a, b) => a.name.localeCompare(b.name));
+    apps.sort((a, b) => compareNames(a.name, b.name));
     return { apps, invalid };
   }
 

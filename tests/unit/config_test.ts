@@ -52,3 +52,26 @@ Deno.test("names: app names are DNS labels, hostnames are checked per label", ()
   assertEquals(normaliseHostname("Hello.DN.local.:8080"), "hello.dn.local");
   assertEquals(normaliseHostname("[::1]:80"), "[::1]:80");
 });
+
+Deno.test("names sort the same in every locale (Danish sorts aa after zz)", async () => {
+  const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const code = `
+    import { compareNames } from ${module("../../lib/names.ts")};
+    import { place } from ${module("../../control/placement.ts")};
+    console.log(JSON.stringify({
+      locale: "aa".localeCompare("zz"),
+      sorted: ["zz", "aa", "b1", "b-c"].sort(compareNames),
+      placed: place({ replicas: 1, placement: [] }, ["zz", "aa"], new Map()),
+    }));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { LC_ALL: "da_DK.UTF-8", LANG: "da_DK.UTF-8" },
+    stdin: "null",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertEquals(JSON.parse(new TextDecoder().decode(out.stdout)), {
+    locale: 1, // the child does run in the Danish locale
+    sorted: ["aa", "b-c", "b1", "zz"],
+    placed: ["aa"],
+  });
+});
