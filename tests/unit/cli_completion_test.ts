@@ -9,9 +9,18 @@ import { completionScript, SHELLS } from "../../cli/commands/completion.ts";
 import { FLAGS } from "../../cli/command.ts";
 import { World } from "./cli_fixtures/world.ts";
 
+/**
+ * Runs a shell with only PATH and HOME set: the C locale and no terminal,
+ * whatever the caller's (with a LANG naming a locale this machine lacks, bash
+ * prints a setlocale warning, which would read as a candidate).
+ */
 async function run(binary: string, args: string[]): Promise<{ code: number; out: string }> {
-  const out = await new Deno.Command(binary, { args, stdin: "null", env: { HOME: "/tmp" } })
-    .output();
+  const out = await new Deno.Command(binary, {
+    args,
+    stdin: "null",
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: "/tmp" },
+  }).output();
   return {
     code: out.code,
     out: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
