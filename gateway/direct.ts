@@ -10,20 +10,28 @@
  * request; see BENCHMARKS.md.
  *
  * The route with the fewest requests in flight from this gateway is picked
- * (ties go round-robin). A host that does not serve the app any more (421)
- * or a container or host that cannot be reached is skipped and the next one
- * tried; an idempotent request is also tried again elsewhere when its
- * upstream fails mid-request, while a POST or PATCH that may have reached the
- * app is answered 502, never run twice. With no route left the caller falls
- * back to the broker, so the direct path only ever adds ways to answer.
+ * (ties go round-robin). On the direct path this is the one place that sends
+ * a request again (README, "Delivery"):
+ * - to the next route, any method, when the request never reached the app: a
+ *   container or host that cannot be reached, a host that does not serve the
+ *   app any more (421);
+ * - to the next route, idempotent methods only, when the upstream took the
+ *   request and failed before any byte of a response;
+ * - never after a timeout (504) or once the app answered, even with a
+ *   malformed response (502 naming the flaw); a POST or PATCH that may have
+ *   reached the app is answered 502, never run twice.
+ * With no route left the caller falls back to the broker, so the direct path
+ * only ever adds ways to answer.
  *
  * @module
  */
 
 import {
   type Http1Pool,
+  UpstreamBadResponseError,
   UpstreamConnectError,
-  UpstreamError,
+  UpstreamDroppedError,
+  UpstreamTimeoutError,
   UpstreamTooLargeError,
 } from "../lib/http1.ts";
 import {
@@ -148,13 +156,32 @@ export interface AppReply {
   body: Uint8Array;
 }
 
-/** Why a request sent on got no answer: an RPC failure, or the app's response over the limit. */
-export type UpstreamFailure = RpcFailure | "too large";
+/**
+ * Why a request sent on got no answer: an RPC failure, the app's response
+ * over the limit, or a response that is not valid HTTP/1.1.
+ */
+export type UpstreamFailure = RpcFailure | "too large" | "bad response";
 
-/** How a request sent on by the gateway ended. */
+/** How a request sent on by the gateway ended; `detail` names a bad response's flaw. */
 export type UpstreamResult =
   | { ok: true; reply: AppReply }
-  | { ok: false; failure: UpstreamFailure };
+  | { ok: false; failure: UpstreamFailure; detail?: string };
+
+/**
+ * What a failed upstream call means for the request: "next" when it may go
+ * to another route (it never reached the app, or it is idempotent and no
+ * response began), else the answer.
+ */
+function afterFailure(e: unknown, idempotent: boolean): "next" | UpstreamResult {
+  if (e instanceof UpstreamConnectError) return "next";
+  if (e instanceof UpstreamTimeoutError) return { ok: false, failure: "timeout" };
+  if (e instanceof UpstreamTooLargeError) return { ok: false, failure: "too large" };
+  if (e instanceof UpstreamBadResponseError) {
+    return { ok: false, failure: "bad response", detail: e.message };
+  }
+  if (e instanceof UpstreamDroppedError && idempotent) return "next";
+  return { ok: false, failure: "lost" };
+}
 
 /** Which path a direct request took. */
 export type DirectPath = "container" | "host";
@@ -233,22 +260,21 @@ export class DirectClient {
         if (res.status === 504) return { ok: false, failure: "timeout" };
         this.log.warn("direct request refused", { app, host: route.host, status: res.status });
         if (res.status < 500) return null; // a setup problem here; the broker path may still work
+        // 502: the host's container took the request and failed before answering.
         if (!idempotent) return { ok: false, failure: "lost" };
       } catch (e) {
-        if (e instanceof UpstreamConnectError) {
-          this.routes.markDown(target.endpoint);
-          continue; // the request never left
+        const next = afterFailure(e, idempotent);
+        if (e instanceof UpstreamConnectError) this.routes.markDown(target.endpoint);
+        else {
+          this.log.warn("direct request failed", {
+            app,
+            host: route.host,
+            to: target.endpoint,
+            error: errorMessage(e),
+            tryingNext: next === "next",
+          });
         }
-        if (e instanceof UpstreamTooLargeError) return { ok: false, failure: "too large" };
-        this.log.warn("direct request failed", {
-          app,
-          host: route.host,
-          to: target.endpoint,
-          error: errorMessage(e),
-          retried: idempotent,
-        });
-        const retry = idempotent && e instanceof UpstreamError;
-        if (!retry) return { ok: false, failure: "lost" };
+        if (next !== "next") return next;
       } finally {
         this.routes.end(target.endpoint);
       }

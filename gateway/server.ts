@@ -4,7 +4,7 @@
  * 400 no or invalid Host, 404 unknown domain, 503 not running / no host /
  * broker down / too many requests in flight, 504 no reply in time, 413 body
  * over the limit, 408 body not received in time, 414 / 431 request line or
- * headers over the limit, 502 bad reply.
+ * headers over the limit, 502 bad reply (naming what was wrong with it).
  *
  * Hop-by-hop headers (RFC 9110 7.6.1, plus any header `Connection` names,
  * `Proxy` and every `Proxy-*`) never reach the app, and the client's own
@@ -93,8 +93,13 @@ function problem(
   return response;
 }
 
-/** The gateway's answer when a request sent on got no answer. */
-function failed(failure: UpstreamFailure, app: string, requestId: string): Response {
+/** The gateway's answer when a request sent on got no answer; `detail` names a bad response's flaw. */
+function failed(
+  failure: UpstreamFailure,
+  app: string,
+  requestId: string,
+  detail = "",
+): Response {
   switch (failure) {
     case "timeout":
       return problem(504, `${app} did not answer in time`, requestId);
@@ -102,6 +107,8 @@ function failed(failure: UpstreamFailure, app: string, requestId: string): Respo
       return problem(502, `${app} failed during the request`, requestId);
     case "too large":
       return problem(502, `${app}'s response is over the limit`, requestId);
+    case "bad response":
+      return problem(502, `${app} sent an invalid response: ${detail}`, requestId);
     case "unroutable":
       return problem(503, `no host is serving ${app}`, requestId);
     case "unavailable":
@@ -236,7 +243,7 @@ export function createGatewayHandler(
         deps.onUpstream?.("broker");
         result = await viaBroker(app.name, head, body, timeoutMs);
       }
-      if (!result.ok) return failed(result.failure, app.name, requestId);
+      if (!result.ok) return failed(result.failure, app.name, requestId, result.detail);
       const { status, headers, body: replyBody } = result.reply;
       const isHead = req.method === "HEAD";
       return new Response(

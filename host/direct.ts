@@ -7,10 +7,15 @@
  * `POST /v1/requests/<app>` with `Authorization: Bearer <requestToken>` and a
  * request envelope as the body. Answers:
  * - 200: a response envelope (body inline), the app's answer;
- * - 421: this host does not serve the app now (nothing reached the app: the
- *   gateway may try another host);
+ * - 421: this host does not serve the app now, or its container took no byte
+ *   of the request (nothing reached the app: the gateway may try another
+ *   host, whatever the method);
+ * - 502: the app's container took the request and closed the connection
+ *   before answering (it may have run: only an idempotent request may go to
+ *   another host);
+ * - 504: the deadline passed, before or while the app ran the request;
  * - 400 bad envelope, 401 bad token, 404 other paths, 405 other methods,
- *   413 body over the limit, 504 the request's deadline passed.
+ *   413 body over the limit.
  *
  * @module
  */
@@ -86,6 +91,8 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
           return new Response(outcome.body as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
         case "not served":
           return text(421, `${app} is not served here`);
+        case "dropped":
+          return text(502, `${app} failed during the request`);
         case "expired":
           return text(504, "deadline passed");
         case "invalid":

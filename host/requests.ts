@@ -5,7 +5,11 @@
  *
  * Delivery: idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are acked
  * after the reply is published, so if this host dies another host serves
- * them; POST and PATCH are acked on receipt (at most once).
+ * them; POST and PATCH are acked on receipt (at most once). The request goes
+ * to the container once (host/forward.ts); an idempotent one whose container
+ * did not take it, or dropped it without an answer, is handed back to
+ * RabbitMQ once for another host; a timeout is answered 504, a malformed
+ * answer 502, never handed back.
  *
  * The queue is auto-delete: when no host serves the app it disappears, the
  * gateway's mandatory publish comes back, and the client gets 503 at once.
@@ -25,13 +29,9 @@ import {
   RESPONSE_TYPE,
   type ResponseHead,
 } from "../lib/envelope.ts";
-import {
-  type Http1Pool,
-  type Http1Request,
-  UpstreamError,
-  UpstreamTooLargeError,
-} from "../lib/http1.ts";
+import type { Http1Pool, Http1Request } from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
+import { failureOf, type NoReply, plain, type Reply, replyOf } from "./forward.ts";
 
 /** Where an app's requests go on this host. */
 export interface Target {
@@ -46,16 +46,15 @@ export interface Target {
   port: number;
 }
 
-/** An answer to send back: the app's, or one the host made. */
-interface Reply {
-  head: ResponseHead;
-  body: Uint8Array;
-}
-
-/** How {@link RequestServer.serveDirect} ended. */
+/**
+ * How {@link RequestServer.serveDirect} ended: a reply envelope; "not
+ * served" (nothing reached the app); "dropped" (the app took the request and
+ * answered nothing); "expired" (the deadline passed); "invalid".
+ */
 export type DirectOutcome =
   | { kind: "reply"; body: Uint8Array }
   | { kind: "not served" }
+  | { kind: "dropped" }
   | { kind: "expired" }
   | { kind: "invalid"; message: string };
 
@@ -63,8 +62,6 @@ export type DirectOutcome =
 export function sameEndpoint(a: Target, b: Target): boolean {
   return a.address === b.address && a.port === b.port;
 }
-
-const encoder = new TextEncoder();
 
 interface Served {
   target: Target;
@@ -287,15 +284,12 @@ export class RequestServer {
         if (!ackFirst) await msg.ack().catch(() => {});
         return;
       }
-      let reply = outcome;
-      if (reply === "unreachable") {
+      if (typeof outcome === "string" && outcome !== "timeout" && !ackFirst && !msg.redelivered) {
         // Another host may have the app up: give an idempotent request to it, once.
-        if (!ackFirst && !msg.redelivered) {
-          await msg.nack(true).catch(() => {});
-          return;
-        }
-        reply = plain(502, `${app} is not answering`);
+        await msg.nack(true).catch(() => {});
+        return;
       }
+      const reply = typeof outcome === "string" ? noReply(app, outcome) : outcome;
       const answer = await this.#replyEnvelope(
         reply.head,
         reply.body,
@@ -337,6 +331,9 @@ export class RequestServer {
     if (Date.now() > head.deadline) return { kind: "expired" };
     const outcome = await this.#run(app, served, head, envelope.body);
     if (outcome === "unreachable") return { kind: "not served" };
+    if (outcome === "dropped" || outcome === "timeout") {
+      return { kind: outcome === "dropped" ? "dropped" : "expired" };
+    }
     if (outcome === "body gone") return { kind: "invalid", message: "the request body is gone" };
     if (head.bodyKey) this.options.bodies.discard(head.bodyKey);
     const body = await this.#replyEnvelope(outcome.head, outcome.body, head.deadline, Infinity);
@@ -345,16 +342,17 @@ export class RequestServer {
 
   /**
    * Runs one request on `app`'s container, counted in flight (updates wait
-   * for it): the app's reply; "unreachable" when its container does not
-   * answer (the host starts bringing it back); "body gone" when the request
-   * body expired from Redis.
+   * for it): the app's reply (or the host's 502 for a malformed one); why
+   * the app gave none ({@link NoReply}; when its container did not take the
+   * request or dropped it, the host starts bringing it back); "body gone"
+   * when the request body expired from Redis.
    */
   async #run(
     app: string,
     served: Served,
     head: RequestHead,
     inlineBody: Uint8Array,
-  ): Promise<Reply | "unreachable" | "body gone"> {
+  ): Promise<Reply | NoReply | "body gone"> {
     const target = served.target;
     const containerId = target.containerId;
     served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
@@ -376,9 +374,10 @@ export class RequestServer {
       const request = { method: head.method, url: head.url, headers: head.headers, body };
       const started = performance.now();
       const reply = await this.#forward(app, served, target, request, head.deadline);
-      if (reply === null) {
-        this.options.onUnreachable(app);
-        return "unreachable";
+      if (typeof reply === "string") {
+        if (reply !== "timeout") this.options.onUnreachable(app);
+        this.options.onServed?.(app, reply === "timeout" ? 504 : 0, performance.now() - started);
+        return reply;
       }
       this.options.onServed?.(app, reply.head.status, performance.now() - started);
       return reply;
@@ -394,22 +393,28 @@ export class RequestServer {
     }
   }
 
+  /**
+   * Sends the request to the app's container once; when no connection took
+   * it (it never left), once more to the container's new address if it has
+   * moved.
+   */
   async #forward(
     app: string,
     served: Served,
     initial: Target,
     request: Http1Request,
     deadline: number,
-  ): Promise<Reply | null> {
+  ): Promise<Reply | NoReply> {
     let target = initial;
     for (let attempt = 0;; attempt++) {
       const timeout = Math.max(1, deadline - Date.now());
       try {
-        const res = await this.options.pool.request(target.address, target.port, request, timeout);
-        return { head: { status: res.status, headers: res.headers }, body: res.body };
+        return replyOf(
+          await this.options.pool.request(target.address, target.port, request, timeout),
+        );
       } catch (e) {
-        if (e instanceof UpstreamTooLargeError) return plain(502, "app response too large");
-        if (e instanceof UpstreamError && e.retriable && attempt === 0) {
+        const failure = failureOf(e, app);
+        if (failure === "unreachable" && attempt === 0) {
           const fresh = await this.options.refreshTarget(app).catch(() => null);
           if (fresh && !sameEndpoint(fresh, target)) {
             // The container restarted on a new address (or was replaced).
@@ -418,9 +423,8 @@ export class RequestServer {
             continue;
           }
         }
-        this.options.log.warn("app unreachable", { app, error: errorMessage(e) });
-        if (e instanceof UpstreamError && e.retriable) return null; // container down
-        return plain(502, `${app} is not answering`);
+        this.options.log.warn("app request failed", { app, error: errorMessage(e) });
+        return failure;
       }
     }
   }
@@ -454,9 +458,14 @@ export class RequestServer {
   }
 }
 
-function plain(status: number, message: string): Reply {
-  return {
-    head: { status, headers: [["content-type", "text/plain; charset=utf-8"]] },
-    body: encoder.encode(message + "\n"),
-  };
+/** The host's answer when the app gave none, over the broker. */
+function noReply(app: string, why: NoReply): Reply {
+  switch (why) {
+    case "unreachable":
+      return plain(502, `${app} is not answering`);
+    case "dropped":
+      return plain(502, `${app} failed during the request`);
+    case "timeout":
+      return plain(504, `${app} did not answer in time`);
+  }
 }

@@ -1,5 +1,13 @@
 import { assert, assertEquals, assertRejects } from "../helpers/assert.ts";
-import { Http1Pool, serialiseRequest, UpstreamTooLargeError } from "../../lib/http1.ts";
+import {
+  Http1Pool,
+  serialiseRequest,
+  UpstreamBadResponseError,
+  UpstreamConnectError,
+  UpstreamDroppedError,
+  UpstreamTimeoutError,
+  UpstreamTooLargeError,
+} from "../../lib/http1.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -128,4 +136,135 @@ Deno.test("http1 forget closes idle connections, and busy ones once their reques
   assertEquals(server.connections(), 3);
   pool.close();
   await server.close();
+});
+
+/**
+ * A raw TCP server that counts requests and runs `script` for each: it may
+ * answer, stall, or close the connection.
+ */
+function scriptedServer(
+  script: (conn: Deno.TcpConn, request: number) => Promise<"keep" | "close">,
+) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let requests = 0;
+  let connections = 0;
+  const open = new Set<Deno.TcpConn>();
+  const done = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      open.add(conn);
+      (async () => {
+        const buf = new Uint8Array(65536);
+        while (true) {
+          const n = await conn.read(buf).catch(() => null);
+          if (n === null) break;
+          if (await script(conn, ++requests) === "close") break;
+        }
+        open.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    requests: () => requests,
+    connections: () => connections,
+    close: () => {
+      listener.close();
+      for (const conn of open) conn.close();
+      return done;
+    },
+  };
+}
+
+const ok = enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+const limits = { maxHeadBytes: 8192, maxBodyBytes: 1 << 20, maxIdle: 4 };
+const post = { ...get, method: "POST", url: "/slow", body: enc.encode("x") };
+
+Deno.test("http1 times out a request on a kept-alive connection once, never sending it again", async () => {
+  const server = scriptedServer(async (conn, n) => {
+    if (n === 1) await conn.write(ok);
+    return "keep"; // the second request is never answered
+  });
+  const pool = new Http1Pool(limits);
+  await pool.request("127.0.0.1", server.port, get, 2000);
+  for (const req of [post, get]) {
+    const started = performance.now();
+    await assertRejects(
+      () => pool.request("127.0.0.1", server.port, req, 300),
+      UpstreamTimeoutError,
+    );
+    const took = performance.now() - started;
+    assert(took >= 290 && took < 600, `timed out after ${took} ms`);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(server.requests(), 3); // the first, then each timed-out request once
+  pool.close();
+  await server.close();
+});
+
+Deno.test("http1 takes a new connection when the app closed the idle one, for any method", async () => {
+  const server = scriptedServer(async (conn) => {
+    await conn.write(ok);
+    return "close"; // answers, then closes the kept-alive connection
+  });
+  const pool = new Http1Pool(limits);
+  await pool.request("127.0.0.1", server.port, get, 2000);
+  await new Promise((r) => setTimeout(r, 50)); // the close reaches the pool
+  const res = await pool.request("127.0.0.1", server.port, post, 2000);
+  assertEquals(dec.decode(res.body), "ok");
+  assertEquals([server.requests(), server.connections()], [2, 2]);
+  pool.close();
+  await server.close();
+});
+
+Deno.test("http1 reports a request the app dropped unanswered, without sending it again", async () => {
+  const server = scriptedServer(async (conn, n) => {
+    if (n === 1) await conn.write(ok);
+    return n === 1 ? "keep" : "close"; // the second request: closed unanswered
+  });
+  const pool = new Http1Pool(limits);
+  await pool.request("127.0.0.1", server.port, get, 2000);
+  await assertRejects(
+    () => pool.request("127.0.0.1", server.port, get, 2000),
+    UpstreamDroppedError,
+  );
+  assertEquals(server.requests(), 2);
+  pool.close();
+  await server.close();
+});
+
+Deno.test("http1 names what is wrong with a malformed response", async () => {
+  const answers = [
+    ["HTTP/1.1 abc\r\n\r\n", "invalid status line"],
+    [`HTTP/1.1 200 OK\r\nx-big: ${"a".repeat(9000)}\r\n\r\n`, "response head over 8192 bytes"],
+    ["HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab", "response broke off: closed mid-body"],
+  ];
+  const server = scriptedServer(async (conn, n) => {
+    await conn.write(enc.encode(answers[n - 1][0]));
+    return "close";
+  });
+  const pool = new Http1Pool(limits);
+  for (const [, message] of answers) {
+    const e = await assertRejects(
+      () => pool.request("127.0.0.1", server.port, get, 2000),
+      UpstreamBadResponseError,
+    );
+    assertEquals(e.message, message);
+  }
+  assertEquals(server.requests(), answers.length);
+  pool.close();
+  await server.close();
+});
+
+Deno.test("http1 raises a connect error when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const pool = new Http1Pool(limits);
+  await assertRejects(() => pool.request("127.0.0.1", port, get, 2000), UpstreamConnectError);
 });
