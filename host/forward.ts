@@ -59,3 +59,15 @@ export function failureOf(e: unknown, app: string): Reply | NoReply {
   }
   return "dropped";
 }
+
+/** The host's answer, over the broker, when the app gave none. */
+export function noReply(app: string, why: NoReply): Reply {
+  switch (why) {
+    case "unreachable":
+      return plain(502, `${app} is not answering`);
+    case "dropped":
+      return plain(502, `${app} failed during the request`);
+    case "timeout":
+      return plain(504, `${app} did not answer in time`);
+  }
+}

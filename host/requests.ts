@@ -31,20 +31,10 @@ import {
 } from "../lib/envelope.ts";
 import type { Http1Pool, Http1Request } from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { failureOf, type NoReply, plain, type Reply, replyOf } from "./forward.ts";
+import { failureOf, type NoReply, noReply, plain, type Reply, replyOf } from "./forward.ts";
+import { sameEndpoint, Served, type Target } from "./served.ts";
 
-/** Where an app's requests go on this host. */
-export interface Target {
-  /** Container id serving the app. */
-  containerId: string;
-  /**
-   * The container's bridge IP (straight to the app, no `docker-proxy` in the
-   * way), or 127.0.0.1 when the container has none.
-   */
-  address: string;
-  /** The app's port at `address`: the container port, or the published one on 127.0.0.1. */
-  port: number;
-}
+export type { Target } from "./served.ts";
 
 /**
  * How {@link RequestServer.serveDirect} ended: a reply envelope; "not
@@ -57,28 +47,6 @@ export type DirectOutcome =
   | { kind: "dropped" }
   | { kind: "expired" }
   | { kind: "invalid"; message: string };
-
-/** True when two targets reach the same socket address. */
-export function sameEndpoint(a: Target, b: Target): boolean {
-  return a.address === b.address && a.port === b.port;
-}
-
-interface Served {
-  target: Target;
-  consumerTag: string | null;
-  /** Requests in flight per container id (a container drains while its successor serves). */
-  inFlight: Map<string, number>;
-  drained: { containerId: string | null; resolve: () => void }[];
-  /** Set while the app is being given up here: no new direct requests. */
-  closing: boolean;
-}
-
-function total(served: Served, containerId: string | null): number {
-  if (containerId !== null) return served.inFlight.get(containerId) ?? 0;
-  let n = 0;
-  for (const count of served.inFlight.values()) n += count;
-  return n;
-}
 
 /** Options of a {@link RequestServer}. */
 export interface RequestServerOptions {
@@ -126,7 +94,7 @@ export class RequestServer {
   /** Requests being handled now, over all apps. */
   get inFlight(): number {
     let n = 0;
-    for (const served of this.#served.values()) n += total(served, null);
+    for (const served of this.#served.values()) n += served.inFlight();
     return n;
   }
 
@@ -157,13 +125,7 @@ export class RequestServer {
       if (served.consumerTag === null) await this.#consume(app, served);
       return;
     }
-    const fresh: Served = {
-      target,
-      consumerTag: null,
-      inFlight: new Map(),
-      drained: [],
-      closing: false,
-    };
+    const fresh = new Served(target);
     this.#served.set(app, fresh);
     this.options.onServing?.(app, true);
     await this.#consume(app, fresh);
@@ -215,8 +177,7 @@ export class RequestServer {
     const grace = this.options.routeGraceMs ?? 0;
     if (grace > 0) await new Promise((resolve) => setTimeout(resolve, grace));
     const served = this.#served.get(app);
-    if (!served || total(served, containerId) === 0) return;
-    await new Promise<void>((resolve) => served.drained.push({ containerId, resolve }));
+    await served?.drained(containerId);
   }
 
   /** Stops consuming `app`'s requests and waits for those in flight. */
@@ -355,7 +316,7 @@ export class RequestServer {
   ): Promise<Reply | NoReply | "body gone"> {
     const target = served.target;
     const containerId = target.containerId;
-    served.inFlight.set(containerId, (served.inFlight.get(containerId) ?? 0) + 1);
+    served.begin(containerId);
     try {
       let body = inlineBody;
       if (head.bodyKey) {
@@ -382,14 +343,7 @@ export class RequestServer {
       this.options.onServed?.(app, reply.head.status, performance.now() - started);
       return reply;
     } finally {
-      const left = (served.inFlight.get(containerId) ?? 1) - 1;
-      if (left === 0) served.inFlight.delete(containerId);
-      else served.inFlight.set(containerId, left);
-      served.drained = served.drained.filter((waiter) => {
-        if (total(served, waiter.containerId) > 0) return true;
-        waiter.resolve();
-        return false;
-      });
+      served.end(containerId);
     }
   }
 
@@ -455,17 +409,5 @@ export class RequestServer {
       inline = new Uint8Array(0);
     }
     return encodeEnvelope(head, inline);
-  }
-}
-
-/** The host's answer when the app gave none, over the broker. */
-function noReply(app: string, why: NoReply): Reply {
-  switch (why) {
-    case "unreachable":
-      return plain(502, `${app} is not answering`);
-    case "dropped":
-      return plain(502, `${app} failed during the request`);
-    case "timeout":
-      return plain(504, `${app} did not answer in time`);
   }
 }

@@ -1,0 +1,97 @@
+/**
+ * raw-http: a test app that speaks HTTP/1.1 itself, to misbehave in the ways
+ * tests/e2e/delivery_test.ts needs. It counts every request it receives,
+ * keeps connections alive, and closes a connection once it has been idle for
+ * IDLE_MS (default 1000), as many servers do.
+ *
+ *   GET  /calls          JSON: how many times each "METHOD target" arrived
+ *   ANY  /slow/:ms...    answers 200 "slept" after ms milliseconds
+ *   ANY  /drop...        closes the connection without answering
+ *   ANY  /bad-status...  answers with an invalid status line
+ *   ANY  /big-head...    answers with a 70 000-byte header
+ *   ANY  other           200 "ok"
+ */
+
+const port = Number(Deno.env.get("PORT") ?? "8000");
+const idleMs = Number(Deno.env.get("IDLE_MS") ?? "1000");
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const calls: Record<string, number> = {};
+
+function close(conn: Deno.TcpConn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+}
+
+function response(status: string, body: string, extra = ""): Uint8Array {
+  const bytes = encoder.encode(body);
+  return encoder.encode(
+    `HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${bytes.length}\r\n` +
+      `${extra}\r\n${body}`,
+  );
+}
+
+/** The answer to `method target`, or null to close the connection unanswered. */
+async function answer(method: string, target: string): Promise<Uint8Array | null> {
+  if (target === "/calls") return response("200 OK", JSON.stringify(calls));
+  const slow = /^\/slow\/(\d+)/.exec(target);
+  if (slow) {
+    await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
+    return response("200 OK", "slept\n");
+  }
+  if (target.startsWith("/drop")) return null;
+  if (target.startsWith("/bad-status")) return encoder.encode("HTTP/1.1 abc\r\n\r\n");
+  if (target.startsWith("/big-head")) {
+    return response("200 OK", "big\n", `x-big: ${"a".repeat(70_000)}\r\n`);
+  }
+  return response("200 OK", `ok ${method}\n`);
+}
+
+async function serve(conn: Deno.TcpConn): Promise<void> {
+  let buffered = new Uint8Array(0);
+  const chunk = new Uint8Array(64 * 1024);
+  while (true) {
+    // Wait for the next request; an idle connection is closed after idleMs.
+    const idle = setTimeout(() => close(conn), idleMs);
+    let end = -1;
+    while ((end = decoder.decode(buffered).indexOf("\r\n\r\n")) === -1) {
+      const n = await conn.read(chunk).catch(() => null);
+      if (n === null) return;
+      clearTimeout(idle);
+      const next = new Uint8Array(buffered.length + n);
+      next.set(buffered);
+      next.set(chunk.subarray(0, n), buffered.length);
+      buffered = next;
+    }
+    clearTimeout(idle);
+    const head = decoder.decode(buffered.subarray(0, end)).split("\r\n");
+    const [method, target] = head[0].split(" ");
+    const length = Number(
+      head.find((line) => line.toLowerCase().startsWith("content-length:"))?.split(":")[1] ?? 0,
+    );
+    while (buffered.length < end + 4 + length) {
+      const n = await conn.read(chunk).catch(() => null);
+      if (n === null) return;
+      const next = new Uint8Array(buffered.length + n);
+      next.set(buffered);
+      next.set(chunk.subarray(0, n), buffered.length);
+      buffered = next;
+    }
+    buffered = buffered.slice(end + 4 + length);
+    const key = `${method} ${target}`;
+    calls[key] = (calls[key] ?? 0) + 1;
+    const bytes = await answer(method, target);
+    if (bytes === null) return close(conn);
+    let rest = bytes;
+    while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+  }
+}
+
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+console.log(JSON.stringify({ msg: "raw-http listening", port, idleMs }));
+for await (const conn of Deno.listen({ hostname: "0.0.0.0", port })) {
+  serve(conn).catch(() => close(conn));
+}
