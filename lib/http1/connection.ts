@@ -68,14 +68,12 @@ export class Connection {
       onClosed();
     };
     read.then(ended, ended);
-    this.conn.unref(); // an idle connection does not keep the process alive
   }
 
   /** Takes the connection for a new request; false when the app closed it while idle. */
   take(): boolean {
     if (this.closedWhileIdle) return false;
     this.#idle = false;
-    this.conn.ref();
     this.written = 0;
     this.received = 0;
     this.uses++;
