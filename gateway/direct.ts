@@ -202,9 +202,10 @@ export class DirectClient {
 
   /**
    * Delivers the request (`head`, `body`) to a container or host serving
-   * `app` and returns its answer, a timeout, or "lost" (a POST/PATCH whose
-   * upstream failed after it was sent); null when none took it, so the
-   * broker path should. `onPath` hears which path answered.
+   * `app` and returns its answer, a timeout, a bad response (malformed or
+   * over the limit), or "lost" (a POST/PATCH whose upstream failed after it
+   * was sent); null when none took it, so the broker path should. `onPath`
+   * hears which path answered.
    */
   async call(
     app: string,

@@ -157,7 +157,7 @@ export class Connection {
   async readExact(out: Uint8Array, offset: number, n: number): Promise<void> {
     let done = 0;
     while (done < n) {
-      if (this.available === 0 && n - done >= this.#buf.length && this.#idleRead === null) {
+      if (this.available === 0 && n - done >= this.#buf.length) {
         // A large rest goes straight into `out`: one read per kernel chunk, no copy.
         const read = await this.conn.read(out.subarray(offset + done, offset + n));
         if (read === null) throw new Deno.errors.UnexpectedEof("closed mid-body");

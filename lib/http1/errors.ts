@@ -3,12 +3,14 @@
  * the caller may do next (lib/http1.ts sends every request at most once;
  * README, "Delivery", says which layer decides to send it again):
  *
- * | error                      | the app...                        | send again?                |
- * | -------------------------- | --------------------------------- | -------------------------- |
- * | {@link UpstreamConnectError}     | never saw the request             | yes, any method            |
- * | {@link UpstreamDroppedError}     | may have run it, answered nothing | idempotent methods only    |
- * | {@link UpstreamTimeoutError}     | may still be running it           | never: 504                 |
- * | {@link UpstreamBadResponseError} | ran it and answered, badly        | never: 502 naming the flaw |
+ * - {@link UpstreamConnectError}: the app never saw the request; it may go
+ *   elsewhere, whatever its method.
+ * - {@link UpstreamDroppedError}: the app may have run it and answered
+ *   nothing; only an idempotent request may go elsewhere.
+ * - {@link UpstreamTimeoutError}: the app may still be running it; never sent
+ *   again (504).
+ * - {@link UpstreamBadResponseError}: the app ran it and answered badly;
+ *   never sent again (502 naming the flaw).
  *
  * @module
  */
