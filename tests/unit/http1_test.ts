@@ -185,7 +185,7 @@ const ok = enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
 const limits = { maxHeadBytes: 8192, maxBodyBytes: 1 << 20, maxIdle: 4 };
 const post = { ...get, method: "POST", url: "/slow", body: enc.encode("x") };
 
-Deno.test("http1 times out a request on a kept-alive connection once, never sending it again", async () => {
+Deno.test("http1 times out a request on a kept-alive or a new connection, never sending it again", async () => {
   const server = scriptedServer(async (conn, n) => {
     if (n === 1) await conn.write(ok);
     return "keep"; // the second request is never answered
@@ -201,8 +201,13 @@ Deno.test("http1 times out a request on a kept-alive connection once, never send
     const took = performance.now() - started;
     assert(took >= 290 && took < 600, `timed out after ${took} ms`);
   }
+  const fresh = new Http1Pool(limits); // a POST on a new connection times out the same way
+  await assertRejects(
+    () => fresh.request("127.0.0.1", server.port, post, 300),
+    UpstreamTimeoutError,
+  );
   await new Promise((r) => setTimeout(r, 100));
-  assertEquals(server.requests(), 3); // the first, then each timed-out request once
+  assertEquals(server.requests(), 4); // the first, then each timed-out request once
   pool.close();
   await server.close();
 });
