@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
+import { loadConfig, parseListen, parseUrlList, requireKeys } from "../lib/config.ts";
 import {
   addServiceMetrics,
   type HealthOptions,
@@ -23,6 +23,9 @@ import { ControlBroker } from "./broker.ts";
 import { Rebalancer } from "./placement.ts";
 import { LogsRpc, withLogs } from "./logs.ts";
 import { ControlMetrics } from "./metrics.ts";
+import { withDashboard } from "./dashboard/routes.ts";
+import { Sessions } from "./dashboard/session.ts";
+import { Traffic } from "./dashboard/traffic.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
@@ -66,10 +69,24 @@ const withLogsRoute = withLogs(api, {
   log,
   streams: metrics.logsStreams,
 });
+// The web dashboard at /ui/ (control/dashboard/), its charts from the gateways' metrics.
+const traffic = new Traffic({
+  urls: parseUrlList(config.gatewayMetricsUrls, "gatewayMetricsUrls"),
+  log,
+});
+traffic.start();
+const withUi = withDashboard(withLogsRoute, {
+  token: config.token,
+  checkToken,
+  sessions: new Sessions(config.dashboardSessionMs),
+  traffic,
+  store,
+  log,
+});
 const handler = metrics.instrument((req) =>
   new URL(req.url).pathname === "/healthz"
     ? healthResponse(health, req.method === "HEAD")
-    : withLogsRoute(req)
+    : withUi(req)
 );
 const healthServer = serveHealth({
   ...health,
@@ -87,6 +104,7 @@ const server = Deno.serve({
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     rebalancer.stop();
+    traffic.stop();
     await server.shutdown();
     await healthServer?.shutdown();
     await broker.broker.stop();

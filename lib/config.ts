@@ -44,6 +44,13 @@ export interface DnConfig {
   gatewayListen: string;
   /** Address the gateway's health and metrics endpoint listens on (`""` = off). */
   gatewayMetricsListen: string;
+  /**
+   * Gateways' metrics URLs that control scrapes for the dashboard's charts,
+   * comma-separated (`http://127.0.0.1:9180/metrics`; `""` = no charts).
+   */
+  gatewayMetricsUrls: string;
+  /** How long a dashboard login lasts, in milliseconds (8 h). */
+  dashboardSessionMs: number;
   /** Name of this host service, unique in the network (`vaermina`). */
   hostName: string;
   /**
@@ -110,6 +117,8 @@ export const DEFAULTS: DnConfig = {
   dockerSocket: "/var/run/docker.sock",
   gatewayListen: "127.0.0.1:8080",
   gatewayMetricsListen: "127.0.0.1:9180",
+  gatewayMetricsUrls: "http://127.0.0.1:9180/metrics",
+  dashboardSessionMs: 8 * 3600_000,
   hostName: "",
   hostListen: "127.0.0.1:0",
   hostRequestListen: "127.0.0.1:0",
@@ -132,6 +141,7 @@ const NUMBER_KEYS: ReadonlySet<Key> = new Set([
   "bodyLimit",
   "requestTimeoutMs",
   "bodyTimeoutMs",
+  "dashboardSessionMs",
 ]);
 /** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */
 export const SECRET_KEYS: ReadonlySet<Key> = new Set([
@@ -222,6 +232,26 @@ export function readSecretFile(path: string, key: string): string {
   return text;
 }
 
+/**
+ * A comma-separated list of http(s) URLs (`""` = none), validated; `what`
+ * names the key and its source in the ConfigError.
+ */
+export function parseUrlList(value: string, what: string): string[] {
+  const urls = value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  for (const text of urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      throw new ConfigError(`${what} must be http:// or https:// URLs separated by commas`);
+    }
+  }
+  return urls;
+}
+
 function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
   if (NUMBER_KEYS.has(key)) {
     const n = typeof value === "number" ? value : Number(String(value).trim());
@@ -236,6 +266,7 @@ function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
   if (key === "logLevel" && !LOG_LEVELS.includes(value)) {
     throw new ConfigError(`logLevel from ${source} must be one of ${LOG_LEVELS.join(", ")}`);
   }
+  if (key === "gatewayMetricsUrls") return parseUrlList(value, `${key} from ${source}`).join(",");
   if (key === "requestRoute" && !REQUEST_ROUTES.includes(value)) {
     throw new ConfigError(
       `requestRoute from ${source} must be one of ${REQUEST_ROUTES.join(", ")}`,

@@ -241,6 +241,15 @@ export class AppStore {
       .sort();
   }
 
+  /** Every host that sent a heartbeat and has not left, with its age by Redis's clock, by name. */
+  async hostsSeen(): Promise<{ name: string; ageMs: number }[]> {
+    const { now, fields } = await readHashWithTime(this.redis, this.#hosts);
+    return Object.entries(fields)
+      .filter(([name]) => isAppName(name))
+      .map(([name, seen]) => ({ name, ageMs: Math.max(0, now - Number(seen)) }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** Forgets host `name` (on clean shutdown). */
   async forgetHost(name: string): Promise<void> {
     await withRedis(this.redis, () => this.redis.hdel(this.#hosts, name));

@@ -206,6 +206,7 @@ export class TestNetwork {
       DN_GATEWAY_LISTEN: `127.0.0.1:${this.gatewayPort}`,
       DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${this.controlMetricsPort}`,
       DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${this.gatewayMetricsPort}`,
+      DN_GATEWAY_METRICS_URLS: `http://127.0.0.1:${this.gatewayMetricsPort}/metrics`,
       DN_LOG_LEVEL: "debug",
       DN_BODY_TIMEOUT_MS: "5000",
       ...this.options.env,

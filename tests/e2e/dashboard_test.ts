@@ -1,0 +1,287 @@
+/**
+ * The web dashboard at control's `/ui/`, in a real browser (Debian's
+ * Chromium, headless, driven by playwright-core) against a real network of
+ * control, gateway and two hosts: logging in (and a wrong token), the app
+ * with its hosts and containers, log lines holding HTML shown as text, the
+ * traffic chart moving under load, stop and start from the page through the
+ * confirm dialog, forged actions without the CSRF token or from another
+ * origin, a session cookie that expired or that control never gave, and
+ * logging out. Screenshots at 1280 px and phone width go to the test log
+ * directory with every run.
+ *
+ * The app is hello-world printing a line of HTML at start.
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { launchChromium } from "../helpers/browser.ts";
+import {
+  freePort,
+  LOG_DIR,
+  ROOT,
+  startNetwork,
+  testHostNames,
+  type TestNetwork,
+} from "../helpers/network.ts";
+
+const NAME = "dash";
+const HOSTNAME = "dash.dn.test";
+const HTML_LINE = `<b id="pwned">bold</b><img src=x onerror="document.title='xss'">`;
+const opts = { sanitizeOps: false, sanitizeResources: false };
+let net: TestNetwork;
+let dir: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+Deno.test.beforeAll(async () => {
+  dir = await Deno.makeTempDir({ prefix: "dn-dashboard-" });
+  await Deno.copyFile(`${ROOT}/apps/hello-world/Dockerfile`, `${dir}/Dockerfile`);
+  const source = await Deno.readTextFile(`${ROOT}/apps/hello-world/main.ts`);
+  await Deno.writeTextFile(
+    `${dir}/main.ts`,
+    `console.log(${JSON.stringify(HTML_LINE)});\n${source}`,
+  );
+  net = await startNetwork(testHostNames(2));
+  await net.deploy(dir, NAME, HOSTNAME);
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+});
+Deno.test.afterAll(async () => {
+  await browser?.close();
+  await net?.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
+const ui = () => `${net.controlUrl}/ui/`;
+
+async function appStatus(): Promise<string> {
+  return (await net.api("GET", `/v1/apps/${NAME}`)).body.app.status;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+Deno.test("a wrong token is refused on the login form, and no cookie is set", opts, async () => {
+  await page.goto(ui());
+  await page.locator("#login-view").waitFor();
+  await page.fill("#token", "not-the-token-0123456789");
+  await page.press("#token", "Enter"); // by keyboard
+  await page.locator("#login-error", { hasText: "Wrong token." }).waitFor();
+  assertEquals((await context.cookies()).length, 0);
+  assert(await page.locator("#dash-view").isHidden());
+});
+
+Deno.test("logging in shows the app, its hosts and each host's container", opts, async () => {
+  await page.fill("#token", net.token);
+  await page.click("#login-form button[type=submit]");
+  const row = page.locator(`#apps tr[data-app="${NAME}"]`);
+  await row.waitFor();
+  assertEquals(await row.locator("td").nth(1).textContent(), HOSTNAME);
+  assertEquals(await row.locator("td").nth(2).textContent(), "running");
+  assertEquals(await row.locator("td").nth(3).textContent(), "v1");
+  await page.locator(`#apps tr[data-app="${NAME}"] td.ok`, { hasText: "2/2 hosts running" })
+    .waitFor();
+  const [cookie] = await context.cookies();
+  assertEquals(cookie.name, "dn_session");
+  assert(cookie.httpOnly, "the session cookie is HttpOnly");
+  assertEquals(cookie.sameSite, "Strict");
+  for (const host of net.hostNames) {
+    const hostRow = page.locator(`#hosts tr[data-host="${host}"]`);
+    await hostRow.waitFor();
+    assertMatch((await hostRow.locator("td").nth(1).textContent())!, /^\d+s ago$/);
+    assertEquals(await hostRow.locator("td").nth(2).textContent(), NAME);
+  }
+  await row.locator("button").click();
+  for (const host of net.hostNames) {
+    const container = page.locator(`#containers tr[data-host="${host}"]`);
+    await container.waitFor();
+    const cells = await container.locator("td").allTextContents();
+    assertEquals(cells[2], "running");
+    assertEquals(cells[3], `${NAME}:v1`);
+    assertMatch(cells[4], /^\d+(s|m \d+s)$/);
+    assertMatch(cells[5], /^\d+ ms$/);
+  }
+});
+
+Deno.test("log lines holding HTML are shown as text, never run", opts, async () => {
+  await page.locator("#logs", { hasText: HTML_LINE }).waitFor();
+  assertEquals(await page.locator("#pwned").count(), 0);
+  assertEquals(await page.locator("#logs img").count(), 0);
+  assertEquals(await page.title(), "dn dashboard");
+});
+
+Deno.test("the traffic chart moves under load; screenshots at both widths", opts, async () => {
+  let stop = false;
+  let sent = 0;
+  const load = Array.from({ length: 4 }, async (_, i) => {
+    while (!stop) {
+      const res = await net.gateway(HOSTNAME, i === 0 && sent % 5 === 0 ? "/status/500" : "/");
+      await res.body?.cancel();
+      sent++;
+    }
+  });
+  try {
+    await until(
+      "the chart to show traffic",
+      async () => Number(await page.locator("#traffic-summary").getAttribute("data-requests")) > 0,
+      40_000,
+    );
+  } finally {
+    stop = true;
+    await Promise.all(load);
+  }
+  assert(sent > 0);
+  assertMatch(
+    (await page.locator("#traffic-summary").textContent())!,
+    /^Now: [\d.]+ req\/s, [\d.]+ errors\/s \([\d.]+%\), p50 [\d.]+ ms, p99 [\d.]+ ms$/,
+  );
+  // uPlot drew both charts (a canvas each).
+  assertEquals(await page.locator(".chart canvas").count(), 2);
+  await page.screenshot({ path: `${LOG_DIR}/dashboard-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  const overflow = await page.evaluate(
+    "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+  );
+  assertEquals(overflow, 0, "no sideways scrolling at phone width");
+  await page.screenshot({ path: `${LOG_DIR}/dashboard-390.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+Deno.test("stop and start from the page, each after a confirm", opts, async () => {
+  const stopButton = page.locator('[data-action="stop"]');
+  await stopButton.click();
+  await page.locator("#confirm").waitFor();
+  await page.keyboard.press("Escape"); // cancelled: nothing happens
+  await page.locator("#confirm").waitFor({ state: "hidden" });
+  assertEquals(await appStatus(), "running");
+
+  await stopButton.click();
+  await page.click("#confirm-ok");
+  await page.locator("#notice", { hasText: `${NAME}: stopped` }).waitFor();
+  assertEquals(await appStatus(), "stopped");
+  await page.locator(`#apps tr[data-app="${NAME}"] td`, { hasText: "stopped" }).first().waitFor();
+  await net.waitForApp(HOSTNAME, (res) => res.status === 503);
+
+  await page.locator('[data-action="start"]').click();
+  await page.click("#confirm-ok");
+  await page.locator("#notice", { hasText: `${NAME}: running` }).waitFor();
+  assertEquals(await appStatus(), "running");
+  await net.waitForApp(HOSTNAME, (res) => res.status === 200);
+});
+
+Deno.test(
+  "forged actions without the CSRF token or from another origin are refused",
+  opts,
+  async () => {
+    const post = (headers: Record<string, string>) =>
+      page.evaluate(
+        async ([url, h]) => {
+          const res = await fetch(url, { method: "POST", headers: h, body: "{}" });
+          return { status: res.status, body: await res.json() };
+        },
+        [`${ui()}api/apps/${NAME}/stop`, {
+          "content-type": "application/json",
+          ...headers,
+        }] as const,
+      );
+    const noToken = await post({});
+    assertEquals(noToken.status, 403);
+    assertEquals(noToken.body.error, "missing or wrong x-dn-csrf header");
+    const wrong = await post({ "x-dn-csrf": "A".repeat(43) });
+    assertEquals(wrong.status, 403);
+    // The cookie and the right token, from another origin (what a page on
+    // another port of this machine, same site, could try).
+    const { csrf } = await page.evaluate(
+      async (url) => (await fetch(url)).json(),
+      `${ui()}session`,
+    );
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+    for (const origin of ["http://evil.test", null]) {
+      const res = await fetch(`${ui()}api/apps/${NAME}/stop`, {
+        method: "POST",
+        headers: {
+          cookie,
+          "x-dn-csrf": csrf,
+          "content-type": "application/json",
+          ...(origin ? { origin } : {}),
+        },
+        body: "{}",
+      });
+      assertEquals(res.status, 403);
+      assertMatch((await res.json()).error, origin ? /cross-origin/ : /missing Origin/);
+    }
+    assertEquals(await appStatus(), "running");
+  },
+);
+
+Deno.test("an expired or unknown session cookie asks to log in again", opts, async () => {
+  // A cookie control never gave (as after control restarts).
+  const other = await browser.newContext();
+  try {
+    await other.addCookies([{
+      name: "dn_session",
+      value: "x".repeat(43),
+      url: net.controlUrl + "/ui/",
+      httpOnly: true,
+      sameSite: "Strict",
+    }]);
+    const p = await other.newPage();
+    await p.goto(ui());
+    await p.locator("#login-error", { hasText: "session expired: log in again" }).waitFor();
+    // A malformed one.
+    const res = await fetch(`${ui()}api/overview`, { headers: { cookie: "dn_session=<script>" } });
+    assertEquals(res.status, 401);
+    assertEquals((await res.json()).error, "invalid session cookie: log in again");
+  } finally {
+    await other.close();
+  }
+  // A session that really expired: a second control whose logins last 1.5 s.
+  const port = freePort();
+  const control = net.spawn("control", "control-short", [], {
+    DN_CONTROL_LISTEN: `127.0.0.1:${port}`,
+    DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+    DN_DASHBOARD_SESSION_MS: "1500",
+  });
+  await control.waitFor("control listening");
+  const origin = `http://127.0.0.1:${port}`;
+  const login = await fetch(`${origin}/ui/login`, {
+    method: "POST",
+    headers: { origin, "content-type": "application/json" },
+    body: JSON.stringify({ token: net.token }),
+  });
+  assertEquals(login.status, 200);
+  await login.body?.cancel();
+  const setCookie = login.headers.get("set-cookie")!;
+  assertMatch(
+    setCookie,
+    /^dn_session=[\w-]{43}; Path=\/ui\/; HttpOnly; SameSite=Strict; Max-Age=1$/,
+  );
+  const cookie = setCookie.split(";")[0];
+  const fresh = await fetch(`${origin}/ui/api/overview`, { headers: { cookie } });
+  assertEquals(fresh.status, 200);
+  await fresh.body?.cancel();
+  await new Promise((r) => setTimeout(r, 1600));
+  const expired = await fetch(`${origin}/ui/api/overview`, { headers: { cookie } });
+  assertEquals(expired.status, 401);
+  assertEquals((await expired.json()).error, "session expired: log in again");
+  await control.stop();
+});
+
+Deno.test("logging out ends the session", opts, async () => {
+  const [before] = await context.cookies();
+  await page.click("#logout");
+  await page.locator("#login-error", { hasText: "Logged out." }).waitFor();
+  assertEquals((await context.cookies()).length, 0);
+  const res = await fetch(`${ui()}api/overview`, {
+    headers: { cookie: `${before.name}=${before.value}` },
+  });
+  assertEquals(res.status, 401);
+  await res.body?.cancel();
+});
