@@ -88,7 +88,8 @@ function methodNotAllowed(allowed: readonly string[]): HttpError {
   });
 }
 
-function appName(raw: string): string {
+/** The app name in a path segment, decoded and validated; throws HttpError 400. */
+export function appName(raw: string): string {
   let name: string;
   try {
     name = decodeURIComponent(raw);

@@ -25,9 +25,9 @@
 import { publicApp, type PublicAppRecord } from "../../lib/apps.ts";
 import { brief, HttpError, json, readJsonObject } from "../../lib/http/json.ts";
 import { errorMessage, type Logger } from "../../lib/log.ts";
-import { isAppName } from "../../lib/names.ts";
 import { RedisUnavailableError } from "../../lib/redis.ts";
 import { AppNotFoundError, type AppStore } from "../../lib/store.ts";
+import { appName } from "../api.ts";
 import { ASSETS } from "./assets.ts";
 import { CSRF_HEADER, type Session, SESSION_COOKIE, type Sessions } from "./session.ts";
 import type { ScrapeState, Traffic } from "./traffic.ts";
@@ -78,17 +78,6 @@ function secured(res: Response, cache = "no-store"): Response {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) out.headers.set(name, value);
   out.headers.set("cache-control", cache);
   return out;
-}
-
-function appName(raw: string): string {
-  let name: string;
-  try {
-    name = decodeURIComponent(raw);
-  } catch {
-    throw new HttpError(400, `invalid app name ${brief(raw)}: not valid percent-encoding`);
-  }
-  if (!isAppName(name)) throw new HttpError(400, `invalid app name ${brief(name)}`);
-  return name;
 }
 
 /** Refuses a POST whose `Origin` is missing or another host's, or that a browser calls cross-site. */

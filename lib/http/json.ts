@@ -108,7 +108,10 @@ export async function readJsonObject(
   }
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
-      throw new HttpError(400, `unknown field ${brief(key)}; allowed: ${allowed.join(", ")}`);
+      throw new HttpError(
+        400,
+        `unknown field ${brief(key)}; allowed: ${allowed.join(", ") || "none"}`,
+      );
     }
   }
   return value as Record<string, unknown>;

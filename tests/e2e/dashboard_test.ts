@@ -127,9 +127,10 @@ Deno.test("the traffic chart moves under load; screenshots at both widths", opts
     }
   });
   try {
+    // Two points with traffic (a scrape every 5 s): a line, not a dot.
     await until(
       "the chart to show traffic",
-      async () => Number(await page.locator("#traffic-summary").getAttribute("data-requests")) > 0,
+      async () => Number(await page.locator("#traffic-summary").getAttribute("data-busy")) >= 2,
       40_000,
     );
   } finally {

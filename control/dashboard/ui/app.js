@@ -309,6 +309,7 @@
         scales: { x: { time: true, range: () => [Date.now() / 1000 - 900, Date.now() / 1000] } },
         series: [{}, ...series.map(([label, stroke, dash]) => ({ label, stroke, width: 2, dash }))],
         axes: [{ stroke: "#1a1a1a" }, { stroke: "#1a1a1a" }],
+        legend: { live: false },
       },
       [[], ...series.map(() => [])],
       $(id),
@@ -334,8 +335,7 @@
     charts?.latency.setData([t.t, t.p50, t.p99]);
     const last = t.t.length - 1;
     const summary = $("traffic-summary");
-    summary.dataset.points = String(t.t.length);
-    summary.dataset.requests = String(t.rps.reduce((a, b) => a + b, 0));
+    summary.dataset.busy = String(t.rps.filter((rps) => rps > 0).length);
     if (last < 0) {
       summary.textContent = "No traffic seen yet (points every 5 s from the gateways' metrics).";
       return;
