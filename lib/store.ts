@@ -247,7 +247,7 @@ export class AppStore {
     return Object.entries(fields)
       .filter(([name]) => isAppName(name))
       .map(([name, seen]) => ({ name, ageMs: Math.max(0, now - Number(seen)) }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareNames(a.name, b.name));
   }
 
   /** Forgets host `name` (on clean shutdown). */

@@ -75,3 +75,24 @@ Deno.test("names sort the same in every locale (Danish sorts aa after zz)", asyn
     placed: ["aa"],
   });
 });
+
+Deno.test("no service or CLI code depends on the process's locale (localeCompare, Intl, toLocale*)", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const offenders: string[] = [];
+  async function scan(dir: string): Promise<void> {
+    for await (const entry of Deno.readDir(`${root}${dir}`)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory && entry.name !== "vendor") await scan(path);
+      if (!entry.isFile || !/\.(ts|js)$/.test(entry.name)) continue;
+      const text = await Deno.readTextFile(`${root}${path}`);
+      text.split("\n").forEach((line, i) => {
+        const code = line.replace(/\/\/.*$/, "").replace(/^\s*\*.*$/, "");
+        if (/\.localeCompare\(|\bIntl\.|\.toLocale\w*\(/.test(code)) {
+          offenders.push(`${path}:${i + 1}`);
+        }
+      });
+    }
+  }
+  for (const dir of ["lib", "control", "gateway", "host", "cli"]) await scan(dir);
+  assertEquals(offenders, [], "use compareNames (lib/names.ts) and ISO or UTC formats");
+});
