@@ -23,11 +23,19 @@
  * APP_HEALTH      /healthz   # path that must answer 2xx/3xx for the app to get traffic
  * APP_TIMEOUT     30s        # request timeout: 100ms-10m (ms, s, m; 1m30s)
  * APP_BODY_LIMIT  16m        # largest request/response body: bytes, or k, m, g (KiB...); <= 1g
+ * APP_MEMORY      256m       # memory of each container, swap none: 16m-256g (default 512m)
+ * APP_CPUS        0.5        # CPU time of each container: 0.01-64 CPUs (default 1)
  * ```
  *
  * @module
  */
 
+import {
+  MAX_APP_MEMORY,
+  MAX_APP_MILLI_CPUS,
+  MIN_APP_MEMORY,
+  MIN_APP_MILLI_CPUS,
+} from "../lib/apps.ts";
 import { isAppName, isHostname, isPort } from "../lib/names.ts";
 
 /** An app's settings from its `App.config`. */
@@ -46,6 +54,10 @@ export interface AppConfig {
   timeoutMs?: number;
   /** `APP_BODY_LIMIT` in bytes; absent when not given. */
   bodyLimit?: number;
+  /** `APP_MEMORY` in bytes; absent when not given. */
+  memory?: number;
+  /** `APP_CPUS` in thousandths of a CPU; absent when not given. */
+  milliCpus?: number;
 }
 
 /** How an app runs, as control stores it: the optional App.config keys with defaults. */
@@ -58,6 +70,10 @@ export interface AppSettings {
   timeoutMs: number;
   /** Body limit in bytes; 0 = the gateway's default. */
   bodyLimit: number;
+  /** Memory limit in bytes; 0 = the default (512 MiB). */
+  memory: number;
+  /** CPU limit in thousandths of a CPU; 0 = the default (one CPU). */
+  milliCpus: number;
 }
 
 /** Settings of an app whose App.config gives none of the optional keys. */
@@ -66,6 +82,8 @@ export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
   healthPath: "",
   timeoutMs: 0,
   bodyLimit: 0,
+  memory: 0,
+  milliCpus: 0,
 };
 
 /** The settings `app` asks for, defaults filled in. */
@@ -75,6 +93,8 @@ export function appSettings(app: AppConfig): AppSettings {
     healthPath: app.healthPath ?? DEFAULT_SETTINGS.healthPath,
     timeoutMs: app.timeoutMs ?? DEFAULT_SETTINGS.timeoutMs,
     bodyLimit: app.bodyLimit ?? DEFAULT_SETTINGS.bodyLimit,
+    memory: app.memory ?? DEFAULT_SETTINGS.memory,
+    milliCpus: app.milliCpus ?? DEFAULT_SETTINGS.milliCpus,
   };
 }
 
@@ -85,6 +105,8 @@ export function givenSettings(app: AppConfig): Partial<AppSettings> {
   if (app.healthPath !== undefined) out.healthPath = app.healthPath;
   if (app.timeoutMs !== undefined) out.timeoutMs = app.timeoutMs;
   if (app.bodyLimit !== undefined) out.bodyLimit = app.bodyLimit;
+  if (app.memory !== undefined) out.memory = app.memory;
+  if (app.milliCpus !== undefined) out.milliCpus = app.milliCpus;
   return out;
 }
 
@@ -113,6 +135,8 @@ const KEYS = [
   "APP_HEALTH",
   "APP_TIMEOUT",
   "APP_BODY_LIMIT",
+  "APP_MEMORY",
+  "APP_CPUS",
 ] as const;
 type Key = typeof KEYS[number];
 
@@ -202,6 +226,22 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     }
     config.bodyLimit = bytes!;
   }
+  const memory = values.get("APP_MEMORY")?.value;
+  if (memory !== undefined) {
+    const bytes = parseSize(memory);
+    if (bytes === null || bytes < MIN_APP_MEMORY || bytes > MAX_APP_MEMORY) {
+      invalid("APP_MEMORY", "a size from 16m to 256g (e.g. 128m, 1g)");
+    }
+    config.memory = bytes!;
+  }
+  const cpus = values.get("APP_CPUS")?.value;
+  if (cpus !== undefined) {
+    const milli = parseCpus(cpus);
+    if (milli === null || milli < MIN_APP_MILLI_CPUS || milli > MAX_APP_MILLI_CPUS) {
+      invalid("APP_CPUS", "a number of CPUs from 0.01 to 64 (e.g. 0.5, 2)");
+    }
+    config.milliCpus = milli!;
+  }
   return config;
 }
 
@@ -223,6 +263,21 @@ export function parseDuration(text: string): number | null {
     ms += Number(n) * DURATION_UNITS[unit];
   }
   return ms;
+}
+
+/**
+ * A number of CPUs with at most three decimals (`0.5`, `2`, `1.25`) in
+ * thousandths of a CPU, or null when `text` is not one.
+ *
+ * @example
+ * ```ts
+ * parseCpus("0.25"); // 250
+ * ```
+ */
+export function parseCpus(text: string): number | null {
+  const m = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(text);
+  if (!m) return null;
+  return Number(m[1]) * 1000 + Number((m[2] ?? "").padEnd(3, "0"));
 }
 
 const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };

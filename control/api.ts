@@ -14,7 +14,8 @@
  * DELETE /v1/apps/:name            remove
  * GET    /v1/apps/:name/status     status with one report per host
  *
- * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit (0 = default)
+ * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus
+ *           (0 = default)
  * GET    /healthz                  liveness (no token)
  * ```
  *
@@ -30,6 +31,8 @@ import {
   type AppRecord,
   type AppStatus,
   imageRef,
+  isAppMemory,
+  isAppMilliCpus,
   isEnvKey,
   isEnvValue,
   isHealthPath,
@@ -68,7 +71,14 @@ const METHODS = {
 } as const;
 
 /** Fields of create and update that tune how the app runs. */
-const SETTINGS = ["replicas", "healthPath", "timeoutMs", "bodyLimit"] as const;
+export const SETTINGS = [
+  "replicas",
+  "healthPath",
+  "timeoutMs",
+  "bodyLimit",
+  "memory",
+  "milliCpus",
+] as const;
 
 function isReplicas(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 100;
@@ -112,6 +122,8 @@ const RULES: Record<string, string> = {
   healthPath: '"" or an absolute path without spaces, at most 256 characters',
   timeoutMs: "0 (the default) or an integer 100-600000",
   bodyLimit: "0 (the default) or an integer number of bytes up to 1 GiB",
+  memory: "0 (the default, 512 MiB) or an integer number of bytes from 16 MiB to 256 GiB",
+  milliCpus: "0 (the default, one CPU) or an integer 10-64000 (thousandths of a CPU)",
   set: "an object of environment variables: names of letters, digits and _, values of text",
   unset: "a list of environment variable names",
 };
@@ -167,6 +179,10 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const bodyLimit = optional(body, "bodyLimit", isBodyLimit);
     if (bodyLimit !== undefined) out.bodyLimit = bodyLimit;
+    const memory = optional(body, "memory", isAppMemory);
+    if (memory !== undefined) out.memory = memory;
+    const milliCpus = optional(body, "milliCpus", isAppMilliCpus);
+    if (milliCpus !== undefined) out.milliCpus = milliCpus;
     return out;
   }
 

@@ -2,9 +2,10 @@
  * An app's containers on this host, through the Docker client adapter.
  *
  * Containers are named `dn-<host>-<app>-v<version>` and labelled with host,
- * app and version, so several host services can share one engine. Requests
- * reach the app on the container's bridge IP; its port is also published on
- * 127.0.0.1 only, at a port Docker picks, for operators and benchmarks.
+ * app and version, so several host services can share one engine, and run
+ * with the app's limits (host/limits.ts). Requests reach the app on the
+ * container's bridge IP; its port is also published on 127.0.0.1 only, at a
+ * port Docker picks, for operators and benchmarks.
  *
  * @module
  */
@@ -12,6 +13,7 @@
 import { type AppRecord, type ContainerReport, imageRef } from "../lib/apps.ts";
 import type { ContainerInfo, DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
 import type { Http1Pool } from "../lib/http1.ts";
+import { appLimits } from "./limits.ts";
 import type { Target } from "./requests.ts";
 
 /** Labels dn puts on every container it runs. */
@@ -110,6 +112,7 @@ export class Containers {
         containerPort: app.port,
         restartPolicy: "unless-stopped",
         init: true,
+        ...appLimits(app),
       });
       info = await docker.inspectContainer(name, app.port);
     }
@@ -162,6 +165,8 @@ export class Containers {
         createdAt: info.created,
         startedAt: info.state.startedAt ?? "",
         finishedAt: info.state.finishedAt ?? "",
+        oomKilled: info.state.oomKilled,
+        restartCount: info.restartCount,
       });
     }
     return reports;

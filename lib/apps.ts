@@ -41,6 +41,10 @@ export interface AppRecord {
   timeoutMs: number;
   /** Largest request or response body in bytes for this app; 0 = the gateway's default. */
   bodyLimit: number;
+  /** Memory limit of each container in bytes; 0 = {@link DEFAULT_APP_MEMORY}. */
+  memory: number;
+  /** CPU limit of each container in thousandths of a CPU; 0 = {@link DEFAULT_APP_MILLI_CPUS}. */
+  milliCpus: number;
   /** Environment of the app's containers; values are secret and never sent back by the API. */
   env: Record<string, string>;
   /** Bumped when the environment changes; containers are replaced to pick it up. */
@@ -52,16 +56,53 @@ export interface AppRecord {
 /** Defaults of the fields an app record may lack (records written by earlier versions). */
 export const APP_DEFAULTS: Pick<
   AppRecord,
-  "replicas" | "placement" | "healthPath" | "timeoutMs" | "bodyLimit" | "env" | "revision"
+  | "replicas"
+  | "placement"
+  | "healthPath"
+  | "timeoutMs"
+  | "bodyLimit"
+  | "memory"
+  | "milliCpus"
+  | "env"
+  | "revision"
 > = {
   replicas: 0,
   placement: [],
   healthPath: "",
   timeoutMs: 0,
   bodyLimit: 0,
+  memory: 0,
+  milliCpus: 0,
   env: {},
   revision: 0,
 };
+
+/** Memory of an app's container when its record says 0 (512 MiB). */
+export const DEFAULT_APP_MEMORY = 512 * 1024 * 1024;
+/** Least memory an app may ask for (16 MiB). */
+export const MIN_APP_MEMORY = 16 * 1024 * 1024;
+/** Most memory an app may ask for (256 GiB). */
+export const MAX_APP_MEMORY = 256 * 1024 * 1024 * 1024;
+/** CPU of an app's container when its record says 0, in thousandths (one CPU). */
+export const DEFAULT_APP_MILLI_CPUS = 1000;
+/** Least CPU an app may ask for, in thousandths (0.01, the engine's least). */
+export const MIN_APP_MILLI_CPUS = 10;
+/** Most CPU an app may ask for, in thousandths (64). */
+export const MAX_APP_MILLI_CPUS = 64_000;
+/** Most processes and threads in one app container. */
+export const APP_PIDS_LIMIT = 512;
+
+/** True when `v` is 0 (the default) or a memory limit in bytes an app may ask for. */
+export function isAppMemory(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) &&
+    (v === 0 || (v >= MIN_APP_MEMORY && v <= MAX_APP_MEMORY));
+}
+
+/** True when `v` is 0 (the default) or a CPU limit in thousandths an app may ask for. */
+export function isAppMilliCpus(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) &&
+    (v === 0 || (v >= MIN_APP_MILLI_CPUS && v <= MAX_APP_MILLI_CPUS));
+}
 
 /** An app as the API shows it: the environment's values left out. */
 export type PublicAppRecord = Omit<AppRecord, "env"> & { envKeys: string[] };
@@ -106,6 +147,10 @@ export interface ContainerReport {
   startedAt: string;
   /** ISO time the container last stopped, or "". */
   finishedAt: string;
+  /** True when the kernel killed it for memory (last exit; absent from older hosts). */
+  oomKilled?: boolean;
+  /** How many times the engine restarted it (absent from older hosts). */
+  restartCount?: number;
 }
 
 /** A host's answer to `status.<app>`, with the round trip control measured. */

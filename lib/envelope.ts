@@ -316,6 +316,13 @@ function checkContainer(value: unknown): ContainerReport {
   if (typeof c.version !== "number" || typeof c.exitCode !== "number") {
     throw new EnvelopeError("container version and exitCode must be numbers");
   }
+  // Absent from hosts of earlier versions.
+  if (c.oomKilled !== undefined && typeof c.oomKilled !== "boolean") {
+    throw new EnvelopeError("container oomKilled must be a boolean");
+  }
+  if (c.restartCount !== undefined && !Number.isSafeInteger(c.restartCount)) {
+    throw new EnvelopeError("container restartCount must be an integer");
+  }
   return {
     id: c.id as string,
     imageId: c.imageId as string,
@@ -325,6 +332,8 @@ function checkContainer(value: unknown): ContainerReport {
     createdAt: c.createdAt as string,
     startedAt: c.startedAt as string,
     finishedAt: c.finishedAt as string,
+    ...(c.oomKilled === undefined ? {} : { oomKilled: c.oomKilled }),
+    ...(c.restartCount === undefined ? {} : { restartCount: c.restartCount as number }),
   };
 }
 

@@ -14,6 +14,8 @@ import {
   APP_DEFAULTS,
   APP_STATUSES,
   type AppRecord,
+  isAppMemory,
+  isAppMilliCpus,
   isEnvKey,
   isEnvValue,
   isHealthPath,
@@ -103,6 +105,7 @@ export function parseAppRecord(json: string): AppRecord {
     typeof r.updatedAt === "string" && ISO.test(r.updatedAt) &&
     isCount(r.replicas) && Array.isArray(r.placement) && r.placement.every(isHostName) &&
     isHealthPath(r.healthPath) && isCount(r.timeoutMs) && isCount(r.bodyLimit) &&
+    isAppMemory(r.memory) && isAppMilliCpus(r.milliCpus) &&
     typeof env === "object" && env !== null && !Array.isArray(env) &&
     Object.entries(env).every(([k, v]) => isEnvKey(k) && isEnvValue(v)) &&
     isCount(r.revision) && (r.latestVersion === undefined || isVersion(r.latestVersion));
@@ -122,6 +125,8 @@ export function parseAppRecord(json: string): AppRecord {
     healthPath: r.healthPath as string,
     timeoutMs: r.timeoutMs as number,
     bodyLimit: r.bodyLimit as number,
+    memory: r.memory as number,
+    milliCpus: r.milliCpus as number,
     env: env as Record<string, string>,
     revision: r.revision as number,
     latestVersion: (r.latestVersion as number | undefined) ?? (r.version as number),

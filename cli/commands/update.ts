@@ -2,8 +2,8 @@
  * `dn update`: builds and pushes the app's next version and moves the app to
  * it (hosts start the new version, switch traffic, then stop the old one).
  * A changed APP_HOSTNAME, APP_PORT or setting (APP_REPLICAS, APP_HEALTH,
- * APP_TIMEOUT, APP_BODY_LIMIT) in App.config goes with it; a setting no longer
- * in App.config goes back to its default.
+ * APP_TIMEOUT, APP_BODY_LIMIT, APP_MEMORY, APP_CPUS) in App.config goes with
+ * it; a setting no longer in App.config goes back to its default.
  * Prints `hello-world (hello-world.dn.local) updated to v2`.
  *
  * @module
@@ -21,8 +21,9 @@ export const update: Command = {
   name: "update",
   summary: "build, push, update application",
   description: "Build and push the application's next version (v<N+1>) and deploy it.\n" +
-    "A changed APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or\n" +
-    "APP_BODY_LIMIT in App.config is applied too (a removed one goes back to its default).",
+    "A changed APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT,\n" +
+    "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS in App.config is applied too (a removed\n" +
+    "one goes back to its default).",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
@@ -43,6 +44,8 @@ export const update: Command = {
     if (wanted.healthPath !== (current.healthPath ?? "")) request.healthPath = wanted.healthPath;
     if (wanted.timeoutMs !== (current.timeoutMs ?? 0)) request.timeoutMs = wanted.timeoutMs;
     if (wanted.bodyLimit !== (current.bodyLimit ?? 0)) request.bodyLimit = wanted.bodyLimit;
+    if (wanted.memory !== (current.memory ?? 0)) request.memory = wanted.memory;
+    if (wanted.milliCpus !== (current.milliCpus ?? 0)) request.milliCpus = wanted.milliCpus;
     const updated = await control.updateApp(app.name, request);
     ctx.out(`${appLabel(updated)} updated to v${updated.version}`);
   },

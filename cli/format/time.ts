@@ -113,11 +113,15 @@ export interface ContainerState {
   startedAt: string;
   /** ISO time the container last stopped, or "". */
   finishedAt: string;
+  /** True when the kernel killed its last run for memory. */
+  oomKilled?: boolean;
 }
 
 /**
  * A container's status in the seed's words: `up 12 seconds`,
- * `exited (0) 15 seconds ago`, `restarting (1) 3 seconds ago`, `created`.
+ * `exited (0) 15 seconds ago`, `restarting (1) 3 seconds ago`, `created`;
+ * when the kernel killed its last run for memory, that comes first:
+ * `OOM killed, up 3 seconds`, `OOM killed, restarting`, `OOM killed 5 seconds ago`.
  *
  * @example
  * ```ts
@@ -132,6 +136,13 @@ export function containerStatus(c: ContainerState, now: Date | number): string {
     const t = toMillis(time);
     return Number.isNaN(t) || t <= 0 ? undefined : humanDuration(toMillis(now) - t);
   };
+  if (c.oomKilled) {
+    // The engine restarts it (unless-stopped): say why it ended, first, so the cut keeps it.
+    if (c.state === "running") return `OOM killed, up ${since(c.startedAt) ?? "again"}`;
+    if (c.state === "restarting") return "OOM killed, restarting";
+    const ago = since(c.finishedAt);
+    if (c.state === "exited") return ago === undefined ? "OOM killed" : `OOM killed ${ago} ago`;
+  }
   switch (c.state) {
     case "running":
     case "paused": {

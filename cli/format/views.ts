@@ -23,6 +23,8 @@ export type StatusApp =
       | "healthPath"
       | "timeoutMs"
       | "bodyLimit"
+      | "memory"
+      | "milliCpus"
       | "envKeys"
     >
   >;
@@ -145,8 +147,8 @@ export function replicasLine(app: Pick<StatusApp, "replicas" | "placement">): st
 /**
  * The header lines `dn status` prints after the seed's three for settings
  * that differ from the defaults: replicas and placement, the latest version
- * when the app was rolled back, health path, timeout, body limit and the
- * environment's names (never values).
+ * when the app was rolled back, health path, timeout, body limit, memory and
+ * CPU limits, and the environment's names (never values).
  */
 export function settingsLines(app: StatusApp): string[] {
   const lines: string[] = [];
@@ -158,6 +160,8 @@ export function settingsLines(app: StatusApp): string[] {
   if (app.healthPath) lines.push(`Health: ${app.healthPath}`);
   if (app.timeoutMs) lines.push(`Timeout: ${formatDuration(app.timeoutMs)}`);
   if (app.bodyLimit) lines.push(`Body limit: ${formatSize(app.bodyLimit)}`);
+  if (app.memory) lines.push(`Memory: ${formatSize(app.memory)}`);
+  if (app.milliCpus) lines.push(`CPUs: ${app.milliCpus / 1000}`);
   if (app.envKeys?.length) lines.push(`Env: ${app.envKeys.join(", ")}`);
   return lines;
 }

@@ -57,6 +57,7 @@ import {
   parseImageRef,
   show,
 } from "./refs.ts";
+import { type ContainerSandbox, sandboxHostConfig } from "./sandbox.ts";
 import {
   demuxLogs,
   type JsonMessage,
@@ -167,8 +168,10 @@ export interface ContainerSpec {
   containerPort: number;
   /** Restart policy. */
   restartPolicy: RestartPolicy;
-  /** Memory limit in bytes (at least 6 MiB). */
+  /** Memory limit in bytes (at least 6 MiB), swap included: the container gets no swap. */
   memoryBytes?: number;
+  /** CPU, processes, capabilities and privileges (lib/docker/sandbox.ts). */
+  sandbox?: ContainerSandbox;
   /** Command to run instead of the image's `CMD`. */
   cmd?: string[];
   /**
@@ -697,7 +700,8 @@ export class DockerClient {
       HostConfig: {
         PortBindings: { [key]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
         RestartPolicy: { Name: spec.restartPolicy },
-        ...(mem === undefined ? {} : { Memory: mem }),
+        ...(mem === undefined ? {} : { Memory: mem, MemorySwap: mem }),
+        ...sandboxHostConfig(spec.sandbox),
         ...(spec.init === undefined ? {} : { Init: spec.init }),
       },
     };

@@ -6,6 +6,8 @@
  * - {@linkcode tarDirectory} and {@linkcode tarEntries}: streaming tar archives
  *   for build contexts and root file systems;
  * - {@linkcode readDockerignore}: which context files are sent;
+ * - {@linkcode sandboxHostConfig}: a container's CPU, process and privilege
+ *   limits;
  * - name checks and the errors every call may throw.
  *
  * @example Build a context directory
@@ -49,6 +51,7 @@ export {
   DockerPushError,
   DockerUnavailableError,
 } from "./errors.ts";
+export { type ContainerSandbox, sandboxHostConfig } from "./sandbox.ts";
 export { type DockerignoreOptions, parseDockerignore, readDockerignore } from "./dockerignore.ts";
 export {
   type ImageRef,

@@ -47,7 +47,8 @@ Deno.test("each kind of bad line is reported with its line number", () => {
   assertEquals(
     errorOf(valid + "APP_DOMAIN x\n"),
     'App.config:3: unknown key "APP_DOMAIN" ' +
-      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or APP_BODY_LIMIT)",
+      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
+      "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS)",
   );
   assertEquals(errorOf("APP_NAME\nAPP_HOSTNAME a.b\n"), "App.config:1: APP_NAME has no value");
   assertEquals(
@@ -61,7 +62,8 @@ Deno.test("each kind of bad line is reported with its line number", () => {
   assertEquals(
     errorOf("app_name a\n"),
     'App.config:1: unknown key "app_name" ' +
-      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT or APP_BODY_LIMIT)",
+      "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
+      "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS)",
   );
 });
 

@@ -283,6 +283,21 @@ Deno.test("containerStatus words each container state", () => {
   assertEquals(containerStatus({ ...base, state: "dead" }, NOW), "dead");
 });
 
+Deno.test("containerStatus puts an OOM kill first", () => {
+  const base = { exitCode: 137, startedAt: ago(3 * S), finishedAt: ago(15 * S), oomKilled: true };
+  assertEquals(containerStatus({ ...base, state: "running" }, NOW), "OOM killed, up 3 seconds");
+  assertEquals(containerStatus({ ...base, state: "restarting" }, NOW), "OOM killed, restarting");
+  assertEquals(containerStatus({ ...base, state: "exited" }, NOW), "OOM killed 15 seconds ago");
+  assertEquals(
+    containerStatus({ ...base, state: "exited", finishedAt: "" }, NOW),
+    "OOM killed",
+  );
+  assertEquals(
+    containerStatus({ ...base, state: "exited", oomKilled: false }, NOW),
+    "exited (137) 15 seconds ago",
+  );
+});
+
 Deno.test("humanSize prints sizes like the docker CLI", () => {
   assertEquals(humanSize(156_700), "156.7kB");
   assertEquals(humanSize(512), "512B");

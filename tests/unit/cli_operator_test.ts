@@ -50,7 +50,7 @@ async function appDirWith(extra: string): Promise<string> {
 Deno.test("App.config settings parse to replicas, health path, ms and bytes", () => {
   const text = BASE +
     "APP_REPLICAS   2\nAPP_HEALTH     /healthz   # must answer 2xx\n" +
-    "APP_TIMEOUT    1m30s\nAPP_BODY_LIMIT 16m\n";
+    "APP_TIMEOUT    1m30s\nAPP_BODY_LIMIT 16m\nAPP_MEMORY 128m\nAPP_CPUS 0.25\n";
   assertEquals(parseAppConfig(text), {
     name: "a",
     hostname: "a.dn.local",
@@ -59,13 +59,22 @@ Deno.test("App.config settings parse to replicas, health path, ms and bytes", ()
     healthPath: "/healthz",
     timeoutMs: 90_000,
     bodyLimit: 16 * 1024 * 1024,
+    memory: 128 * 1024 * 1024,
+    milliCpus: 250,
   });
   assertEquals(appSettings(parseAppConfig(BASE)), {
     replicas: 0,
     healthPath: "",
     timeoutMs: 0,
     bodyLimit: 0,
+    memory: 0,
+    milliCpus: 0,
   });
+  assertEquals(parseAppConfig(BASE + "APP_CPUS 2\n").milliCpus, 2000);
+  assertEquals(parseAppConfig(BASE + "APP_CPUS 0.01\n").milliCpus, 10);
+  assertEquals(parseAppConfig(BASE + "APP_CPUS 64\n").milliCpus, 64_000);
+  assertEquals(parseAppConfig(BASE + "APP_MEMORY 16m\n").memory, 16 * 1024 * 1024);
+  assertEquals(parseAppConfig(BASE + "APP_MEMORY 1g\n").memory, 1024 ** 3);
   assertEquals(parseAppConfig(BASE + "APP_REPLICAS 0\n").replicas, 0);
   assertEquals(parseAppConfig(BASE + "APP_REPLICAS 100\n").replicas, 100);
   assertEquals(parseAppConfig(BASE + "APP_HEALTH /status/200?x=1\n").healthPath, "/status/200?x=1");
@@ -122,6 +131,21 @@ Deno.test("bad settings name the file and line", () => {
   );
   assertEquals(at("APP_BODY_LIMIT 0").split(":")[1], "4");
   assertEquals(
+    at("APP_MEMORY 8m"),
+    'apps/a/App.config:4: APP_MEMORY "8m" is not a size from 16m to 256g (e.g. 128m, 1g)',
+  );
+  for (const bad of ["257g", "lots", "-1m", "0"]) {
+    assert(at(`APP_MEMORY ${bad}`).startsWith("apps/a/App.config:4: APP_MEMORY"), bad);
+  }
+  assertEquals(
+    at("APP_CPUS 0.001"),
+    'apps/a/App.config:4: APP_CPUS "0.001" is not a number of CPUs from 0.01 to 64 ' +
+      "(e.g. 0.5, 2)",
+  );
+  for (const bad of ["65", "0", "1.2345", "half", "-1", "1e2", ".5"]) {
+    assert(at(`APP_CPUS ${bad}`).startsWith("apps/a/App.config:4: APP_CPUS"), bad);
+  }
+  assertEquals(
     errorOf(BASE + "APP_REPLICAS 1\nAPP_REPLICAS 2\n"),
     "App.config:4: APP_REPLICAS is given twice (first on line 3)",
   );
@@ -167,6 +191,8 @@ Deno.test("settings formatters", () => {
       healthPath: "/healthz",
       timeoutMs: 30_000,
       bodyLimit: 1024,
+      memory: 256 * 1024 * 1024,
+      milliCpus: 1500,
       envKeys: ["DB_URL", "TOKEN"],
     }),
     [
@@ -175,6 +201,8 @@ Deno.test("settings formatters", () => {
       "Health: /healthz",
       "Timeout: 30s",
       "Body limit: 1k",
+      "Memory: 256m",
+      "CPUs: 1.5",
       "Env: DB_URL, TOKEN",
     ],
   );

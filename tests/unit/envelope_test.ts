@@ -95,6 +95,17 @@ Deno.test("status replies round-trip and validate", () => {
     }],
   };
   assertEquals(decodeStatusReply(encodeStatusReply(reply)), reply);
+  const oom = { ...reply.containers[0], oomKilled: true, restartCount: 3 };
+  assertEquals(decodeStatusReply(encodeStatusReply({ ...reply, containers: [oom] })).containers, [
+    oom,
+  ]);
+  for (const bad of [{ oomKilled: "yes" }, { restartCount: 1.5 }]) {
+    const container = { ...reply.containers[0], ...bad } as unknown as typeof oom;
+    assertThrows(
+      () => decodeStatusReply(encodeStatusReply({ ...reply, containers: [container] })),
+      EnvelopeError,
+    );
+  }
   assertThrows(
     () => decodeStatusReply(encodeStatusReply({ host: "Bad Host", containers: [] })),
     EnvelopeError,

@@ -8,6 +8,7 @@
 
 import { APP_DEFAULTS, type AppRecord, type HostReport, publicApp } from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
+import { SETTINGS } from "../../../control/api.ts";
 import type { Deps } from "../../../cli/context.ts";
 import type { StatusReport } from "../../../cli/control_client.ts";
 import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
@@ -268,7 +269,7 @@ export class World {
 /** The settings fields of a create or update body. */
 function settingsOf(body: Record<string, unknown>): Partial<AppRecord> {
   const out: Partial<AppRecord> = {};
-  for (const key of ["replicas", "healthPath", "timeoutMs", "bodyLimit"] as const) {
+  for (const key of SETTINGS) {
     if (body[key] !== undefined) (out as Record<string, unknown>)[key] = body[key];
   }
   return out;

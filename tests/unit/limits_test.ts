@@ -1,0 +1,121 @@
+/**
+ * Resources and isolation of app containers, without an engine: the
+ * `HostConfig` fields of a sandbox, the limits a host gives an app, the
+ * validation of `memory` and `milliCpus` (tests/e2e/resources_test.ts runs
+ * the real thing).
+ */
+
+import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
+import { APP_PIDS_LIMIT, isAppMemory, isAppMilliCpus } from "../../lib/apps.ts";
+import { DockerInputError, sandboxHostConfig } from "../../lib/docker/mod.ts";
+import { parseCpus } from "../../cli/app_config.ts";
+import { parseAppRecord } from "../../lib/store.ts";
+import { appLimits } from "../../host/limits.ts";
+import { createApi } from "../../control/api.ts";
+import type { ControlBroker } from "../../control/broker.ts";
+import type { AppStore } from "../../lib/store.ts";
+import { Logger } from "../../lib/log.ts";
+
+Deno.test("sandboxHostConfig maps limits and privileges to HostConfig fields", () => {
+  assertEquals(sandboxHostConfig(), {});
+  assertEquals(
+    sandboxHostConfig({
+      cpus: 0.5,
+      pidsLimit: 64,
+      dropAllCapabilities: true,
+      noNewPrivileges: true,
+    }),
+    {
+      NanoCpus: 500_000_000,
+      PidsLimit: 64,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges:true"],
+    },
+  );
+  for (const bad of [0, 0.001, -1, NaN, Infinity]) {
+    const e = assertThrows(() => sandboxHostConfig({ cpus: bad }), DockerInputError);
+    assertMatch(e.message, /^invalid CPU limit/);
+  }
+  for (const bad of [0, -1, 1.5]) {
+    const e = assertThrows(() => sandboxHostConfig({ pidsLimit: bad }), DockerInputError);
+    assertMatch(e.message, /^invalid pids limit/);
+  }
+});
+
+Deno.test("appLimits: defaults, the app's own limits, CPUs cut to the machine's", () => {
+  assertEquals(appLimits({ memory: 0, milliCpus: 0 }, 2), {
+    memoryBytes: 512 * 1024 * 1024,
+    sandbox: {
+      cpus: 1,
+      pidsLimit: APP_PIDS_LIMIT,
+      dropAllCapabilities: true,
+      noNewPrivileges: true,
+    },
+  });
+  const own = appLimits({ memory: 64 * 1024 * 1024, milliCpus: 250 }, 2);
+  assertEquals([own.memoryBytes, own.sandbox?.cpus], [64 * 1024 * 1024, 0.25]);
+  assertEquals(appLimits({ memory: 0, milliCpus: 8000 }, 2).sandbox?.cpus, 2);
+});
+
+Deno.test("memory and milliCpus: 0 for the default, else within bounds", () => {
+  for (const ok of [0, 16 * 1024 * 1024, 256 * 1024 ** 3]) assertEquals(isAppMemory(ok), true);
+  for (const bad of [1, 16 * 1024 * 1024 - 1, 256 * 1024 ** 3 + 1, "1g", -1, 1.5, null]) {
+    assertEquals(isAppMemory(bad), false, String(bad));
+  }
+  for (const ok of [0, 10, 64_000]) assertEquals(isAppMilliCpus(ok), true);
+  for (const bad of [9, 64_001, 0.5, "1", -10]) assertEquals(isAppMilliCpus(bad), false);
+  assertEquals([parseCpus("1.5"), parseCpus("0.125"), parseCpus("3")], [1500, 125, 3000]);
+  assertEquals([parseCpus("1.2345"), parseCpus(".5"), parseCpus("1,5")], [null, null, null]);
+});
+
+Deno.test("app records: old ones get default limits; bad limits are refused", () => {
+  const record = {
+    name: "a",
+    hostname: "a.test",
+    port: 80,
+    status: "running",
+    version: 1,
+    image: "r/a:v1",
+    digest: "",
+    createdAt: "2026-01-01T00:00:00Z",
+    updatedAt: "2026-01-01T00:00:00Z",
+  };
+  const old = parseAppRecord(JSON.stringify(record));
+  assertEquals([old.memory, old.milliCpus], [0, 0]);
+  const set = parseAppRecord(JSON.stringify({ ...record, memory: 32 * 1024 ** 2, milliCpus: 500 }));
+  assertEquals([set.memory, set.milliCpus], [32 * 1024 ** 2, 500]);
+  assertThrows(() => parseAppRecord(JSON.stringify({ ...record, memory: 1024 })));
+  assertThrows(() => parseAppRecord(JSON.stringify({ ...record, milliCpus: -1 })));
+});
+
+Deno.test("control refuses bad memory and milliCpus with the rule, before touching the store", async () => {
+  const api = createApi({
+    store: {} as AppStore, // never reached: validation fails first
+    broker: {} as ControlBroker,
+    registry: "127.0.0.1:5000",
+    checkToken: () => true,
+    log: new Logger("test", "error"),
+    statusTimeoutMs: 100,
+  });
+  const cases: [Record<string, unknown>, string][] = [
+    [{ memory: 1024 }, "invalid memory 1024: must be 0 (the default, 512 MiB) or an integer"],
+    [{ memory: "1g" }, 'invalid memory "1g"'],
+    [
+      { milliCpus: 5 },
+      "invalid milliCpus 5: must be 0 (the default, one CPU) or an integer 10-64000",
+    ],
+    [{ milliCpus: 0.5 }, "invalid milliCpus 0.5"],
+  ];
+  for (const [bad, message] of cases) {
+    const res = await api(
+      new Request("http://control/v1/apps", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer t" },
+        body: JSON.stringify({ name: "a", hostname: "a.test", ...bad }),
+      }),
+    );
+    const { error } = await res.json();
+    assertEquals(res.status, 400, error);
+    assertEquals(error.startsWith(message), true, error);
+  }
+});
