@@ -9,6 +9,9 @@
 
 import indexHtml from "./ui/index.html" with { type: "text" };
 import appJs from "./ui/app.js" with { type: "text" };
+import chartsJs from "./ui/charts.js" with { type: "text" };
+import domJs from "./ui/dom.js" with { type: "text" };
+import logsJs from "./ui/logs.js" with { type: "text" };
 import styleCss from "./ui/style.css" with { type: "text" };
 import uPlotJs from "./vendor/uPlot.iife.min.js" with { type: "text" };
 import uPlotCss from "./vendor/uPlot.min.css" with { type: "text" };
@@ -30,6 +33,9 @@ const CSS = "text/css; charset=utf-8";
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["index.html", { type: HTML, body: indexHtml }],
   ["app.js", { type: JS, body: appJs }],
+  ["charts.js", { type: JS, body: chartsJs }],
+  ["dom.js", { type: JS, body: domJs }],
+  ["logs.js", { type: JS, body: logsJs }],
   ["style.css", { type: CSS, body: styleCss }],
   ["vendor/uPlot.iife.min.js", { type: JS, body: uPlotJs }],
   ["vendor/uPlot.min.css", { type: CSS, body: uPlotCss }],

@@ -105,7 +105,7 @@ Deno.test("the page and its files are served with a strict CSP; other paths pass
   assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
   assertMatch(page.headers.get("content-security-policy")!, /script-src 'self';/);
   assertEquals(page.headers.get("x-frame-options"), "DENY");
-  assertMatch(await page.text(), /<script src="app.js" defer>/);
+  assertMatch(await page.text(), /<script src="app.js" type="module">/);
   const uplot = await handler(request("/ui/vendor/uPlot.iife.min.js"));
   assertEquals(uplot.headers.get("content-type"), "text/javascript; charset=utf-8");
   await uplot.body?.cancel();
