@@ -14,7 +14,9 @@
 #   secrets and other amqpCaFile paths must live there too; hosts
 #   and the CLI also open the Docker socket, which needs read and write on it.
 #   The CLI reads app directories wherever the user keeps them, so it reads
-#   everything. npm packages load without read permission.
+#   everything. npm packages load without read permission, and so do the
+#   dashboard's files (control/dashboard/assets.ts imports them as text, so
+#   they are part of the module graph and of the compiled binary).
 # - --allow-env whole: `--allow-env=DN_*` works in deno 2.9.6 for single
 #   variables, but lib/config.ts reads Deno.env.toObject() and ioredis's
 #   `debug` dependency runs Object.keys(process.env); both need full access.

@@ -161,7 +161,10 @@ export function withDashboard(
     if (typeof token !== "string" || !/^[\x21-\x7e]{1,1024}$/.test(token)) {
       throw new HttpError(400, "token must be the control token: printable text, no spaces");
     }
-    if (!deps.checkToken(`Bearer ${token}`)) throw new HttpError(401, "wrong token");
+    if (!deps.checkToken(`Bearer ${token}`)) {
+      deps.log.warn("dashboard login refused: wrong token");
+      throw new HttpError(401, "wrong token");
+    }
     const created = sessions.create();
     const secure = req.headers.get("origin")?.startsWith("https:") ?? false;
     deps.log.info("dashboard login");
@@ -209,7 +212,8 @@ export function withDashboard(
     return await callApi(req, `/v1/apps/${name}/${what}${search}`);
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
+  async function route(req: Request, url: URL): Promise<Response> {
+    const path = url.pathname;
     const asset = ASSETS.get(path === "/ui/" ? "index.html" : path.slice("/ui/".length));
     if (asset) {
       if (req.method !== "GET" && req.method !== "HEAD") {
@@ -220,6 +224,12 @@ export function withDashboard(
           headers: { "content-type": asset.type },
         }),
         "no-cache",
+      );
+    }
+    if (url.search !== "" && !path.endsWith("/logs")) {
+      throw new HttpError(
+        400,
+        "no query parameters here (only logs takes since, tail, host, follow)",
       );
     }
     if (path === "/ui/login" || path === "/ui/logout") {
@@ -244,13 +254,14 @@ export function withDashboard(
   }
 
   return async (req) => {
-    const path = new URL(req.url).pathname;
+    const url = new URL(req.url);
+    const path = url.pathname;
     if (path !== "/ui" && !path.startsWith("/ui/")) return await inner(req);
     if (path === "/ui") {
       return secured(new Response(null, { status: 308, headers: { location: "/ui/" } }));
     }
     try {
-      return secured(await route(req, path));
+      return secured(await route(req, url));
     } catch (e) {
       await req.body?.cancel().catch(() => {});
       if (e instanceof HttpError) return secured(json(e.status, { error: e.message }, e.headers));

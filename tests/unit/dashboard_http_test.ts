@@ -172,6 +172,11 @@ Deno.test("reads need the session; actions also the CSRF token and the Origin", 
   const anonymous = await handler(request("/ui/api/overview"));
   assertEquals([anonymous.status, (await anonymous.json()).error], [401, "not logged in"]);
   const { csrf, cookie } = await login(handler);
+  const query = await handler(request("/ui/api/overview?x=1", { headers: { cookie } }));
+  assertEquals([query.status, (await query.json()).error], [
+    400,
+    "no query parameters here (only logs takes since, tail, host, follow)",
+  ]);
   const overview = await (await handler(request("/ui/api/overview", { headers: { cookie } })))
     .json();
   assertEquals(overview.apps[0].envKeys, ["SECRET"]);
