@@ -14,6 +14,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { launchChromium } from "../helpers/browser.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
 import {
   freePort,
   LOG_DIR,
@@ -96,7 +97,10 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-Deno.test("a wrong token is refused on the login form, and no cookie is set", opts, async () => {
+reliabilityTest("dashboard: a wrong token is refused on the login form, no cookie set", {
+  fault: "log in to /ui/ with a wrong token (typed, Enter)",
+  expected: '"Wrong token." on the form, 401, no cookie, dashboard hidden',
+}, async () => {
   await page.goto(ui());
   await page.locator("#login-view").waitFor();
   await page.fill("#token", "not-the-token-0123456789");
@@ -139,7 +143,10 @@ Deno.test("logging in shows the app, its hosts and each host's container", opts,
   }
 });
 
-Deno.test("log lines holding HTML are shown as text, never run", opts, async () => {
+reliabilityTest("dashboard: log lines holding HTML are shown as text, never run", {
+  fault: "an app prints HTML to stdout: a b element with an id, an img with an onerror script",
+  expected: "the line shown verbatim in the logs box; no such element made, no script run",
+}, async () => {
   await page.locator("#logs", { hasText: HTML_LINE }).waitFor();
   assertEquals(await page.locator("#pwned").count(), 0);
   assertEquals(await page.locator("#logs img").count(), 0);
@@ -246,52 +253,55 @@ Deno.test("roll back from the page after a confirm", opts, async () => {
   await net.waitForRunning(NAME, 2);
 });
 
-Deno.test(
-  "forged actions without the CSRF token or from another origin are refused",
-  opts,
-  async () => {
-    const post = (headers: Record<string, string>) =>
-      page.evaluate(
-        async ([url, h]) => {
-          const res = await fetch(url, { method: "POST", headers: h, body: "{}" });
-          return { status: res.status, body: await res.json() };
-        },
-        [`${ui()}api/apps/${NAME}/stop`, {
-          "content-type": "application/json",
-          ...headers,
-        }] as const,
-      );
-    const noToken = await post({});
-    assertEquals(noToken.status, 403);
-    assertEquals(noToken.body.error, "missing or wrong x-dn-csrf header");
-    const wrong = await post({ "x-dn-csrf": "A".repeat(43) });
-    assertEquals(wrong.status, 403);
-    // The cookie and the right token, from another origin (what a page on
-    // another port of this machine, same site, could try).
-    const { csrf } = await page.evaluate(
-      async (url) => (await fetch(url)).json(),
-      `${ui()}session`,
+reliabilityTest("dashboard: forged actions without the CSRF token or from another origin", {
+  fault: "POST stop with the session cookie but no or a wrong x-dn-csrf, or the right one " +
+    "from another Origin or with none",
+  expected: "403 each, naming the check; the app keeps running",
+}, async () => {
+  const post = (headers: Record<string, string>) =>
+    page.evaluate(
+      async ([url, h]) => {
+        const res = await fetch(url, { method: "POST", headers: h, body: "{}" });
+        return { status: res.status, body: await res.json() };
+      },
+      [`${ui()}api/apps/${NAME}/stop`, {
+        "content-type": "application/json",
+        ...headers,
+      }] as const,
     );
-    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
-    for (const origin of ["http://evil.test", null]) {
-      const res = await fetch(`${ui()}api/apps/${NAME}/stop`, {
-        method: "POST",
-        headers: {
-          cookie,
-          "x-dn-csrf": csrf,
-          "content-type": "application/json",
-          ...(origin ? { origin } : {}),
-        },
-        body: "{}",
-      });
-      assertEquals(res.status, 403);
-      assertMatch((await res.json()).error, origin ? /cross-origin/ : /missing Origin/);
-    }
-    assertEquals(await appStatus(), "running");
-  },
-);
+  const noToken = await post({});
+  assertEquals(noToken.status, 403);
+  assertEquals(noToken.body.error, "missing or wrong x-dn-csrf header");
+  const wrong = await post({ "x-dn-csrf": "A".repeat(43) });
+  assertEquals(wrong.status, 403);
+  // The cookie and the right token, from another origin (what a page on
+  // another port of this machine, same site, could try).
+  const { csrf } = await page.evaluate(
+    async (url) => (await fetch(url)).json(),
+    `${ui()}session`,
+  );
+  const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+  for (const origin of ["http://evil.test", null]) {
+    const res = await fetch(`${ui()}api/apps/${NAME}/stop`, {
+      method: "POST",
+      headers: {
+        cookie,
+        "x-dn-csrf": csrf,
+        "content-type": "application/json",
+        ...(origin ? { origin } : {}),
+      },
+      body: "{}",
+    });
+    assertEquals(res.status, 403);
+    assertMatch((await res.json()).error, origin ? /cross-origin/ : /missing Origin/);
+  }
+  assertEquals(await appStatus(), "running");
+});
 
-Deno.test("an expired or unknown session cookie asks to log in again", opts, async () => {
+reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
+  fault: "a cookie control never gave, a malformed one, one past dashboardSessionMs (1.5 s)",
+  expected: "401 naming why, the login form says so; in the browser the cookie goes at Max-Age",
+}, async () => {
   // A cookie control never gave (as after control restarts).
   const other = await browser.newContext();
   try {
