@@ -314,7 +314,7 @@ export async function readAppConfig(path: string, display = path): Promise<AppCo
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new AppConfigError(
-        `${display}: no such file (run dn in the app's directory, or give -C DIR or --config FILE)`,
+        `${display}: no such file (run dn in the app's directory, or give -C DIR or --app-config FILE)`,
       );
     }
     throw new AppConfigError(`${display}: cannot read: ${(e as Error).message}`);

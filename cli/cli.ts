@@ -7,10 +7,11 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Command, type FlagName, FLAGS } from "./command.ts";
+import { type Command, DEPRECATED_FLAGS, type FlagName, FLAGS } from "./command.ts";
 import { COMMANDS, findCommand } from "./commands/mod.ts";
 import { Context, type Deps, type GlobalOptions } from "./context.ts";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, unknownCommandError, UsageError } from "./errors.ts";
+import { closestName } from "./suggest.ts";
 import { commandUsageText, usageText } from "./usage.ts";
 
 /** Options for node's parseArgs: every flag, plus top-level `--version`. */
@@ -48,7 +49,7 @@ function str(value: unknown): string | undefined {
 function toGlobalOptions(values: Record<string, unknown>): GlobalOptions {
   return {
     dir: str(values.dir),
-    config: str(values.config),
+    appConfig: str(values["app-config"]),
     app: str(values.app),
     networkConfig: str(values["network-config"]),
     controlUrl: str(values["control-url"]),
@@ -73,6 +74,23 @@ export interface Invocation {
   help: boolean;
   /** Parsed global flags. */
   options: GlobalOptions;
+  /** Lines for standard error before the command runs (a deprecated flag's new name). */
+  warnings: string[];
+}
+
+/** Moves deprecated flags' values to their new names; returns a warning line for each. */
+function renameDeprecated(values: Record<string, unknown>, command: string | undefined): string[] {
+  const warnings: string[] = [];
+  for (const [old, now] of Object.entries(DEPRECATED_FLAGS)) {
+    if (values[old] === undefined) continue;
+    if (values[now] !== undefined) {
+      throw new UsageError(`give --${now} only (--${old} is its old name)`, command);
+    }
+    values[now] = values[old];
+    delete values[old];
+    warnings.push(`dn: --${old} is deprecated, use --${now}`);
+  }
+  return warnings;
 }
 
 /**
@@ -95,17 +113,23 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   }
   const values = parsed.values as Record<string, unknown>;
   const [name, ...args] = parsed.positionals;
+  const warnings = renameDeprecated(
+    values,
+    name !== undefined && findCommand(name) ? name : undefined,
+  );
   const options = toGlobalOptions(values);
   const help = values.help === true;
   if (name === undefined) {
     if (values.version === true) {
-      return { command: findCommand("version"), args: [], help, options };
+      return { command: findCommand("version"), args: [], help, options, warnings };
     }
-    return { command: undefined, args: [], help: true, options };
+    return { command: undefined, args: [], help: true, options, warnings };
   }
   const command = findCommand(name);
-  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
-  if (help) return { command, args, help, options };
+  if (!command) {
+    throw unknownCommandError(name, closestName(name, COMMANDS.map((c) => c.name)));
+  }
+  if (help) return { command, args, help, options, warnings };
   for (const key of Object.keys(values)) {
     if (key === "help") continue;
     if (!(command.flags as readonly string[]).includes(key)) {
@@ -119,7 +143,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
       command.name,
     );
   }
-  return { command, args, help, options };
+  return { command, args, help, options, warnings };
 }
 
 /**
@@ -134,6 +158,7 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<numbe
   const { io } = deps;
   try {
     const invocation = parseInvocation(argv);
+    for (const line of invocation.warnings) io.err(line);
     if (invocation.command === undefined) {
       io.out(usageText(COMMANDS));
       return EXIT_OK;
@@ -148,7 +173,8 @@ export async function runCli(argv: readonly string[], deps: Deps): Promise<numbe
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(e.message);
-      if (e.command === undefined) io.err(usageText(COMMANDS));
+      if (e.hint !== undefined) io.err(e.hint);
+      else if (e.command === undefined) io.err(usageText(COMMANDS));
       else io.err(`See 'dn ${e.command} --help'.`);
       return EXIT_USAGE;
     }

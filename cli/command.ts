@@ -27,7 +27,12 @@ export const FLAGS = {
     value: "DIR",
     help: "app directory (default: the working directory)",
   },
-  config: { type: "string", value: "FILE", help: "App.config file (default: DIR/App.config)" },
+  "app-config": {
+    type: "string",
+    value: "FILE",
+    help: "App.config file (default: DIR/App.config)",
+  },
+  config: { type: "string", value: "FILE", help: "deprecated name of --app-config" },
   app: { type: "string", value: "NAME", help: "act on app NAME; no App.config is read" },
   json: { type: "boolean", help: "print control's answer as JSON" },
   "control-url": { type: "string", value: "URL", help: "control API URL (DN_CONTROL_URL)" },
@@ -41,7 +46,7 @@ export const FLAGS = {
   "network-config": {
     type: "string",
     value: "FILE",
-    help: "dn network config (DN_CONFIG, ~/.config/dn/config.json)",
+    help: "network config (DN_CONFIG, else ~/.config/dn/config.json, /var/lib/dn/config/cli.json)",
   },
   follow: { type: "boolean", short: "f", help: "keep printing new lines as they are written" },
   host: { type: "string", value: "HOST", help: "only the lines of host HOST" },
@@ -56,7 +61,14 @@ export type FlagName = keyof typeof FLAGS;
 /** Flags of commands that talk to control. */
 export const CONTROL_FLAGS: readonly FlagName[] = ["control-url", "token", "network-config"];
 /** Flags of commands that read App.config. */
-export const APP_FLAGS: readonly FlagName[] = ["dir", "config"];
+export const APP_FLAGS: readonly FlagName[] = ["dir", "app-config"];
+/**
+ * Old flag names still accepted, with the flag each now means; no command
+ * lists them, so help and completions show only the new names.
+ */
+export const DEPRECATED_FLAGS: Readonly<Partial<Record<FlagName, FlagName>>> = {
+  config: "app-config",
+};
 /** Flags of commands that need only the app's name: App.config's, or `--app NAME`. */
 export const NAME_FLAGS: readonly FlagName[] = [...APP_FLAGS, "app"];
 /** Flags of commands that build or push images. */

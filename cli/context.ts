@@ -12,14 +12,20 @@ import { isAbsolute, join } from "node:path";
 import { type AppConfig, readAppConfig } from "./app_config.ts";
 import { ControlClient } from "./control_client.ts";
 import { CliError } from "./errors.ts";
+import {
+  findNetworkConfig,
+  isFile,
+  missingTokenMessage,
+  type NetworkConfigSearch,
+} from "./network_config.ts";
 import type { ImageBackend } from "./image_backend.ts";
 
 /** Global flags, parsed. */
 export interface GlobalOptions {
   /** `-C DIR`: the app directory (default: the working directory). */
   dir?: string;
-  /** `--config FILE`: the App.config path (default: DIR/App.config). */
-  config?: string;
+  /** `--app-config FILE`: the App.config path (default: DIR/App.config). */
+  appConfig?: string;
   /** `--app NAME`: the app, instead of APP_NAME from App.config. */
   app?: string;
   /** `--network-config FILE`: the shared dn config file. */
@@ -77,6 +83,7 @@ export class Context {
   /** The outside world. */
   readonly deps: Deps;
   #config?: DnConfig;
+  #search?: NetworkConfigSearch;
   #app?: Promise<AppConfig>;
   #control?: ControlClient;
   #images?: Promise<ImageBackend>;
@@ -102,12 +109,18 @@ export class Context {
     return this.deps.now();
   }
 
-  /** The network configuration: flags over `DN_*` environment over file over defaults. */
+  /**
+   * The network configuration: flags over `DN_*` environment over file over
+   * defaults. The file is `--network-config`, `$DN_CONFIG`, or the first
+   * found of `~/.config/dn/config.json` and `$DN_STATE_DIR/config/cli.json`.
+   */
   config(): DnConfig {
     if (!this.#config) {
       const o = this.options;
+      const flagFile = o.networkConfig === undefined ? undefined : this.resolve(o.networkConfig);
+      this.#search = findNetworkConfig(flagFile, this.deps.env, isFile);
       this.#config = loadConfig({
-        file: o.networkConfig === undefined ? undefined : this.resolve(o.networkConfig),
+        file: this.#search.file,
         env: this.deps.env,
         flags: {
           controlUrl: o.controlUrl,
@@ -127,8 +140,8 @@ export class Context {
 
   /** The App.config path and how messages name it (as the user would type it). */
   appConfigPath(): { path: string; display: string } {
-    if (this.options.config !== undefined) {
-      return { path: this.resolve(this.options.config), display: this.options.config };
+    if (this.options.appConfig !== undefined) {
+      return { path: this.resolve(this.options.appConfig), display: this.options.appConfig };
     }
     const display = this.options.dir === undefined
       ? "App.config"
@@ -153,9 +166,7 @@ export class Context {
         throw new CliError("no control URL: set controlUrl, DN_CONTROL_URL or --control-url");
       }
       if (config.token === "") {
-        throw new CliError(
-          "no control token: set token in the network config, DN_TOKEN or --token",
-        );
+        throw new CliError(missingTokenMessage(this.#search ?? { file: undefined, looked: [] }));
       }
       this.#control = new ControlClient({
         url: config.controlUrl,

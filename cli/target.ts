@@ -21,15 +21,15 @@ function checkName(name: string, command: string, what = ""): string {
 }
 
 /**
- * The app name from `--app NAME` (which excludes `-C` and `--config`), or
+ * The app name from `--app NAME` (which excludes `-C` and `--app-config`), or
  * APP_NAME from App.config without it.
  */
 export async function appName(ctx: Context, command: string): Promise<string> {
-  const { app, dir, config } = ctx.options;
+  const { app, dir, appConfig } = ctx.options;
   if (app === undefined) return (await ctx.app()).name;
-  if (dir !== undefined || config !== undefined) {
+  if (dir !== undefined || appConfig !== undefined) {
     throw new UsageError(
-      `dn ${command}: --app cannot be combined with -C/--dir or --config`,
+      `dn ${command}: --app cannot be combined with -C/--dir or --app-config`,
       command,
     );
   }

@@ -15,6 +15,7 @@ import {
   decodeStatusReply,
   encodeCommand,
   EnvelopeError,
+  type StatusReply,
 } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { compareNames } from "../lib/names.ts";
@@ -135,11 +136,7 @@ export class ControlBroker {
     try {
       const reply = decodeStatusReply(body);
       if (!collector.members.has(reply.host)) return;
-      collector.reports.set(reply.host, {
-        host: reply.host,
-        latencyMs: Math.max(1, Math.round(performance.now() - collector.started)),
-        containers: reply.containers,
-      });
+      collector.reports.set(reply.host, busRoundTrip(reply, performance.now() - collector.started));
       collector.expected.delete(reply.host);
       if (collector.expected.size === 0) collector.done();
     } catch (e) {
@@ -147,4 +144,24 @@ export class ControlBroker {
       this.log.warn("dropped invalid status reply", { error });
     }
   }
+}
+
+/**
+ * A host's report from its status reply and the round trip control measured
+ * (`elapsedMs`): `latencyMs` is the bus's share, without the time the host
+ * said it spent answering (`dockerMs`). Both by monotonic clocks, each on its
+ * own machine; rounded to 0.01 ms.
+ */
+export function busRoundTrip(reply: StatusReply, elapsedMs: number): HostReport {
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  if (reply.handledMs === undefined) {
+    return { host: reply.host, latencyMs: round(elapsedMs), containers: reply.containers };
+  }
+  const handled = Math.min(reply.handledMs, elapsedMs);
+  return {
+    host: reply.host,
+    latencyMs: round(Math.max(0.01, elapsedMs - handled)),
+    dockerMs: round(handled),
+    containers: reply.containers,
+  };
 }

@@ -171,15 +171,18 @@ export class HostAgent {
       }
       const body = msg.body ?? new Uint8Array();
       if (key.startsWith("status.")) {
+        const received = performance.now();
         const { app, replyTo, correlationId } = decodeStatusRequest(
           key,
           msg.properties.replyTo,
           msg.properties.correlationId,
           body,
         );
+        const containers = await this.options.containers.report(app);
         const reply = encodeStatusReply({
           host: this.options.hostName,
-          containers: await this.options.containers.report(app),
+          containers,
+          handledMs: performance.now() - received,
         });
         await channel.basicPublish("", replyTo, reply, { type: STATUS_REPLY_TYPE, correlationId });
         return;

@@ -160,6 +160,7 @@ export class Containers {
         id: info.id,
         imageId: info.imageId,
         version: c.version,
+        revision: c.revision,
         state: info.state.status,
         exitCode: info.state.exitCode,
         createdAt: info.created,

@@ -137,6 +137,8 @@ export interface ContainerReport {
   imageId: string;
   /** App version the container runs. */
   version: number;
+  /** Environment revision the container was made with (`dn env` bumps it); absent: 0. */
+  revision?: number;
   /** Docker state: `created`, `running`, `exited`, `restarting`, ... */
   state: string;
   /** Exit code when exited. */
@@ -157,8 +159,13 @@ export interface ContainerReport {
 export interface HostReport {
   /** Host service name. */
   host: string;
-  /** Round trip from control to the host and back, in milliseconds. */
+  /**
+   * Round trip from control to the host and back over the message bus, in
+   * milliseconds, without the time the host took to answer (its Docker query).
+   */
   latencyMs: number;
+  /** Time the host took to answer (its Docker query), in milliseconds, when it said. */
+  dockerMs?: number;
   /** The app's containers on that host (empty when none). */
   containers: ContainerReport[];
 }

@@ -299,6 +299,13 @@ export interface StatusReply {
   host: string;
   /** The app's containers on that host. */
   containers: ContainerReport[];
+  /**
+   * Milliseconds the host spent between taking the request and publishing
+   * the reply (its Docker query), by its own monotonic clock; control
+   * subtracts it from the round trip to get the bus's share. Absent from
+   * hosts of earlier versions.
+   */
+  handledMs?: number;
 }
 
 /** Encodes a status reply. */
@@ -323,10 +330,14 @@ function checkContainer(value: unknown): ContainerReport {
   if (c.restartCount !== undefined && !Number.isSafeInteger(c.restartCount)) {
     throw new EnvelopeError("container restartCount must be an integer");
   }
+  if (c.revision !== undefined && !(Number.isSafeInteger(c.revision) && Number(c.revision) >= 0)) {
+    throw new EnvelopeError("container revision must be a whole number");
+  }
   return {
     id: c.id as string,
     imageId: c.imageId as string,
     version: c.version,
+    ...(c.revision === undefined ? {} : { revision: c.revision as number }),
     state: c.state as string,
     exitCode: c.exitCode,
     createdAt: c.createdAt as string,
@@ -344,5 +355,14 @@ export function decodeStatusReply(bytes: Uint8Array): StatusReply {
   if (!Array.isArray(body.containers) || body.containers.length > 100) {
     throw new EnvelopeError("status reply containers must be a short list");
   }
-  return { host: body.host, containers: body.containers.map(checkContainer) };
+  const { handledMs } = body;
+  if (
+    handledMs !== undefined &&
+    !(typeof handledMs === "number" && Number.isFinite(handledMs) && handledMs >= 0)
+  ) {
+    throw new EnvelopeError("status reply handledMs must be a duration in milliseconds");
+  }
+  const reply: StatusReply = { host: body.host, containers: body.containers.map(checkContainer) };
+  if (handledMs !== undefined) reply.handledMs = handledMs;
+  return reply;
 }

@@ -3,7 +3,7 @@
  * generated from the command table (`cli/commands/mod.ts`) and the flag
  * table (`cli/command.ts`), so it always lists what this `dn` accepts:
  * command names, each command's flags (with their help in zsh and fish),
- * directories after `-C/--dir`, files after `--config`, `--network-config`
+ * directories after `-C/--dir`, files after `--app-config`, `--network-config`
  * and `--docker-socket`, command names after `dn help`, shells after
  * `dn completion`, and app names after `--app` and as the NAME argument,
  * which the scripts get from the running network through the hidden
@@ -27,7 +27,7 @@ type ValueKind = "dir" | "file" | "app";
 /** Flags whose value is a directory, a file or an app name. */
 const VALUE_KIND: Partial<Record<FlagName, ValueKind>> = {
   dir: "dir",
-  config: "file",
+  "app-config": "file",
   "network-config": "file",
   "docker-socket": "file",
   app: "app",

@@ -181,7 +181,7 @@ export const env: Command = {
     "Values are secret: they are never printed, and list shows names only.\n" +
     "KEY=- reads that value from standard input (keeps it out of shell history).\n" +
     "Hosts replace the app's containers to apply a change, without failed requests.\n" +
-    "The app is APP_NAME from App.config (-C DIR, --config FILE), or --app NAME.",
+    "The app is APP_NAME from App.config (-C DIR, --app-config FILE), or --app NAME.",
   args: "set KEY=VALUE... | unset KEY... | list",
   maxArgs: MAX_VARIABLES + 1,
   flags: [...NAME_FLAGS, "json", ...CONTROL_FLAGS],

@@ -5,7 +5,8 @@
  */
 
 import type { Command } from "../command.ts";
-import { UsageError } from "../errors.ts";
+import { unknownCommandError } from "../errors.ts";
+import { closestName } from "../suggest.ts";
 import { commandUsageText, usageText } from "../usage.ts";
 
 /**
@@ -26,7 +27,9 @@ export function helpCommand(commands: () => readonly Command[]): Command {
         return Promise.resolve();
       }
       const command = commands().find((c) => c.name === args[0]);
-      if (!command) throw new UsageError(`unknown command ${JSON.stringify(args[0])}`);
+      if (!command) {
+        throw unknownCommandError(args[0], closestName(args[0], commands().map((c) => c.name)));
+      }
       ctx.out(commandUsageText(command));
       return Promise.resolve();
     },

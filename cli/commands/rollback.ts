@@ -26,7 +26,7 @@ export const rollback: Command = {
   summary: "roll back application to an earlier version",
   description: "Move the application back to version N (default: the one before the current\n" +
     "one), kept in the registry. Hosts start it before they stop the current version.\n" +
-    "The app is APP_NAME from App.config (-C DIR, --config FILE), or --app NAME.",
+    "The app is APP_NAME from App.config (-C DIR, --app-config FILE), or --app NAME.",
   args: "[vN]",
   maxArgs: 1,
   flags: [...NAME_FLAGS, ...CONTROL_FLAGS],

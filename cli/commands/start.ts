@@ -7,6 +7,8 @@
 
 import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
+import { ControlError } from "../control_client.ts";
+import { CliError } from "../errors.ts";
 import { targetName } from "../target.ts";
 
 /** `dn start`. */
@@ -20,7 +22,14 @@ export const start: Command = {
   flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
   async run(ctx, args) {
     const name = await targetName(ctx, args, "start");
-    const app = await ctx.control().startApp(name);
+    const app = await ctx.control().startApp(name).catch((e) => {
+      if (e instanceof ControlError && e.status === 404) {
+        throw new CliError(
+          `${name} not found: create it first with dn create (or dn run: build, create and start)`,
+        );
+      }
+      throw e;
+    });
     ctx.out(`${appLabel(app)} started`);
   },
 };

@@ -1,7 +1,8 @@
 /**
  * Fixed-width text tables in the seed's layout: every column but the last has
  * a width that includes a two-space gap; text longer than the width minus the
- * gap is cut and ends in `...`; the last column takes the rest of the line.
+ * gap is cut and ends in `...`, except in columns marked `fit`, which widen
+ * to their longest text; the last column takes the rest of the line.
  *
  * @module
  */
@@ -12,6 +13,8 @@ export interface Column {
   title: string;
   /** Width including the gap after it; omitted for the last column (no limit). */
   width?: number;
+  /** Widen the column to its longest text instead of cutting it. */
+  fit?: boolean;
 }
 
 /** Spaces kept between a cell's text and the next column. */
@@ -65,8 +68,13 @@ export function renderTable(
   columns: readonly Column[],
   rows: readonly (readonly string[])[],
 ): string[] {
+  const fitted = columns.map((column, i) => {
+    if (!column.fit || column.width === undefined) return column;
+    const longest = Math.max(0, ...rows.map((row) => Array.from(row[i] ?? "").length));
+    return { ...column, width: Math.max(column.width, longest + GAP) };
+  });
   return [
-    renderRow(columns, columns.map((c) => c.title)),
-    ...rows.map((row) => renderRow(columns, row)),
+    renderRow(fitted, fitted.map((c) => c.title)),
+    ...rows.map((row) => renderRow(fitted, row)),
   ];
 }

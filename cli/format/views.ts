@@ -50,8 +50,9 @@ export const LIST_COLUMNS: readonly Column[] = [
 export const STATUS_COLUMNS: readonly Column[] = [
   { title: "HOST", width: 22 },
   { title: "IMAGE", width: 11 },
+  { title: "VERSION", width: 9 },
   { title: "CREATED", width: 22 },
-  { title: "STATUS", width: 22 },
+  { title: "STATUS", width: 22, fit: true },
   { title: "LATENCY" },
 ];
 
@@ -87,9 +88,19 @@ export function shortImageId(imageId: string): string {
   return imageId.replace(/^sha256:/, "").slice(0, 7);
 }
 
-/** `48 ms`: a latency rounded to whole milliseconds. */
+/**
+ * A latency: whole milliseconds from 1 ms, decimals below (`48 ms`, `3 ms`,
+ * `0.4 ms`, `0.06 ms`).
+ */
 export function formatLatency(ms: number): string {
-  return Number.isFinite(ms) ? `${Math.round(ms)} ms` : "";
+  if (!Number.isFinite(ms)) return "";
+  if (ms >= 0.95) return `${Math.round(ms)} ms`;
+  return `${ms.toFixed(ms < 0.095 ? 2 : 1)} ms`;
+}
+
+/** `v2`, or `v2 r3` for a container of environment revision 3 (`dn env`). */
+export function versionLabel(c: Pick<ContainerReport, "version" | "revision">): string {
+  return c.revision ? `v${c.version} r${c.revision}` : `v${c.version}`;
 }
 
 /**
@@ -179,8 +190,8 @@ export function settingsLines(app: StatusApp): string[] {
  * // Status: running
  * // Version: 1
  * //
- * // HOST                  IMAGE      CREATED               STATUS                LATENCY
- * // meridia               6f0d8b9    a few seconds ago     up 12 seconds         49 ms
+ * // HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY
+ * // meridia               6f0d8b9    v1       a few seconds ago     up 12 seconds         0.4 ms
  * ```
  */
 export function renderStatus(report: StatusView, now: Date): string[] {
@@ -192,6 +203,7 @@ export function renderStatus(report: StatusView, now: Date): string[] {
       rows.push([
         host.host,
         shortImageId(c.imageId),
+        versionLabel(c),
         relativeTime(c.createdAt, now),
         containerStatus(c, now),
         formatLatency(host.latencyMs),
@@ -200,7 +212,7 @@ export function renderStatus(report: StatusView, now: Date): string[] {
   }
   return [
     `Name: ${report.app.name}`,
-    `Status: ${report.app.status}`,
+    `Status: ${observedStatus(report.app, hosts)}`,
     `Version: ${report.app.version}`,
     ...settingsLines(report.app),
     "",
@@ -208,8 +220,37 @@ export function renderStatus(report: StatusView, now: Date): string[] {
   ];
 }
 
+/**
+ * The app's status as its hosts show it, so the header and the rows agree:
+ * control's `running` becomes `starting` while no host runs the current
+ * version yet (`not serving` when its containers exited or restart), and
+ * `stopped` becomes `stopping` while a host still runs a container. Other
+ * statuses, and apps no host reported on, are as control says.
+ *
+ * @example
+ * ```ts
+ * observedStatus({ status: "stopped", version: 1 }, [{ host: "a", latencyMs: 1, containers: [up] }]);
+ * // "stopping"
+ * ```
+ */
+export function observedStatus(
+  app: Pick<StatusApp, "status" | "version">,
+  hosts: readonly HostReport[],
+): string {
+  const containers = hosts.flatMap((h) => h.containers);
+  if (hosts.length === 0) return app.status;
+  if (app.status === "stopped" && containers.some((c) => c.state === "running")) return "stopping";
+  const current = containers.filter((c) => c.version === app.version);
+  if (app.status === "running" && !current.some((c) => c.state === "running")) {
+    const failed = current.some((c) => c.state === "restarting" || c.state === "exited");
+    return failed ? "not serving (its containers exited)" : "starting";
+  }
+  return app.status;
+}
+
 function newestFirst(a: ContainerReport, b: ContainerReport): number {
-  return (b.version - a.version) || compare(b.createdAt, a.createdAt) || compare(a.id, b.id);
+  return (b.version - a.version) || ((b.revision ?? 0) - (a.revision ?? 0)) ||
+    compare(b.createdAt, a.createdAt) || compare(a.id, b.id);
 }
 
 function compare(a: string, b: string): number {

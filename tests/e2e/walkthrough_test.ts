@@ -1,7 +1,9 @@
 /**
  * The seed's walkthrough, steps 1–10, with the real `dn` CLI against a real
  * local network; then `dn update` to a new version. Every output line is
- * checked for the seed's shape.
+ * checked for the seed's shape. Last, the `dn` command scripts/install-cli
+ * installs runs from another directory in a clean environment and finds the
+ * network's config by itself.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
@@ -35,22 +37,29 @@ function lines(text: string): string[] {
 }
 
 const STATUS_HEADER =
-  "HOST                  IMAGE      CREATED               STATUS                LATENCY";
-/** A status row split at the seed's column widths (22, 11, 22, 22, rest), each checked. */
+  "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY";
+/**
+ * A status row split at its columns (22, 11, 9, 22, the STATUS column as wide
+ * as its longest text, rest), each checked; [, host, image, created, status,
+ * latency, version].
+ */
 function parseRow(line: string): string[] {
-  const cells = [[0, 22], [22, 33], [33, 55], [55, 77], [77, undefined]]
-    .map(([from, to]) => line.slice(from, to).trim());
-  const [host, image, created, status, latency] = cells;
+  const fixed = [[0, 22], [22, 33], [33, 42], [42, 64]].map(([from, to]) =>
+    line.slice(from, to).trim()
+  );
+  const [host, image, version, created] = fixed;
+  const [status, latency] = line.slice(64).split(/\s{2,}/);
   assertMatch(host, /^\S{1,20}$/);
   assertMatch(image, /^[0-9a-f]{7}$/);
+  assertMatch(version, /^v\d+( r\d+)?$/);
   assertMatch(created, /^(a few seconds|a minute|\d+ minutes|an hour) ago$/);
   assertMatch(
     status,
-    /^(up .+|exited \(\d+\) .+|created|restarting.*|removal in progress|paused|dead)$/,
+    /^(up .+|exited \(\d+\) .+ ago|created|restarting.*|removal in progress|paused|dead)$/,
   );
-  assert(status.length <= 20, `status cut to 20: ${status}`);
-  assertMatch(latency, /^\d+ ms$/);
-  return ["", ...cells];
+  assert(!status.endsWith("..."), `status is never cut: ${status}`);
+  assertMatch(latency, /^\d+(\.\d+)? ms$/);
+  return ["", host, image, created, status, latency, version];
 }
 
 /** Runs `dn status` until `ready` holds for its rows (hosts act asynchronously). */
@@ -107,13 +116,8 @@ Deno.test("5-6. dn start, then status shows one running row per host", opts, asy
   const out = await statusUntil((rows) =>
     rows.length === 3 && rows.every((r) => /^up /.test(r[4]))
   );
-  assertEquals(out.slice(0, 5), [
-    `Name: ${NAME}`,
-    "Status: running",
-    "Version: 1",
-    "",
-    STATUS_HEADER,
-  ]);
+  assertEquals(out.slice(0, 4), [`Name: ${NAME}`, "Status: running", "Version: 1", ""]);
+  assertMatch(out[4], /^HOST {18}IMAGE {6}VERSION {2}CREATED {15}STATUS {2,}LATENCY$/);
   const hosts = out.slice(5).map((l) => parseRow(l)[1]).sort();
   assertEquals(hosts, [...net.hostNames].sort());
   for (const line of out.slice(5)) assertMatch(line, /a few seconds ago|a minute ago/);
@@ -155,3 +159,59 @@ Deno.test("9-10. dn remove, then status says not found", opts, async () => {
   assertEquals(status.code, 1);
   assertEquals(status.stderr.trim(), `${NAME} not found`);
 });
+
+Deno.test(
+  "dn on PATH: the installed launcher runs from any directory in a clean env",
+  opts,
+  async () => {
+    const bin = await Deno.makeTempDir({ prefix: "dn-bin-" });
+    const state = await Deno.makeTempDir({ prefix: "dn-state-" });
+    const home = await Deno.makeTempDir({ prefix: "dn-home-" });
+    try {
+      // The network's CLI config where scripts/up leaves it: $DN_STATE_DIR/config/cli.json.
+      const config = JSON.parse(await Deno.readTextFile(`${net.stateDir}/config/test-cli.json`));
+      await Deno.mkdir(`${state}/config`);
+      await Deno.writeTextFile(
+        `${state}/config/cli.json`,
+        JSON.stringify({ ...config, controlUrl: net.controlUrl, token: net.token }),
+        { mode: 0o600 },
+      );
+      const install = await new Deno.Command(`${ROOT}/scripts/install-cli`, {
+        args: ["--bin-dir", bin, "--state-dir", state],
+      }).output();
+      assertEquals(install.code, 0, new TextDecoder().decode(install.stderr));
+      const run = async (args: string[], cwd: string) => {
+        const out = await new Deno.Command("dn", {
+          args,
+          cwd,
+          clearEnv: true,
+          env: { PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, HOME: home, NO_COLOR: "1" },
+        }).output();
+        const d = new TextDecoder();
+        return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+      };
+      const list = await run(["list"], "/");
+      assertEquals(list.code, 0, list.stderr);
+      assertEquals(
+        lines(list.stdout)[0],
+        "APPLICATION                   CREATED               STATUS",
+      );
+      const typo = await run(["stauts"], "/tmp");
+      assertEquals(typo.code, 2);
+      assertEquals(lines(typo.stderr)[0], 'unknown command "stauts": did you mean "status"?');
+      // In the app's directory (not the repository), plain `dn` reads App.config there.
+      const status = await run(["status"], dir);
+      assertEquals(status.code, 1);
+      assertEquals(status.stderr.trim(), `${NAME} not found`);
+      const removed = await new Deno.Command(`${ROOT}/scripts/install-cli`, {
+        args: ["--remove", "--bin-dir", bin],
+      }).output();
+      assertEquals(
+        new TextDecoder().decode(removed.stdout).trim(),
+        `removed the dn command ${bin}/dn (scripts/up installs it again)`,
+      );
+    } finally {
+      for (const d of [bin, state, home]) await Deno.remove(d, { recursive: true });
+    }
+  },
+);

@@ -92,15 +92,15 @@ Deno.test("--app usage errors exit 2 with one line and send nothing", async () =
     [["stop", "--app"], "flag --app needs a value"],
     [
       ["status", "--app", "blog", "-C", "apps/blog"],
-      "dn status: --app cannot be combined with -C/--dir or --config",
+      "dn status: --app cannot be combined with -C/--dir or --app-config",
     ],
     [
-      ["rollback", "--app", "blog", "--config", "App.config"],
-      "dn rollback: --app cannot be combined with -C/--dir or --config",
+      ["rollback", "--app", "blog", "--app-config", "App.config"],
+      "dn rollback: --app cannot be combined with -C/--dir or --app-config",
     ],
     [
       ["env", "list", "--dir", ".", "--app", "blog"],
-      "dn env: --app cannot be combined with -C/--dir or --config",
+      "dn env: --app cannot be combined with -C/--dir or --app-config",
     ],
     [["start", "--app", "blog", "blog"], "dn start: give NAME or --app, not both"],
     ...BUILD_COMMANDS.map((c): [string[], string] => [

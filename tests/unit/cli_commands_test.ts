@@ -54,7 +54,7 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
     "Status: created",
     "Version: 1",
     "",
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
   ]);
 
   assertEquals((await world.run(["start"])).out, ["hello-world (hello-world.dn.local) started"]);
@@ -63,16 +63,16 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
     "Status: running",
     "Version: 1",
     "",
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
-    "meridia               6f0d8b9    a few seconds ago     up 12 seconds         3 ms",
-    "vaermina              6f0d8b9    a few seconds ago     up 12 seconds         4 ms",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
+    "meridia               6f0d8b9    v1       a few seconds ago     up 12 seconds         3 ms",
+    "vaermina              6f0d8b9    v1       a few seconds ago     up 12 seconds         4 ms",
   ]);
 
   assertEquals((await world.run(["stop"])).out, ["hello-world (hello-world.dn.local) stopped"]);
   const stopped = await world.run(["status"]);
   assertEquals(
     stopped.out[5],
-    "meridia               6f0d8b9    a few seconds ago     exited (0) 15 sec...  3 ms",
+    "meridia               6f0d8b9    v1       a few seconds ago     exited (0) 15 seconds ago  3 ms",
   );
 
   assertEquals(await world.run(["remove"]), {
@@ -224,13 +224,19 @@ Deno.test("commands take an app NAME instead of App.config", async () => {
   assertEquals(bad.err[0], '"Bad_Name" is not a valid app name (lower-case DNS label)');
 });
 
-Deno.test("-C and --config choose the app directory and App.config", async () => {
+Deno.test("-C and --app-config choose the app directory and App.config", async () => {
   const world = new World();
   world.addApp({ name: "hello-world" });
   const byDir = await world.run(["-C", APP_DIR, "start"], "/");
   assertEquals(byDir.out, ["hello-world (hello-world.dn.local) started"]);
-  const byFile = await world.run(["stop", "--config", `${APP_DIR}/App.config`], "/");
+  const byFile = await world.run(["stop", "--app-config", `${APP_DIR}/App.config`], "/");
   assertEquals(byFile.out, ["hello-world (hello-world.dn.local) stopped"]);
+  const old = await world.run(["stop", "--config", `${APP_DIR}/App.config`], "/");
+  assertEquals(old.out, ["hello-world (hello-world.dn.local) stopped"]);
+  assertEquals(old.err, ["dn: --config is deprecated, use --app-config"]);
+  const both = await world.run(["stop", "--config", "a", "--app-config", "b"], "/");
+  assertEquals(both.code, 2);
+  assertEquals(both.err[0], "give --app-config only (--config is its old name)");
   const missing = await world.run(["status", "-C", "nowhere"], "/tmp");
   assertEquals(missing.code, 1);
   assert(missing.err[0].startsWith("nowhere/App.config: no such file"), missing.err[0]);
@@ -275,7 +281,10 @@ Deno.test("control errors: unreachable, missing token, unreadable network config
   );
   world.env.DN_TOKEN = undefined;
   assertEquals((await world.run(["list"])).err, [
-    "no control token: set token in the network config, DN_TOKEN or --token",
+    "no network config: looked in $DN_CONFIG (not set), " +
+    "/nonexistent-home/.config/dn/config.json, /nonexistent-state/config/cli.json; " +
+    "scripts/up writes one for the local network, or give --network-config FILE, " +
+    "DN_CONFIG=FILE, or DN_TOKEN and DN_CONTROL_URL",
   ]);
   const conf = await world.run(["list", "--network-config", "/nonexistent/dn.json"]);
   assertEquals(conf.code, 1);

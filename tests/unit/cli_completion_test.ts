@@ -102,8 +102,8 @@ Deno.test("bash: commands, a command's flags, directories after -C, words after 
   assertEquals(await bashComplete(["dn", "st"]), ["start", "status", "stop"]);
   assertEquals(await bashComplete(["dn", "logs", "--t"]), ["--tail", "--token"]);
   assertEquals(await bashComplete(["dn", "status", "--f"]), []);
-  assertEquals(await bashComplete(["dn", "rollback", "--a"]), ["--app"]);
-  assertEquals(await bashComplete(["dn", "build", "--a"]), []);
+  assertEquals(await bashComplete(["dn", "rollback", "--a"]), ["--app", "--app-config"]);
+  assertEquals(await bashComplete(["dn", "build", "--a"]), ["--app-config"]);
   assertEquals(await bashComplete(["dn", "logs", "-"]).then((l) => l.includes("-f")), true);
   assertEquals(await bashComplete(["dn", "help", "re"]), ["remove"]);
   assertEquals(await bashComplete(["dn", "completion", ""]), ["bash", "fish", "zsh"]);
@@ -114,7 +114,7 @@ Deno.test("bash: commands, a command's flags, directories after -C, words after 
     await Deno.mkdir(`${dir}/app one`);
     await Deno.writeTextFile(`${dir}/afile`, "");
     assertEquals(await bashComplete(["dn", "logs", "-C", "a"], dir), ["app one"]);
-    assertEquals(await bashComplete(["dn", "logs", "--config", "af"], dir), ["afile"]);
+    assertEquals(await bashComplete(["dn", "logs", "--app-config", "af"], dir), ["afile"]);
     assertEquals(await bashComplete(["dn", "logs", "--since", ""], dir), []);
   } finally {
     await Deno.remove(dir, { recursive: true });

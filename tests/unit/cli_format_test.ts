@@ -72,7 +72,7 @@ Deno.test("table headers have the seed's column widths", () => {
   );
   assertEquals(
     renderTable(STATUS_COLUMNS, [])[0],
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
   );
 });
 
@@ -121,10 +121,10 @@ Deno.test("dn status reproduces the seed's running table (step 6)", () => {
     "Status: running",
     "Version: 1",
     "",
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
-    "meridia.dispersed...  6f0d8b9    a few seconds ago     up 12 seconds         49 ms",
-    "sanguine.disperse...  6f0d8b9    a few seconds ago     up 12 seconds         48 ms",
-    "vaermina.disperse...  6f0d8b9    a few seconds ago     up 12 seconds         49 ms",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
+    "meridia.dispersed...  6f0d8b9    v1       a few seconds ago     up 12 seconds         49 ms",
+    "sanguine.disperse...  6f0d8b9    v1       a few seconds ago     up 12 seconds         48 ms",
+    "vaermina.disperse...  6f0d8b9    v1       a few seconds ago     up 12 seconds         49 ms",
   ]);
 });
 
@@ -145,10 +145,10 @@ Deno.test("dn status reproduces the seed's stopped table (step 8)", () => {
     })),
   };
   assertEquals(renderStatus(report, NOW).slice(4), [
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
-    "meridia.dispersed...  6f0d8b9    a minute ago          exited (0) 15 sec...  50 ms",
-    "sanguine.disperse...  6f0d8b9    a minute ago          exited (0) 15 sec...  50 ms",
-    "vaermina.disperse...  6f0d8b9    a minute ago          exited (0) 15 sec...  50 ms",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                     LATENCY",
+    "meridia.dispersed...  6f0d8b9    v1       a minute ago          exited (0) 15 seconds ago  50 ms",
+    "sanguine.disperse...  6f0d8b9    v1       a minute ago          exited (0) 15 seconds ago  50 ms",
+    "vaermina.disperse...  6f0d8b9    v1       a minute ago          exited (0) 15 seconds ago  50 ms",
   ]);
 });
 
@@ -162,7 +162,7 @@ Deno.test("dn status of a created app has the header and no rows (step 4)", () =
     "Status: created",
     "Version: 1",
     "",
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
   ]);
 });
 
@@ -179,8 +179,8 @@ Deno.test("dn status lists every container of a host, newest version first", () 
     }],
   };
   assertEquals(renderStatus(report, NOW).slice(5), [
-    "vaermina              bbbbbbb    a few seconds ago     up 3 seconds          2 ms",
-    "vaermina              aaaaaaa    a few seconds ago     up 12 seconds         2 ms",
+    "vaermina              bbbbbbb    v2       a few seconds ago     up 3 seconds          2 ms",
+    "vaermina              aaaaaaa    v1       a few seconds ago     up 12 seconds         2 ms",
   ]);
 });
 

@@ -214,7 +214,7 @@ Deno.test("settings formatters", () => {
       "Version: 2",
       "Replicas: 1 (vaermina)",
       "",
-      "HOST                  IMAGE      CREATED               STATUS                LATENCY",
+      "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
     ],
   );
 });
@@ -280,9 +280,9 @@ Deno.test("dn status shows where an app with replicas runs", async () => {
     "Version: 1",
     "Replicas: 2 (meridia, sanguine)",
     "",
-    "HOST                  IMAGE      CREATED               STATUS                LATENCY",
-    "meridia               6f0d8b9    a few seconds ago     up 12 seconds         3 ms",
-    "sanguine              6f0d8b9    a few seconds ago     up 12 seconds         2 ms",
+    "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
+    "meridia               6f0d8b9    v1       a few seconds ago     up 12 seconds         3 ms",
+    "sanguine              6f0d8b9    v1       a few seconds ago     up 12 seconds         2 ms",
   ]);
 });
 

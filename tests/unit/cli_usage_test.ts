@@ -68,12 +68,13 @@ Deno.test("dn status --help", async () => {
     "",
     "Options:",
     "  -C, --dir DIR             app directory (default: the working directory)",
-    "  --config FILE             App.config file (default: DIR/App.config)",
+    "  --app-config FILE         App.config file (default: DIR/App.config)",
     "  --app NAME                act on app NAME; no App.config is read",
     "  --json                    print control's answer as JSON",
     "  --control-url URL         control API URL (DN_CONTROL_URL)",
     "  --token TOKEN             control API token (DN_TOKEN)",
-    "  --network-config FILE     dn network config (DN_CONFIG, ~/.config/dn/config.json)",
+    "  --network-config FILE     network config (DN_CONFIG, else ~/.config/dn/config.json, " +
+    "/var/lib/dn/config/cli.json)",
     "  -h, --help                show this help",
   ]);
 });

@@ -91,6 +91,7 @@ export class World {
     DN_REGISTRY_USER: "dn",
     DN_REGISTRY_PASSWORD: PASSWORD,
     HOME: "/nonexistent-home",
+    DN_STATE_DIR: "/nonexistent-state",
   };
 
   /** Adds an app as control would have it. */
