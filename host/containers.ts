@@ -150,12 +150,16 @@ export class Containers {
     await this.options.docker.removeContainer(id, { force: true });
   }
 
-  /** Reports the app's containers on this host. */
+  /** Reports the app's containers on this host (their inspections run at once). */
   async report(app: string): Promise<ContainerReport[]> {
+    const listed = await this.list(app);
+    const inspected = await Promise.all(
+      listed.map((c) => this.options.docker.inspectContainer(c.id)),
+    );
     const reports: ContainerReport[] = [];
-    for (const c of await this.list(app)) {
-      const info = await this.options.docker.inspectContainer(c.id);
-      if (info === null) continue;
+    listed.forEach((c, i) => {
+      const info = inspected[i];
+      if (info === null) return;
       reports.push({
         id: info.id,
         imageId: info.imageId,
@@ -169,7 +173,7 @@ export class Containers {
         oomKilled: info.state.oomKilled,
         restartCount: info.restartCount,
       });
-    }
+    });
     return reports;
   }
 
