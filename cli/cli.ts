@@ -61,6 +61,8 @@ function toGlobalOptions(values: Record<string, unknown>): GlobalOptions {
     host: str(values.host),
     since: str(values.since),
     tail: str(values.tail),
+    cert: str(values.cert),
+    key: str(values.key),
   };
 }
 

@@ -52,6 +52,12 @@ export const FLAGS = {
   host: { type: "string", value: "HOST", help: "only the lines of host HOST" },
   since: { type: "string", value: "DURATION|TIME", help: "only lines since 10m ago, or a time" },
   tail: { type: "string", value: "N", help: "only the last N lines of each host (0-5000)" },
+  cert: { type: "string", value: "FILE", help: "PEM certificate chain, leaf first" },
+  key: {
+    type: "string",
+    value: "FILE",
+    help: "PEM private key (mode 600: no group or other access)",
+  },
   help: { type: "boolean", short: "h", help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 

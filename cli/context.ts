@@ -48,6 +48,10 @@ export interface GlobalOptions {
   since?: string;
   /** `--tail N` (logs), as typed. */
   tail?: string;
+  /** `--cert FILE` (certs set). */
+  cert?: string;
+  /** `--key FILE` (certs set). */
+  key?: string;
 }
 
 /** Where output goes: one call per line, without the newline. */

@@ -13,6 +13,7 @@
  * POST   /v1/apps/:name/env        change the environment {set?: {K: V}, unset?: [K]}
  * DELETE /v1/apps/:name            remove
  * GET    /v1/apps/:name/status     status with one report per host
+ * GET    /v1/certs, PUT|DELETE /v1/certs/:hostname   certificates (control/certs_api.ts)
  *
  * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus
  *           (0 = default)
@@ -44,13 +45,17 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names.ts";
 import { RedisUnavailableError } from "../lib/redis.ts";
 import { AppNotFoundError, type AppStore, StoreConflictError } from "../lib/store.ts";
+import type { CertStore } from "../lib/certs.ts";
 import { refuseWithoutToken } from "./auth.ts";
+import { CERTS_ROUTE, certsEndpoint } from "./certs_api.ts";
 import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
 import { LIVE_WINDOW_MS, place, placementLoad } from "./placement.ts";
 
 /** What the API needs. */
 export interface ApiDeps {
   store: AppStore;
+  /** Certificates of app hostnames, served by the gateways. */
+  certs: CertStore;
   broker: ControlBroker;
   registry: string;
   checkToken: (header: string | null) => boolean;
@@ -320,6 +325,8 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   }
 
   async function route(req: Request, url: URL): Promise<Response> {
+    const certs = CERTS_ROUTE.exec(url.pathname);
+    if (certs) return await certsEndpoint(req, certs[1], deps.certs, log);
     const match = ROUTE.exec(url.pathname);
     if (!match) throw new HttpError(404, "no such endpoint");
     const [, rawName, action] = match;

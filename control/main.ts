@@ -17,6 +17,7 @@ import { Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { connectRedis } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
+import { CertStore } from "../lib/certs.ts";
 import { createApi } from "./api.ts";
 import { tokenChecker } from "../lib/token.ts";
 import { ControlBroker } from "./broker.ts";
@@ -44,6 +45,7 @@ rebalancer.start();
 const checkToken = tokenChecker(config.token);
 const api = createApi({
   store,
+  certs: new CertStore(redis, config.redisPrefix),
   broker,
   registry: config.registry,
   checkToken,

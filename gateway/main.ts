@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { BodyStore } from "../lib/bodies.ts";
+import { CertStore } from "../lib/certs.ts";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
 import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
@@ -19,6 +20,7 @@ import { DomainTable } from "./domains.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GatewayRpc } from "./rpc.ts";
 import { createGatewayHandler, GATEWAY_ANSWERS } from "./server.ts";
+import { startHttps } from "./https.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
@@ -93,9 +95,18 @@ const server = Deno.serve({
   port,
   onListen: (addr) => log.info("gateway listening", { addr: `${addr.hostname}:${addr.port}` }),
 }, metrics.instrument(handler));
+const https = config.gatewayHttpsListen === "" ? null : await startHttps({
+  listen: parseListen(config.gatewayHttpsListen, "gatewayHttpsListen"),
+  store: new CertStore(redis, config.redisPrefix),
+  subscriber,
+  handler: metrics.instrument(handler),
+  registry: health.registry,
+  log,
+});
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
+    https?.stop();
     await server.shutdown();
     await healthServer?.shutdown();
     domains.stop();

@@ -146,6 +146,7 @@ function requestHeaders(
   requestId: string,
   remote: string,
   host: string,
+  proto: string,
 ): HeaderList {
   const list: HeaderList = [];
   let forwardedFor = "";
@@ -159,7 +160,7 @@ function requestHeaders(
   if (!hasRequestId) kept.push(["x-request-id", requestId]);
   kept.push(["x-forwarded-for", forwardedFor ? `${forwardedFor}, ${remote}` : remote]);
   kept.push(["x-forwarded-host", host]);
-  kept.push(["x-forwarded-proto", "http"]);
+  kept.push(["x-forwarded-proto", proto]);
   return kept;
 }
 
@@ -233,7 +234,7 @@ export function createGatewayHandler(
       const head: RequestHead = {
         method: req.method,
         url: url.pathname + url.search,
-        headers: requestHeaders(fields, requestId, remote, hostHeader),
+        headers: requestHeaders(fields, requestId, remote, hostHeader, url.protocol.slice(0, -1)),
         id: requestId,
         deadline: Date.now() + timeoutMs,
       };

@@ -51,6 +51,8 @@ export interface DnConfig {
   gatewayMetricsUrls: string;
   /** How long a dashboard login lasts, in milliseconds (8 h). */
   dashboardSessionMs: number;
+  /** Address the gateway takes HTTPS on, certificates by SNI (`""` = off; gateway/tls_front.ts). */
+  gatewayHttpsListen: string;
   /** Name of this host service, unique in the network (`vaermina`). */
   hostName: string;
   /**
@@ -119,6 +121,7 @@ export const DEFAULTS: DnConfig = {
   gatewayMetricsListen: "127.0.0.1:9180",
   gatewayMetricsUrls: "http://127.0.0.1:9180/metrics",
   dashboardSessionMs: 8 * 3600_000,
+  gatewayHttpsListen: "",
   hostName: "",
   hostListen: "127.0.0.1:0",
   hostRequestListen: "127.0.0.1:0",

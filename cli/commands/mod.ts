@@ -6,6 +6,7 @@
 
 import type { Command } from "../command.ts";
 import { build } from "./build.ts";
+import { certs } from "./certs.ts";
 import { complete } from "./complete.ts";
 import { completionCommand } from "./completion.ts";
 import { create } from "./create.ts";
@@ -26,6 +27,7 @@ import { version } from "./version.ts";
 /** All commands, sorted by name. */
 export const COMMANDS: readonly Command[] = [
   build,
+  certs,
   completionCommand(() => COMMANDS),
   create,
   env,

@@ -10,6 +10,7 @@ Usage: dn COMMAND
 
 Commands:
   build       build application image
+  certs       set, list, or remove HTTPS certificates
   completion  print shell completion script
   create      create new application
   env         set, unset, or list application environment

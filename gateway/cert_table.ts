@@ -1,0 +1,157 @@
+/**
+ * The gateway's certificate table: hostname → {@link TlsBackend}, kept in
+ * step with the certificates in Redis (lib/certs.ts) through pub/sub, like
+ * the domain table. A new or renewed certificate starts its backend before
+ * the table points at it; the one it replaces is retired, not stopped.
+ *
+ * ```
+ * dn_gateway_tls_certificates                          gauge
+ * dn_gateway_tls_certificate_expiry_days{hostname}     gauge (days to the served certificate's end)
+ * dn_gateway_tls_refused_total{reason}                 counter (unknown-name, no-name, invalid, timeout)
+ * ```
+ *
+ * @module
+ */
+
+import type { CertRecord, CertStore } from "../lib/certs.ts";
+import { errorMessage, type Logger } from "../lib/log.ts";
+import type { Counter, Registry } from "../lib/metrics.ts";
+import { normaliseHostname } from "../lib/names.ts";
+import { RedisMirror } from "../lib/redis.ts";
+import { type RefusalReason, TlsBackend } from "./tls_front.ts";
+
+/** Handles an HTTPS request for the backend of `hostname`; `info` carries the real client. */
+export type HttpsHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** In-memory hostname → backend table following the stored certificates. */
+export class CertTable extends RedisMirror {
+  #backends = new Map<string, TlsBackend>();
+  readonly #refused: Counter;
+
+  /**
+   * Creates the table; `handler` serves every backend's requests, and
+   * `clientOf` maps a backend connection's loopback port to the client (set
+   * once the front exists: {@link TlsFront.clientOf}).
+   */
+  constructor(
+    readonly store: CertStore,
+    readonly handler: HttpsHandler,
+    readonly clientOf: (port: number) => Deno.NetAddr | undefined,
+    registry: Registry,
+    log: Logger,
+    refreshMs = 30_000,
+  ) {
+    super(store.channel, refreshMs, log);
+    const count = registry.gauge("dn_gateway_tls_certificates", "certificates served").labels();
+    const expiry = registry.gauge(
+      "dn_gateway_tls_certificate_expiry_days",
+      "days until the served certificate of each hostname expires",
+      ["hostname"],
+    );
+    this.#refused = registry.counter(
+      "dn_gateway_tls_refused_total",
+      "TLS connections refused before the handshake, by reason",
+      ["reason"],
+    );
+    registry.onCollect(() => {
+      count.set(this.#backends.size);
+      expiry.clear();
+      for (const [hostname, backend] of this.#backends) {
+        const days = (backend.notAfter.getTime() - Date.now()) / DAY_MS;
+        expiry.labels(hostname).set(Math.round(days * 100) / 100);
+      }
+    });
+  }
+
+  /** The backend serving `name` now. */
+  backend(name: string): TlsBackend | undefined {
+    return this.#backends.get(name);
+  }
+
+  /** Counts a refused connection. */
+  refused(reason: RefusalReason): void {
+    this.#refused.labels(reason).inc();
+  }
+
+  /** Hostnames with a certificate. */
+  get hostnames(): string[] {
+    return [...this.#backends.keys()];
+  }
+
+  /** Retires every backend. */
+  override stop(): void {
+    super.stop();
+    for (const backend of this.#backends.values()) backend.retire();
+    this.#backends = new Map();
+  }
+
+  /** Reads every certificate and starts, replaces or retires backends to match. */
+  protected async load(): Promise<void> {
+    let certs: CertRecord[];
+    try {
+      const listed = await this.store.list();
+      certs = listed.certs;
+      if (listed.invalid.length > 0) {
+        this.log.warn("skipped invalid certificates", { hostnames: listed.invalid });
+      }
+    } catch (e) {
+      this.log.warn("certificate table not refreshed", { error: errorMessage(e) });
+      return;
+    }
+    const next = new Map<string, TlsBackend>();
+    const retired: TlsBackend[] = [];
+    for (const record of certs) {
+      const current = this.#backends.get(record.hostname);
+      if (current?.fingerprint === record.fingerprint) {
+        next.set(record.hostname, current);
+        continue;
+      }
+      const started = this.#start(record);
+      if (started) {
+        next.set(record.hostname, started);
+        if (current) retired.push(current);
+      } else if (current) {
+        next.set(record.hostname, current); // keep serving the previous one
+      }
+    }
+    for (const [hostname, backend] of this.#backends) {
+      if (!next.has(hostname)) retired.push(backend);
+    }
+    this.#backends = next;
+    for (const backend of retired) backend.retire();
+  }
+
+  /** Starts a backend for `record`; null (logged, without key material) when it cannot. */
+  #start(record: CertRecord): TlsBackend | null {
+    const hostname = record.hostname;
+    try {
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: record.cert,
+        key: record.key,
+        onListen: () => {},
+      }, (req, info) => {
+        const client = this.clientOf(info.remoteAddr.port);
+        if (!client) return new Response("not through the gateway's front\n", { status: 403 });
+        const host = req.headers.get("host");
+        if (host !== null && normaliseHostname(host) !== hostname) {
+          // The name the client verified is not the one it asks for (RFC 9110 15.5.20).
+          return new Response(`this connection is for ${hostname}\n`, { status: 421 });
+        }
+        return this.handler(req, { ...info, remoteAddr: client });
+      });
+      this.log.info("certificate served", {
+        hostname,
+        notAfter: record.notAfter,
+        fingerprint: record.fingerprint,
+      });
+      return new TlsBackend(hostname, record.fingerprint, new Date(record.notAfter), server);
+    } catch (e) {
+      this.log.error("certificate not served", { hostname, error: errorMessage(e) });
+      return null;
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * HTTPS at the gateway, end to end: two apps with their own certificates
+ * (set with `dn certs set`), served by SNI through the real gateway's HTTPS
+ * listener; an unknown name, a world-readable key file, a Host that is not
+ * the name the connection was made for, and a certificate renewed while
+ * requests flow.
+ */
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { freePort, ROOT, TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+import { type CertFiles, httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
+
+const ID = crypto.randomUUID().slice(0, 6);
+const A = { name: `tls-a-${ID}`, hostname: `tls-a-${ID}.dn.test` };
+const B = { name: `tls-b-${ID}`, hostname: `tls-b-${ID}.dn.test` };
+const httpsPort = freePort();
+let net: TestNetwork;
+let dir: string;
+let caPem: string;
+let ca: CertFiles;
+const certs: Record<string, CertFiles> = {};
+
+Deno.test.beforeAll(async () => {
+  dir = await Deno.makeTempDir({ prefix: "dn-https-" });
+  ca = await makeCa(dir);
+  caPem = await Deno.readTextFile(ca.cert);
+  for (const app of [A, B]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
+  net = new TestNetwork([`tls-${ID}`], {
+    env: { DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${httpsPort}` },
+  });
+  await net.start();
+  for (const app of [A, B]) {
+    await net.deploy(`${ROOT}/apps/hello-world`, app.name, app.hostname);
+    const set = await dn([
+      "certs",
+      "set",
+      app.hostname,
+      "--cert",
+      certs[app.hostname].cert,
+      "--key",
+      certs[app.hostname].key,
+    ]);
+    assertEquals(set.code, 0, set.stderr);
+  }
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+});
+
+function dn(args: string[]) {
+  return net.cli(args, dir);
+}
+
+/** GETs through the gateway's HTTPS listener, retrying while the gateway loads a change. */
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  let last: T | Error = new Error("never tried");
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch (e) {
+      last = e as Error;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not in time: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+reliabilityTest("https: the gateway serves each hostname its own certificate (SNI)", {
+  fault: "two apps with their own certificates; HTTPS requests by SNI to each",
+  expected: "each name gets its certificate and its app; x-forwarded-proto https",
+}, async (note) => {
+  for (const app of [A, B]) {
+    const res = await eventually(
+      () => httpsGet(httpsPort, app.hostname, caPem, "/echo"),
+      (r) => r.status === 200,
+    );
+    assertEquals(res.subject, app.hostname);
+    const echoed = JSON.parse(res.body);
+    assertEquals(echoed.headers["x-forwarded-proto"], "https");
+    assertEquals(echoed.headers["x-forwarded-for"], "127.0.0.1");
+    assertEquals(echoed.headers["x-forwarded-host"], app.hostname);
+  }
+  const listed = await dn(["certs", "list"]);
+  assertEquals(listed.code, 0, listed.stderr);
+  assert(listed.stdout.includes(A.hostname) && listed.stdout.includes(B.hostname), listed.stdout);
+  assert(!listed.stdout.includes("PRIVATE KEY"), "list never shows a key");
+  const misdirected = await httpsGet(httpsPort, A.hostname, caPem, "/", B.hostname);
+  assertEquals(misdirected.status, 421, "a Host other than the SNI name is refused");
+  const metrics = await (await fetch(`${await net.healthUrl("gateway")}/metrics`)).text();
+  const days = new RegExp(
+    `dn_gateway_tls_certificate_expiry_days\\{hostname="${A.hostname}"\\} ([0-9.]+)`,
+  ).exec(metrics);
+  assert(days && Number(days[1]) > 29 && Number(days[1]) <= 30, `expiry days in ${metrics}`);
+  note(`subjects match; Host ≠ SNI → 421; expiry ${days[1]} days in /metrics`);
+});
+
+reliabilityTest("https: an unknown name fails the TLS handshake", {
+  fault: "HTTPS with SNI of a name without a certificate, and without SNI",
+  expected: "fatal unrecognized_name alert, no certificate of another app",
+}, async (note) => {
+  const error = await httpsGet(httpsPort, `nobody-${ID}.dn.test`, caPem).then(
+    (r) => `answered ${r.status} with ${r.subject}`,
+    (e: Error) => e.message,
+  );
+  assertMatch(error, /unrecognized.?name|UnrecognisedName|UnrecognizedName/i);
+  const curl = await new Deno.Command("curl", {
+    args: ["-sS", "--cacert", ca.cert, `https://127.0.0.1:${httpsPort}/`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const curlError = new TextDecoder().decode(curl.stderr);
+  assert(!curl.success, "no SNI: refused");
+  assertMatch(curlError, /unrecognized name/i);
+  note(`node: ${error.slice(0, 60)}; curl without SNI: ${curlError.trim().slice(0, 80)}`);
+});
+
+reliabilityTest("https: a private key file readable by others is refused", {
+  fault: "dn certs set with a key file of mode 644",
+  expected: "exit 1 naming chmod 600; the certificate is not stored; the key never printed",
+}, async (note) => {
+  const loose = await issueCert(dir, ca, A.hostname, "loose");
+  await Deno.chmod(loose.key, 0o644);
+  const result = await dn(["certs", "set", A.hostname, "--cert", loose.cert, "--key", loose.key]);
+  assertEquals(result.code, 1);
+  assertMatch(result.stderr, /must not be readable by group or others \(chmod 600/);
+  const served = await httpsGet(httpsPort, A.hostname, caPem);
+  const fingerprint = await fingerprintOf(certs[A.hostname].cert);
+  assertEquals(served.fingerprint, fingerprint, "still the first certificate");
+  const wrong = await issueCert(dir, ca, B.hostname, "wrong-name");
+  const mismatch = await dn(["certs", "set", A.hostname, "--cert", wrong.cert, "--key", wrong.key]);
+  assertEquals(mismatch.code, 1);
+  assertMatch(mismatch.stderr, /not valid for/);
+  const key = await Deno.readTextFile(loose.key);
+  for (const out of [result.stdout, result.stderr, mismatch.stdout, mismatch.stderr]) {
+    assert(!out.includes(key.split("\n")[1]), "no key material printed");
+  }
+  note(`${result.stderr.trim()}; wrong name: ${mismatch.stderr.trim().slice(0, 80)}`);
+});
+
+reliabilityTest("https: a certificate renewed under load fails no request", {
+  fault:
+    "dn certs set with a new certificate while 8 clients send HTTPS requests (new connections)",
+  expected: "zero failed requests; new connections get the new certificate at once",
+}, async (note) => {
+  const renewed = await issueCert(dir, ca, A.hostname, "renewed", 60);
+  const newFingerprint = await fingerprintOf(renewed.cert);
+  let stop = false;
+  let ok = 0;
+  let sawNew = 0;
+  const failures: string[] = [];
+  const worker = async () => {
+    while (!stop) {
+      try {
+        const res = await httpsGet(httpsPort, A.hostname, caPem);
+        if (res.status === 200) ok++;
+        else failures.push(`status ${res.status}`);
+        if (res.fingerprint === newFingerprint) sawNew++;
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+  };
+  const workers = Array.from({ length: 8 }, worker);
+  await new Promise((r) => setTimeout(r, 1500));
+  const okBefore = ok;
+  const set = await dn(["certs", "set", A.hostname, "--cert", renewed.cert, "--key", renewed.key]);
+  assertEquals(set.code, 0, set.stderr);
+  const switched = Date.now();
+  while (sawNew === 0 && Date.now() - switched < 5000) await new Promise((r) => setTimeout(r, 20));
+  const switchMs = Date.now() - switched;
+  await new Promise((r) => setTimeout(r, 1500));
+  stop = true;
+  await Promise.all(workers);
+  assertEquals(failures, [], "no request failed");
+  assert(sawNew > 0, "the renewed certificate is served");
+  const after = await httpsGet(httpsPort, A.hostname, caPem);
+  assertEquals(after.fingerprint, newFingerprint);
+  note(
+    `${ok} requests (${okBefore} before the renewal), 0 failed; new certificate within ${switchMs} ms`,
+  );
+});
+
+async function fingerprintOf(path: string): Promise<string> {
+  const { X509Certificate } = await import("node:crypto");
+  return new X509Certificate(await Deno.readTextFile(path)).fingerprint256;
+}

@@ -1,0 +1,62 @@
+/**
+ * Certificate checks of lib/certs.ts: what `PUT /v1/certs/:hostname`
+ * accepts and refuses, and that errors never hold key material.
+ */
+import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
+import { CertError, certInfo, checkCertPair, parseCertRecord } from "../../lib/certs.ts";
+import { issueCert, makeCa } from "../helpers/tls.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "dn-certs-unit-" });
+const ca = await makeCa(dir);
+const good = await issueCert(dir, ca, "app.dn.test");
+const other = await issueCert(dir, ca, "other.dn.test");
+const cert = await Deno.readTextFile(good.cert);
+const key = await Deno.readTextFile(good.key);
+const chain = cert + await Deno.readTextFile(ca.cert);
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  const error = assertThrows(fn, CertError);
+  assertMatch(error.message, pattern);
+  assertEquals(error.message.includes(key.split("\n")[1]), false, "no key material");
+}
+
+Deno.test("certs: a matching chain and key for the hostname is accepted", () => {
+  const info = checkCertPair("app.dn.test", chain, key);
+  assertEquals(info.hostname, "app.dn.test");
+  assertEquals(info.subject, "CN=app.dn.test");
+  assertMatch(info.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  const record = { ...info, source: "file" as const, updatedAt: "2026-01-01T00:00:00Z", cert, key };
+  assertEquals(parseCertRecord(JSON.stringify(record)).fingerprint, info.fingerprint);
+  assertEquals("key" in certInfo(record), false);
+});
+
+Deno.test("certs: wrong name, wrong key, bad PEM and expiry are refused", async () => {
+  const otherKey = await Deno.readTextFile(other.key);
+  refused(() => checkCertPair("other.dn.test", cert, key), /not valid for other.dn.test/);
+  refused(() => checkCertPair("app.dn.test", cert, otherKey), /does not match/);
+  refused(() => checkCertPair("app.dn.test", "hello", key), /not a PEM certificate chain/);
+  refused(() => checkCertPair("app.dn.test", cert + "\njunk", key), /not a PEM certificate/);
+  refused(
+    () => checkCertPair("app.dn.test", cert.replace(/[A-Za-z]{8}\n/, "AAAAAAAA\n"), key),
+    /does not parse|does not match/,
+  );
+  refused(() => checkCertPair("app.dn.test", cert, cert), /not one unencrypted PEM private key/);
+  refused(
+    () => checkCertPair("app.dn.test", cert, key.replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY")),
+    /private key/,
+  );
+  refused(() => checkCertPair("App.dn.test", cert, key), /invalid hostname/);
+  refused(() => checkCertPair("app.dn.test", cert, key, new Date("2099-01-01")), /expired/);
+  refused(
+    () => checkCertPair("app.dn.test", cert, key, new Date("2000-01-01")),
+    /not valid before/,
+  );
+  refused(() => checkCertPair("app.dn.test", cert + " ".repeat(70_000), key), /under 64 KiB/);
+  refused(() => parseCertRecord("{}"), /does not validate/);
+  refused(() => parseCertRecord("nope"), /not JSON/);
+});
+
+Deno.test({
+  name: "certs: cleanup",
+  fn: () => Deno.remove(dir, { recursive: true }),
+});
