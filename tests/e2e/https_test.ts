@@ -6,14 +6,14 @@
  * requests flow.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { freePort, ROOT, TestNetwork } from "../helpers/network.ts";
+import { ROOT, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { type CertFiles, httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
 
 const ID = crypto.randomUUID().slice(0, 6);
 const A = { name: `tls-a-${ID}`, hostname: `tls-a-${ID}.dn.test` };
 const B = { name: `tls-b-${ID}`, hostname: `tls-b-${ID}.dn.test` };
-const httpsPort = freePort();
+let httpsPort: number;
 let net: TestNetwork;
 let dir: string;
 let caPem: string;
@@ -25,9 +25,8 @@ Deno.test.beforeAll(async () => {
   ca = await makeCa(dir);
   caPem = await Deno.readTextFile(ca.cert);
   for (const app of [A, B]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
-  net = new TestNetwork([`tls-${ID}`], {
-    env: { DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${httpsPort}` },
-  });
+  net = new TestNetwork([`tls-${ID}`]);
+  httpsPort = net.gatewayHttpsPort;
   await net.start();
   for (const app of [A, B]) {
     await net.deploy(`${ROOT}/apps/hello-world`, app.name, app.hostname);

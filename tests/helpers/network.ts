@@ -165,6 +165,8 @@ export class TestNetwork {
   readonly prefix = `dntest-${crypto.randomUUID().slice(0, 8)}:`;
   readonly controlPort = freePort();
   readonly gatewayPort = freePort();
+  /** Port of the gateway's HTTPS listener (certificates by SNI). */
+  readonly gatewayHttpsPort = freePort();
   /** Port of control's health and metrics listener. */
   readonly controlMetricsPort = freePort();
   /** Port of the gateway's health and metrics listener. */
@@ -204,6 +206,7 @@ export class TestNetwork {
       DN_CONTROL_LISTEN: `127.0.0.1:${this.controlPort}`,
       DN_CONTROL_URL: this.controlUrl,
       DN_GATEWAY_LISTEN: `127.0.0.1:${this.gatewayPort}`,
+      DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${this.gatewayHttpsPort}`,
       DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${this.controlMetricsPort}`,
       DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${this.gatewayMetricsPort}`,
       DN_GATEWAY_METRICS_URLS: `http://127.0.0.1:${this.gatewayMetricsPort}/metrics`,
