@@ -13,7 +13,7 @@
 
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { Redis } from "ioredis";
-import { isHostname } from "./names.ts";
+import { compareNames, isHostname } from "./names.ts";
 import { withRedis } from "./redis.ts";
 
 /** Raised for a certificate or key that cannot be served: the message never holds key material. */
@@ -179,7 +179,7 @@ export class CertStore {
         invalid.push(hostname);
       }
     }
-    certs.sort((a, b) => a.hostname.localeCompare(b.hostname));
+    certs.sort((a, b) => compareNames(a.hostname, b.hostname));
     return { certs, invalid };
   }
 

@@ -14,6 +14,7 @@ import { appLimits } from "../../host/limits.ts";
 import { createApi } from "../../control/api.ts";
 import type { ControlBroker } from "../../control/broker.ts";
 import type { AppStore } from "../../lib/store.ts";
+import type { CertStore } from "../../lib/certs.ts";
 import { Logger } from "../../lib/log.ts";
 
 Deno.test("sandboxHostConfig maps limits and privileges to HostConfig fields", () => {
@@ -91,6 +92,7 @@ Deno.test("app records: old ones get default limits; bad limits are refused", ()
 Deno.test("control refuses bad memory and milliCpus with the rule, before touching the store", async () => {
   const api = createApi({
     store: {} as AppStore, // never reached: validation fails first
+    certs: {} as CertStore,
     broker: {} as ControlBroker,
     registry: "127.0.0.1:5000",
     checkToken: () => true,
