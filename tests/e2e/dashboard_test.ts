@@ -139,7 +139,7 @@ Deno.test("logging in shows the app, its hosts and each host's container", opts,
     assertEquals(cells[2], "running");
     assertEquals(cells[3], `${NAME}:v1`);
     assertMatch(cells[4], /^\d+(s|m \d+s)$/);
-    assertMatch(cells[5], /^\d+ ms$/);
+    assertMatch(cells[5], /^\d+(\.\d+)? ms$/);
   }
 });
 

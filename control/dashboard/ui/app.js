@@ -233,7 +233,11 @@ function renderApp() {
   document.querySelector('[data-action="rollback"]').disabled = app.version <= 1;
   const rows = [];
   for (const host of reports.get(selected)?.hosts ?? []) {
-    const latency = el("td", { textContent: `${host.latencyMs} ms` });
+    // The bus round trip; the host's own Docker query time apart, when it says.
+    const latency = el("td", {
+      textContent: `${host.latencyMs} ms`,
+      title: host.dockerMs === undefined ? "" : `host's Docker query: ${host.dockerMs} ms`,
+    });
     if (host.containers.length === 0) {
       const none = el("td", { class: "muted", textContent: "no container" });
       rows.push(
