@@ -2,10 +2,11 @@
  * An app's containers on this host, through the Docker client adapter.
  *
  * Containers are named `dn-<host>-<app>-v<version>` and labelled with host,
- * app and version, so several host services can share one engine, and run
- * with the app's limits (host/limits.ts). Requests reach the app on the
- * container's bridge IP; its port is also published on 127.0.0.1 only, at a
- * port Docker picks, for operators and benchmarks.
+ * app and version, so several host services can share one engine. They run
+ * with the app's limits on the isolated app network (host/limits.ts,
+ * host/isolation.ts). Requests reach the app on the container's IP on that
+ * network; its port is also published on 127.0.0.1 only, at a port Docker
+ * picks, for operators and benchmarks.
  *
  * @module
  */
@@ -46,6 +47,8 @@ export interface ContainersOptions {
   pool: Http1Pool;
   /** How long a new container may take to answer HTTP, in ms. */
   readyTimeoutMs: number;
+  /** Network app containers join (host/isolation.ts). */
+  network: string;
 }
 
 /** Creates, starts, stops and reports an app's containers on this host. */
@@ -112,7 +115,7 @@ export class Containers {
         containerPort: app.port,
         restartPolicy: "unless-stopped",
         init: true,
-        ...appLimits(app),
+        ...appLimits(app, this.options.network),
       });
       info = await docker.inspectContainer(name, app.port);
     }

@@ -22,6 +22,7 @@ import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
 import { HealthMonitor } from "./health.ts";
 import { Containers, LABEL } from "./containers.ts";
+import { APP_NETWORK, isolateApps } from "./isolation.ts";
 import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
@@ -62,8 +63,15 @@ const pool = new Http1Pool({
   maxBodyBytes: config.bodyLimit,
   maxIdle: 64,
 });
+const dockerClient = new DockerClient({ socketPath: config.dockerSocket });
+// No app container starts before apps are fenced off from each other and from this machine.
+await isolateApps(dockerClient).catch((e) => {
+  log.error("cannot isolate app containers", { error: errorMessage(e) });
+  log.flush();
+  Deno.exit(1);
+});
 const containers = new Containers({
-  docker: new DockerClient({ socketPath: config.dockerSocket }),
+  docker: dockerClient,
   hostName: config.hostName,
   registryAuth: {
     username: config.registryUser,
@@ -72,6 +80,7 @@ const containers = new Containers({
   },
   pool,
   readyTimeoutMs: 30_000,
+  network: APP_NETWORK,
 });
 const requests = new RequestServer({
   exchange: config.exchange,

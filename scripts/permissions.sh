@@ -20,7 +20,11 @@
 # - --allow-env whole: `--allow-env=DN_*` works in deno 2.9.6 for single
 #   variables, but lib/config.ts reads Deno.env.toObject() and ioredis's
 #   `debug` dependency runs Object.keys(process.env); both need full access.
-# - no --allow-sys, --allow-run, --allow-ffi: ioredis and amqp-client need none.
+# - no --allow-sys, --allow-ffi: ioredis and amqp-client need none.
+# - hosts only: --allow-run=iptables,sysctl to keep the firewall rules that
+#   fence app containers off and to check that bridged traffic passes them
+#   (host/isolation.ts; Deno reads nothing under /proc/sys without
+#   --allow-all). Control, the gateway and the CLI run nothing.
 # - --allow-write only for the Docker socket (connecting to a Unix socket).
 #
 # The paths are fixed when sourced: compiled binaries keep the DN_STATE_DIR
@@ -36,7 +40,7 @@ PERMS_CONTROL=(--allow-net "--allow-read=$dn_config_read" --allow-env)
 PERMS_GATEWAY=(--allow-net "--allow-read=$dn_config_read" --allow-env)
 # shellcheck disable=SC2034
 PERMS_HOST=(--allow-net "--allow-read=$dn_config_read,$dn_docker_socket"
-  "--allow-write=$dn_docker_socket" --allow-env)
+  "--allow-write=$dn_docker_socket" --allow-env --allow-run=iptables,sysctl)
 # shellcheck disable=SC2034
 PERMS_CLI=(--allow-net --allow-read "--allow-write=$dn_docker_socket" --allow-env)
 

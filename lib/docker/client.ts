@@ -170,7 +170,7 @@ export interface ContainerSpec {
   restartPolicy: RestartPolicy;
   /** Memory limit in bytes (at least 6 MiB), swap included: the container gets no swap. */
   memoryBytes?: number;
-  /** CPU, processes, capabilities and privileges (lib/docker/sandbox.ts). */
+  /** CPU, processes, capabilities, privileges and network (lib/docker/sandbox.ts). */
   sandbox?: ContainerSandbox;
   /** Command to run instead of the image's `CMD`. */
   cmd?: string[];
@@ -236,7 +236,7 @@ export interface ContainerInfo {
    * running, or nothing published). It changes when the container restarts.
    */
   hostPort: number | null;
-  /** The container's IP address on the default bridge, or null. */
+  /** The container's IP address (on its network: the default bridge or its own), or null. */
   ipAddress: string | null;
 }
 
@@ -799,7 +799,8 @@ export class DockerClient {
     }
     const v = await readJson(res) as RawContainer;
     const s = v.State ?? {};
-    const ip = v.NetworkSettings?.IPAddress;
+    const ip = v.NetworkSettings?.IPAddress ||
+      Object.values(v.NetworkSettings?.Networks ?? {}).map((n) => n.IPAddress).find((a) => a);
     return {
       id: v.Id,
       name: (v.Name ?? "").replace(/^\//, ""),
@@ -937,6 +938,25 @@ export class DockerClient {
   }
 
   /**
+   * One request to the versioned API with a JSON answer (null when empty),
+   * for the adapter's other modules (networks.ts), which check their inputs
+   * first. Statuses in `allow` are returned, without their body, instead of
+   * thrown.
+   */
+  async call(
+    method: string,
+    path: string,
+    opts: { json?: unknown; allow?: number[] } = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const res = await this.#request(method, path, opts);
+    if (res.status === 204 || res.status === 304 || opts.allow?.includes(res.status)) {
+      await drain(res);
+      return { status: res.status, body: null };
+    }
+    return { status: res.status, body: await readJson(res) };
+  }
+
+  /**
    * Reads a JSON progress stream to its end, printing it; throws `ErrorClass`
    * on an `error` message. Returns where the answer came from, for errors.
    */
@@ -1039,7 +1059,11 @@ interface RawContainer {
     Health?: { Status?: string };
   };
   Config?: { Image?: string; Labels?: Record<string, string> | null; Tty?: boolean };
-  NetworkSettings?: { IPAddress?: string; Ports?: RawPorts | null };
+  NetworkSettings?: {
+    IPAddress?: string;
+    Ports?: RawPorts | null;
+    Networks?: Record<string, { IPAddress?: string }> | null;
+  };
 }
 
 interface RawSummary {

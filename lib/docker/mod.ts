@@ -7,7 +7,7 @@
  *   for build contexts and root file systems;
  * - {@linkcode readDockerignore}: which context files are sent;
  * - {@linkcode sandboxHostConfig}: a container's CPU, process and privilege
- *   limits;
+ *   limits; {@linkcode createNetwork}, {@linkcode inspectNetwork}: networks;
  * - name checks and the errors every call may throw.
  *
  * @example Build a context directory
@@ -51,6 +51,13 @@ export {
   DockerPushError,
   DockerUnavailableError,
 } from "./errors.ts";
+export {
+  createNetwork,
+  inspectNetwork,
+  isNetworkName,
+  type NetworkInfo,
+  type NetworkSpec,
+} from "./networks.ts";
 export { type ContainerSandbox, sandboxHostConfig } from "./sandbox.ts";
 export { type DockerignoreOptions, parseDockerignore, readDockerignore } from "./dockerignore.ts";
 export {

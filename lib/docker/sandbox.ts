@@ -1,6 +1,7 @@
 /**
  * What a container may use and do beyond its memory limit: CPU time, a cap on
- * processes and threads, its capabilities and privilege escalation. {@linkcode sandboxHostConfig} checks a
+ * processes and threads, its capabilities, privilege escalation and the
+ * network it is attached to. {@linkcode sandboxHostConfig} checks a
  * {@linkcode ContainerSandbox} and turns it into the engine's `HostConfig`
  * fields for `POST /containers/create`.
  *
@@ -8,6 +9,7 @@
  */
 
 import { DockerInputError } from "./errors.ts";
+import { isNetworkName } from "./networks.ts";
 
 /** Limits and privileges of a container (every field optional: the engine's default). */
 export interface ContainerSandbox {
@@ -19,6 +21,8 @@ export interface ContainerSandbox {
   dropAllCapabilities?: boolean;
   /** Forbid gaining privileges through setuid binaries and the like (`no-new-privileges`). */
   noNewPrivileges?: boolean;
+  /** A user-defined network to attach to instead of the default bridge. */
+  network?: string;
 }
 
 /**
@@ -35,7 +39,7 @@ export interface ContainerSandbox {
  */
 export function sandboxHostConfig(sandbox: ContainerSandbox = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const { cpus, pidsLimit } = sandbox;
+  const { cpus, pidsLimit, network } = sandbox;
   if (cpus !== undefined) {
     if (typeof cpus !== "number" || !Number.isFinite(cpus) || cpus < 0.01) {
       throw new DockerInputError(`invalid CPU limit: ${String(cpus)} (at least 0.01)`);
@@ -50,5 +54,9 @@ export function sandboxHostConfig(sandbox: ContainerSandbox = {}): Record<string
   }
   if (sandbox.dropAllCapabilities) out.CapDrop = ["ALL"];
   if (sandbox.noNewPrivileges) out.SecurityOpt = ["no-new-privileges:true"];
+  if (network !== undefined) {
+    if (!isNetworkName(network)) throw new DockerInputError(`invalid network: ${String(network)}`);
+    out.NetworkMode = network;
+  }
   return out;
 }

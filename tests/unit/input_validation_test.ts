@@ -58,6 +58,7 @@ function containersOn(docker: DockerClient, hostName = "vaermina-t"): Containers
     registryAuth: { username: "u", password: "p", serverAddress: REGISTRY },
     pool: {} as Http1Pool,
     readyTimeoutMs: 100,
+    network: "dn-apps",
   });
 }
 

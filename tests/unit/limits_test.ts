@@ -1,16 +1,24 @@
 /**
  * Resources and isolation of app containers, without an engine: the
  * `HostConfig` fields of a sandbox, the limits a host gives an app, the
- * validation of `memory` and `milliCpus` (tests/e2e/resources_test.ts runs
- * the real thing).
+ * validation of `memory` and `milliCpus`, and the firewall rules a host
+ * keeps (against a recording stand-in for iptables; tests/e2e/resources_test.ts
+ * and tests/e2e/isolation_test.ts run the real thing).
  */
 
-import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
+import { assertEquals, assertMatch, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { APP_PIDS_LIMIT, isAppMemory, isAppMilliCpus } from "../../lib/apps.ts";
 import { DockerInputError, sandboxHostConfig } from "../../lib/docker/mod.ts";
 import { parseCpus } from "../../cli/app_config.ts";
 import { parseAppRecord } from "../../lib/store.ts";
 import { appLimits } from "../../host/limits.ts";
+import {
+  APP_BRIDGE,
+  ensureFirewall,
+  firewallRules,
+  type Iptables,
+  IsolationError,
+} from "../../host/isolation.ts";
 import { createApi } from "../../control/api.ts";
 import type { ControlBroker } from "../../control/broker.ts";
 import type { AppStore } from "../../lib/store.ts";
@@ -25,12 +33,14 @@ Deno.test("sandboxHostConfig maps limits and privileges to HostConfig fields", (
       pidsLimit: 64,
       dropAllCapabilities: true,
       noNewPrivileges: true,
+      network: "dn-apps",
     }),
     {
       NanoCpus: 500_000_000,
       PidsLimit: 64,
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges:true"],
+      NetworkMode: "dn-apps",
     },
   );
   for (const bad of [0, 0.001, -1, NaN, Infinity]) {
@@ -41,21 +51,26 @@ Deno.test("sandboxHostConfig maps limits and privileges to HostConfig fields", (
     const e = assertThrows(() => sandboxHostConfig({ pidsLimit: bad }), DockerInputError);
     assertMatch(e.message, /^invalid pids limit/);
   }
+  for (const bad of ["", "a b", "-x", "x/y", "a".repeat(65)]) {
+    const e = assertThrows(() => sandboxHostConfig({ network: bad }), DockerInputError);
+    assertMatch(e.message, /^invalid network/);
+  }
 });
 
 Deno.test("appLimits: defaults, the app's own limits, CPUs cut to the machine's", () => {
-  assertEquals(appLimits({ memory: 0, milliCpus: 0 }, 2), {
+  assertEquals(appLimits({ memory: 0, milliCpus: 0 }, "dn-apps", 2), {
     memoryBytes: 512 * 1024 * 1024,
     sandbox: {
       cpus: 1,
       pidsLimit: APP_PIDS_LIMIT,
       dropAllCapabilities: true,
       noNewPrivileges: true,
+      network: "dn-apps",
     },
   });
-  const own = appLimits({ memory: 64 * 1024 * 1024, milliCpus: 250 }, 2);
+  const own = appLimits({ memory: 64 * 1024 * 1024, milliCpus: 250 }, "dn-apps", 2);
   assertEquals([own.memoryBytes, own.sandbox?.cpus], [64 * 1024 * 1024, 0.25]);
-  assertEquals(appLimits({ memory: 0, milliCpus: 8000 }, 2).sandbox?.cpus, 2);
+  assertEquals(appLimits({ memory: 0, milliCpus: 8000 }, "dn-apps", 2).sandbox?.cpus, 2);
 });
 
 Deno.test("memory and milliCpus: 0 for the default, else within bounds", () => {
@@ -120,4 +135,69 @@ Deno.test("control refuses bad memory and milliCpus with the rule, before touchi
     assertEquals(res.status, 400, error);
     assertEquals(error.startsWith(message), true, error);
   }
+});
+
+/** A stand-in for iptables that keeps chains as lists of rule strings. */
+function fakeIptables(failOn?: string): { run: Iptables; chains: Map<string, string[]> } {
+  const chains = new Map<string, string[]>([["INPUT", ["-j ACCEPT"]], ["DOCKER-USER", []]]);
+  const run: Iptables = (args) => {
+    const [op, chain, ...rule] = args;
+    const text = rule.join(" ");
+    const list = chains.get(chain);
+    if (failOn !== undefined && args.join(" ").includes(failOn) && op !== "-C") {
+      return Promise.resolve({ code: 1, stdout: "", stderr: "iptables: Permission denied" });
+    }
+    const result = (ok: boolean) => Promise.resolve({ code: ok ? 0 : 1, stdout: "", stderr: "" });
+    switch (op) {
+      case "-L":
+      case "-n":
+        return result(chains.has(args[2]));
+      case "-N":
+        if (chains.has(chain)) {
+          return Promise.resolve({ code: 1, stdout: "", stderr: "Chain already exists." });
+        }
+        chains.set(chain, []);
+        return result(true);
+      case "-C":
+        return result(list?.includes(text) ?? false);
+      case "-A":
+        list?.push(text);
+        return result(list !== undefined);
+      case "-I":
+        list?.unshift(text);
+        return result(list !== undefined);
+    }
+    return result(false);
+  };
+  return { run, chains };
+}
+
+Deno.test("ensureFirewall adds the chains, rules and jumps once, in order", async () => {
+  const { run, chains } = fakeIptables();
+  await ensureFirewall(run);
+  await ensureFirewall(run); // a second host on the machine, or a restart: nothing doubles
+  assertEquals(chains.get("INPUT"), [`-i ${APP_BRIDGE} -j DN-APPS-INPUT`, "-j ACCEPT"]);
+  assertEquals(chains.get("DOCKER-USER"), [`-i ${APP_BRIDGE} -j DN-APPS-FORWARD`]);
+  assertEquals(chains.get("DN-APPS-INPUT"), [
+    "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+    "-j REJECT",
+  ]);
+  const forward = chains.get("DN-APPS-FORWARD")!;
+  assertEquals(forward.slice(0, 3), [
+    "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+    "-p udp --dport 53 -j RETURN",
+    "-p tcp --dport 53 -j RETURN",
+  ]);
+  assertEquals(forward.includes("-d 169.254.0.0/16 -j REJECT"), true);
+  assertEquals(forward.length, firewallRules().rules.length - 2);
+});
+
+Deno.test("ensureFirewall names the rule iptables refused", async () => {
+  const { run } = fakeIptables("DOCKER-USER");
+  const e = await assertRejects(() => ensureFirewall(run), IsolationError);
+  assertEquals(
+    e.message,
+    `iptables -I DOCKER-USER -i ${APP_BRIDGE} -j DN-APPS-FORWARD failed: ` +
+      "iptables: Permission denied",
+  );
 });
