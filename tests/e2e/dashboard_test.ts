@@ -298,6 +298,23 @@ reliabilityTest("dashboard: forged actions without the CSRF token or from anothe
   assertEquals(await appStatus(), "running");
 });
 
+Deno.test(
+  "a host that stops sending heartbeats shows its age and is not counted",
+  opts,
+  async () => {
+    const [gone, left] = net.hostNames;
+    await net.services.get(gone)!.stop("SIGKILL"); // no goodbye: its heartbeat just ages
+    await page.locator(`#hosts tr[data-host="${gone}"] td.bad`, { hasText: "ago (not live)" })
+      .waitFor({ timeout: 30_000 });
+    assertMatch(
+      (await page.locator(`#hosts tr[data-host="${left}"] td`).nth(1).textContent())!,
+      /^\d+s ago$/,
+    );
+    await page.locator(`#apps tr[data-app="${NAME}"] td.ok`, { hasText: "1/1 hosts running" })
+      .waitFor();
+  },
+);
+
 reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
   fault: "a cookie control never gave, a malformed one, one past dashboardSessionMs (1.5 s)",
   expected: "401 naming why, the login form says so; in the browser the cookie goes at Max-Age",

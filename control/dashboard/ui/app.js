@@ -14,6 +14,8 @@ let refreshTimer = 0;
 /** Status reports by app name. */
 const reports = new Map();
 let apps = [];
+/** Hosts with a recent heartbeat: an app with replicas 0 should run on each. */
+let liveHosts = 0;
 const logs = new LogView($("logs"), (error) => showLogin(error));
 const charts = new TrafficCharts();
 
@@ -119,7 +121,7 @@ function health(app, report) {
       ? { text: "stopped", cls: "muted" }
       : { text: `stopping (${serving} left)`, cls: "warn" };
   }
-  const wanted = app.placement.length > 0 ? app.placement.length : report.hosts.length;
+  const wanted = app.placement.length > 0 ? app.placement.length : liveHosts;
   const text = `${serving}/${wanted} hosts running`;
   if (wanted > 0 && serving >= wanted) return { text, cls: "ok" };
   return { text, cls: serving === 0 ? "bad" : "warn" };
@@ -188,6 +190,7 @@ async function refresh() {
     return;
   }
   apps = overview.apps;
+  liveHosts = overview.hosts.filter((h) => h.heartbeatAgeMs <= STALE_HEARTBEAT_MS).length;
   renderApps();
   renderHosts(overview.hosts);
   renderGateways(overview.gateways);
