@@ -82,32 +82,41 @@ async function output(command: string, args: string[]): Promise<Output> {
 }
 
 /**
- * Makes sure {@link APP_NETWORK} exists with inter-container traffic off on
- * bridge {@link APP_BRIDGE} (creating it, or taking the one another host made
- * meanwhile), and returns it. A network of that name set up otherwise is
- * refused, never changed.
+ * Makes sure network `name` ({@link APP_NETWORK}) exists with inter-container
+ * traffic off on bridge `bridge` ({@link APP_BRIDGE}), creating it or taking
+ * the one another host made meanwhile, and returns it. A network of that name
+ * set up otherwise is refused, never changed.
  */
-export async function ensureAppNetwork(docker: DockerClient): Promise<NetworkInfo> {
-  let net = await inspectNetwork(docker, APP_NETWORK);
+export async function ensureAppNetwork(
+  docker: DockerClient,
+  name = APP_NETWORK,
+  bridge = APP_BRIDGE,
+): Promise<NetworkInfo> {
+  let net = await inspectNetwork(docker, name);
   if (net === null) {
+    let refused: unknown = null;
     try {
-      await createNetwork(docker, APP_NETWORK, {
+      await createNetwork(docker, name, {
         labels: { [LABEL.managed]: "true" },
-        options: { [ICC]: "false", [BRIDGE_NAME]: APP_BRIDGE },
+        options: { [ICC]: "false", [BRIDGE_NAME]: bridge },
       });
     } catch (e) {
-      if (!(e instanceof DockerError && e.status === 409)) throw e; // another host was first
+      // Another host on this engine may have been first: the engine answers 409 (same name)
+      // or 403 (same bridge name) to the others. Whichever, look again.
+      if (!(e instanceof DockerError && [403, 409].includes(e.status))) throw e;
+      refused = e;
     }
-    net = await inspectNetwork(docker, APP_NETWORK);
+    net = await inspectNetwork(docker, name);
+    if (net === null && refused !== null) throw refused;
   }
-  if (net === null) throw new IsolationError(`network ${APP_NETWORK} vanished after creation`);
+  if (net === null) throw new IsolationError(`network ${name} vanished after creation`);
   if (
     net.driver !== "bridge" || net.options[ICC] !== "false" ||
-    net.options[BRIDGE_NAME] !== APP_BRIDGE
+    net.options[BRIDGE_NAME] !== bridge
   ) {
     throw new IsolationError(
-      `network ${APP_NETWORK} exists but is not a bridge ${APP_BRIDGE} with ${ICC}=false; ` +
-        `remove it (docker network rm ${APP_NETWORK}) and start the host again`,
+      `network ${name} exists but is not a bridge ${bridge} with ${ICC}=false; ` +
+        `remove it (docker network rm ${name}) and start the host again`,
     );
   }
   return net;
