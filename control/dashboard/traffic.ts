@@ -34,6 +34,7 @@ export interface TrafficSeries {
 
 /** How one gateway's last scrape went. */
 export interface ScrapeState {
+  /** The gateway's metrics URL. */
   url: string;
   /** True when the last scrape succeeded. */
   ok: boolean;

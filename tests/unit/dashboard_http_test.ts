@@ -10,6 +10,7 @@ import type { AppRecord } from "../../lib/apps.ts";
 import { AppNotFoundError } from "../../lib/store.ts";
 import { withDashboard } from "../../control/dashboard/routes.ts";
 import { cookieValue, Sessions } from "../../control/dashboard/session.ts";
+import { ASSETS } from "../../control/dashboard/assets.ts";
 
 const TOKEN = "t0ken-t0ken-t0ken-t0ken";
 const BASE = "http://control.test:7070";
@@ -242,4 +243,18 @@ Deno.test("reads need the session; actions also the CSRF token and the Origin", 
   await logout.body?.cancel();
   const after = await handler(request("/ui/session", { headers: { cookie } }));
   assertEquals([after.status, (await after.json()).error], [401, "session expired: log in again"]);
+});
+
+Deno.test("the page's own scripts never put HTML on the page", () => {
+  const scripts = [...ASSETS].filter(([path]) =>
+    path.endsWith(".js") && !path.startsWith("vendor/")
+  );
+  assertEquals(scripts.map(([path]) => path).sort(), ["app.js", "charts.js", "dom.js", "logs.js"]);
+  for (const [path, { body }] of scripts) {
+    assertEquals(
+      body.match(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|eval\(/g),
+      null,
+      path,
+    );
+  }
 });
