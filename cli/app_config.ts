@@ -25,14 +25,19 @@
  * APP_BODY_LIMIT  16m        # largest request/response body: bytes, or k, m, g (KiB...); <= 1g
  * APP_MEMORY      256m       # memory of each container, swap none: 16m-256g (default 512m)
  * APP_CPUS        0.5        # CPU time of each container: 0.01-64 CPUs (default 1)
+ * APP_HTTPS       redirect   # plain HTTP: off (served, the default), redirect, only (refused)
+ * APP_HSTS        1y         # Strict-Transport-Security max-age on HTTPS: s, m, h, d, y; <= 2y
  * ```
  *
  * @module
  */
 
 import {
+  type HttpsMode,
+  isHttpsMode,
   MAX_APP_MEMORY,
   MAX_APP_MILLI_CPUS,
+  MAX_HSTS_SECONDS,
   MIN_APP_MEMORY,
   MIN_APP_MILLI_CPUS,
 } from "../lib/apps.ts";
@@ -58,6 +63,10 @@ export interface AppConfig {
   memory?: number;
   /** `APP_CPUS` in thousandths of a CPU; absent when not given. */
   milliCpus?: number;
+  /** `APP_HTTPS`; absent when not given. */
+  https?: HttpsMode;
+  /** `APP_HSTS` in seconds; absent when not given. */
+  hstsSeconds?: number;
 }
 
 /** How an app runs, as control stores it: the optional App.config keys with defaults. */
@@ -74,6 +83,10 @@ export interface AppSettings {
   memory: number;
   /** CPU limit in thousandths of a CPU; 0 = the default (one CPU). */
   milliCpus: number;
+  /** What the gateway does with plain HTTP requests; `off` = serve them. */
+  https: HttpsMode;
+  /** HSTS max-age in seconds; 0 = no header. */
+  hstsSeconds: number;
 }
 
 /** Settings of an app whose App.config gives none of the optional keys. */
@@ -84,6 +97,8 @@ export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
   bodyLimit: 0,
   memory: 0,
   milliCpus: 0,
+  https: "off",
+  hstsSeconds: 0,
 };
 
 /** The settings `app` asks for, defaults filled in. */
@@ -95,6 +110,8 @@ export function appSettings(app: AppConfig): AppSettings {
     bodyLimit: app.bodyLimit ?? DEFAULT_SETTINGS.bodyLimit,
     memory: app.memory ?? DEFAULT_SETTINGS.memory,
     milliCpus: app.milliCpus ?? DEFAULT_SETTINGS.milliCpus,
+    https: app.https ?? DEFAULT_SETTINGS.https,
+    hstsSeconds: app.hstsSeconds ?? DEFAULT_SETTINGS.hstsSeconds,
   };
 }
 
@@ -107,6 +124,8 @@ export function givenSettings(app: AppConfig): Partial<AppSettings> {
   if (app.bodyLimit !== undefined) out.bodyLimit = app.bodyLimit;
   if (app.memory !== undefined) out.memory = app.memory;
   if (app.milliCpus !== undefined) out.milliCpus = app.milliCpus;
+  if (app.https !== undefined) out.https = app.https;
+  if (app.hstsSeconds !== undefined) out.hstsSeconds = app.hstsSeconds;
   return out;
 }
 
@@ -137,6 +156,8 @@ const KEYS = [
   "APP_BODY_LIMIT",
   "APP_MEMORY",
   "APP_CPUS",
+  "APP_HTTPS",
+  "APP_HSTS",
 ] as const;
 type Key = typeof KEYS[number];
 
@@ -242,6 +263,19 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     }
     config.milliCpus = milli!;
   }
+  const https = values.get("APP_HTTPS")?.value;
+  if (https !== undefined) {
+    if (!isHttpsMode(https)) invalid("APP_HTTPS", "off, redirect or only");
+    config.https = https as HttpsMode;
+  }
+  const hsts = values.get("APP_HSTS")?.value;
+  if (hsts !== undefined) {
+    const seconds = hsts === "off" ? 0 : parseAge(hsts);
+    if (seconds === null || seconds > MAX_HSTS_SECONDS) {
+      invalid("APP_HSTS", "a time up to 2y (e.g. 1y, 180d, 12h; 0 or off: no HSTS)");
+    }
+    config.hstsSeconds = seconds!;
+  }
   return config;
 }
 
@@ -263,6 +297,34 @@ export function parseDuration(text: string): number | null {
     ms += Number(n) * DURATION_UNITS[unit];
   }
   return ms;
+}
+
+/** Units of {@link parseAge}, in seconds (a year is 365 days). */
+export const AGE_UNITS: Record<string, number> = {
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86_400,
+  y: 365 * 86_400,
+};
+
+/**
+ * A time of whole numbers with units `s`, `m`, `h`, `d`, `y` (`1y`, `180d`,
+ * `1d12h`) or `0`, in seconds, or null when `text` is not one.
+ *
+ * @example
+ * ```ts
+ * parseAge("1y"); // 31536000
+ * ```
+ */
+export function parseAge(text: string): number | null {
+  if (text === "0") return 0;
+  if (!/^(?:[0-9]{1,9}[smhdy])+$/.test(text)) return null;
+  let seconds = 0;
+  for (const [, n, unit] of text.matchAll(/([0-9]+)([smhdy])/g)) {
+    seconds += Number(n) * AGE_UNITS[unit];
+  }
+  return seconds;
 }
 
 /**

@@ -28,7 +28,17 @@ export class ControlError extends Error {
 
 /** How an app runs (create and update may send any of them; control keeps the rest). */
 export type AppSettingsRequest = Partial<
-  Pick<AppRecord, "replicas" | "healthPath" | "timeoutMs" | "bodyLimit" | "memory" | "milliCpus">
+  Pick<
+    AppRecord,
+    | "replicas"
+    | "healthPath"
+    | "timeoutMs"
+    | "bodyLimit"
+    | "memory"
+    | "milliCpus"
+    | "https"
+    | "hstsSeconds"
+  >
 >;
 
 /** An app as the API answers it: the record without its environment's values, with `envKeys`. */

@@ -15,7 +15,8 @@
  * GET    /v1/apps/:name/status     status with one report per host
  * GET    /v1/certs, PUT|DELETE /v1/certs/:hostname   certificates (control/certs_api.ts)
  *
- * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus
+ * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus,
+ *   https (off, redirect, only), hstsSeconds (0 = no HSTS)
  *           (0 = default)
  * GET    /healthz                  liveness (no token)
  * ```
@@ -37,6 +38,8 @@ import {
   isEnvKey,
   isEnvValue,
   isHealthPath,
+  isHstsSeconds,
+  isHttpsMode,
   publicApp,
 } from "../lib/apps.ts";
 import type { CommandKind } from "../lib/envelope.ts";
@@ -83,6 +86,8 @@ export const SETTINGS = [
   "bodyLimit",
   "memory",
   "milliCpus",
+  "https",
+  "hstsSeconds",
 ] as const;
 
 function isReplicas(v: unknown): v is number {
@@ -129,6 +134,8 @@ const RULES: Record<string, string> = {
   bodyLimit: "0 (the default) or an integer number of bytes up to 1 GiB",
   memory: "0 (the default, 512 MiB) or an integer number of bytes from 16 MiB to 256 GiB",
   milliCpus: "0 (the default, one CPU) or an integer 10-64000 (thousandths of a CPU)",
+  https: '"off" (the default: plain HTTP served), "redirect" or "only"',
+  hstsSeconds: "0 (no HSTS) or whole seconds up to 63072000 (2 years)",
   set: "an object of environment variables: names of letters, digits and _, values of text",
   unset: "a list of environment variable names",
 };
@@ -188,6 +195,10 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (memory !== undefined) out.memory = memory;
     const milliCpus = optional(body, "milliCpus", isAppMilliCpus);
     if (milliCpus !== undefined) out.milliCpus = milliCpus;
+    const https = optional(body, "https", isHttpsMode);
+    if (https !== undefined) out.https = https;
+    const hstsSeconds = optional(body, "hstsSeconds", isHstsSeconds);
+    if (hstsSeconds !== undefined) out.hstsSeconds = hstsSeconds;
     return out;
   }
 

@@ -60,6 +60,9 @@ const handler = createGatewayHandler({
   bodyLimit: config.bodyLimit,
   requestTimeoutMs: config.requestTimeoutMs,
   bodyTimeoutMs: config.bodyTimeoutMs,
+  httpsPort: config.gatewayHttpsListen === ""
+    ? undefined
+    : parseListen(config.gatewayHttpsListen, "gatewayHttpsListen").port,
 });
 // Health and metrics (lib/health.ts, gateway/metrics.ts) on their own listener.
 const health: HealthOptions = {

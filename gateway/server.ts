@@ -35,6 +35,7 @@ import { normaliseHostname } from "../lib/names.ts";
 import type { DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
+import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
 import type { GatewayRpc } from "./rpc.ts";
 
 /** What the handler needs. */
@@ -60,6 +61,8 @@ export interface GatewayDeps {
   maxHeaderCount?: number;
   /** Most requests handled at once; more get 503 at once (default 10 000). */
   maxInFlight?: number;
+  /** Port of the gateway's HTTPS, for redirects (`APP_HTTPS redirect`; default 443). */
+  httpsPort?: number;
 }
 
 /** Defaults of the optional limits of {@link GatewayDeps}. */
@@ -171,6 +174,7 @@ export function createGatewayHandler(
   const { domains, rpc, direct, bodies, log } = deps;
   const limits = { ...GATEWAY_LIMITS, ...definedOnly(deps) };
   const bodyTimeoutMs = deps.bodyTimeoutMs ?? deps.requestTimeoutMs;
+  const httpsPort = deps.httpsPort ?? 443;
   let inFlight = 0;
 
   /** Answers without reading the body; the body is cancelled so nothing waits on it. */
@@ -211,6 +215,11 @@ export function createGatewayHandler(
     if (over) return await refuse(req, problem(over[0], over[1]));
     const app = domains.lookup(normaliseHostname(hostHeader));
     if (!app) return await refuse(req, problem(404, `no app at ${hostHeader}`));
+    const secure = url.protocol === "https:";
+    const policy = secure ? null : plainHttpAnswer(app, req.method, url, hostHeader, httpsPort);
+    if (policy) {
+      return await refuse(req, problem(policy.status, policy.message, "", policy.headers));
+    }
     if (app.status !== "running") {
       return await refuse(req, problem(503, `${app.name} is not running`));
     }
@@ -245,7 +254,12 @@ export function createGatewayHandler(
         result = await viaBroker(app.name, head, body, timeoutMs);
       }
       if (!result.ok) return failed(result.failure, app.name, requestId, result.detail);
-      const { status, headers, body: replyBody } = result.reply;
+      const { status, body: replyBody } = result.reply;
+      const hsts = secure ? hstsValue(app) : null;
+      const headers = hsts === null ? result.reply.headers : [
+        ...result.reply.headers.filter(([name]) => name !== "strict-transport-security"),
+        ["strict-transport-security", hsts] as [string, string],
+      ];
       const isHead = req.method === "HEAD";
       return new Response(
         NO_BODY_STATUS.has(status) || isHead ? null : replyBody as Uint8Array<ArrayBuffer>,

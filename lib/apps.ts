@@ -45,6 +45,10 @@ export interface AppRecord {
   memory: number;
   /** CPU limit of each container in thousandths of a CPU; 0 = {@link DEFAULT_APP_MILLI_CPUS}. */
   milliCpus: number;
+  /** Plain HTTP requests: served (`off`), redirected to HTTPS (`redirect`) or refused (`only`). */
+  https: HttpsMode;
+  /** HSTS `max-age` in seconds sent on HTTPS answers; 0 = no header. */
+  hstsSeconds: number;
   /** Environment of the app's containers; values are secret and never sent back by the API. */
   env: Record<string, string>;
   /** Bumped when the environment changes; containers are replaced to pick it up. */
@@ -63,6 +67,8 @@ export const APP_DEFAULTS: Pick<
   | "bodyLimit"
   | "memory"
   | "milliCpus"
+  | "https"
+  | "hstsSeconds"
   | "env"
   | "revision"
 > = {
@@ -73,6 +79,8 @@ export const APP_DEFAULTS: Pick<
   bodyLimit: 0,
   memory: 0,
   milliCpus: 0,
+  https: "off",
+  hstsSeconds: 0,
   env: {},
   revision: 0,
 };
@@ -91,6 +99,25 @@ export const MIN_APP_MILLI_CPUS = 10;
 export const MAX_APP_MILLI_CPUS = 64_000;
 /** Most processes and threads in one app container. */
 export const APP_PIDS_LIMIT = 512;
+
+/** What the gateway does with an app's plain HTTP requests (`APP_HTTPS`). */
+export type HttpsMode = "off" | "redirect" | "only";
+
+/** Every {@link HttpsMode}. */
+export const HTTPS_MODES: readonly HttpsMode[] = ["off", "redirect", "only"];
+
+/** Longest HSTS `max-age` an app may ask for (2 years, in seconds). */
+export const MAX_HSTS_SECONDS = 2 * 365 * 86_400;
+
+/** True when `v` is an {@link HttpsMode}. */
+export function isHttpsMode(v: unknown): v is HttpsMode {
+  return HTTPS_MODES.includes(v as HttpsMode);
+}
+
+/** True when `v` is 0 (no HSTS) or an HSTS `max-age` in whole seconds up to 2 years. */
+export function isHstsSeconds(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_HSTS_SECONDS;
+}
 
 /** True when `v` is 0 (the default) or a memory limit in bytes an app may ask for. */
 export function isAppMemory(v: unknown): v is number {

@@ -19,6 +19,8 @@ import {
   isEnvKey,
   isEnvValue,
   isHealthPath,
+  isHstsSeconds,
+  isHttpsMode,
 } from "./apps.ts";
 import { compareNames, isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
 import { withRedis } from "./redis.ts";
@@ -106,6 +108,7 @@ export function parseAppRecord(json: string): AppRecord {
     isCount(r.replicas) && Array.isArray(r.placement) && r.placement.every(isHostName) &&
     isHealthPath(r.healthPath) && isCount(r.timeoutMs) && isCount(r.bodyLimit) &&
     isAppMemory(r.memory) && isAppMilliCpus(r.milliCpus) &&
+    isHttpsMode(r.https) && isHstsSeconds(r.hstsSeconds) &&
     typeof env === "object" && env !== null && !Array.isArray(env) &&
     Object.entries(env).every(([k, v]) => isEnvKey(k) && isEnvValue(v)) &&
     isCount(r.revision) && (r.latestVersion === undefined || isVersion(r.latestVersion));
@@ -127,6 +130,8 @@ export function parseAppRecord(json: string): AppRecord {
     bodyLimit: r.bodyLimit as number,
     memory: r.memory as number,
     milliCpus: r.milliCpus as number,
+    https: r.https as AppRecord["https"],
+    hstsSeconds: r.hstsSeconds as number,
     env: env as Record<string, string>,
     revision: r.revision as number,
     latestVersion: (r.latestVersion as number | undefined) ?? (r.version as number),

@@ -46,6 +46,8 @@ export const update: Command = {
     if (wanted.bodyLimit !== (current.bodyLimit ?? 0)) request.bodyLimit = wanted.bodyLimit;
     if (wanted.memory !== (current.memory ?? 0)) request.memory = wanted.memory;
     if (wanted.milliCpus !== (current.milliCpus ?? 0)) request.milliCpus = wanted.milliCpus;
+    if (wanted.https !== (current.https ?? "off")) request.https = wanted.https;
+    if (wanted.hstsSeconds !== (current.hstsSeconds ?? 0)) request.hstsSeconds = wanted.hstsSeconds;
     const updated = await control.updateApp(app.name, request);
     ctx.out(`${appLabel(updated)} updated to v${updated.version}`);
   },

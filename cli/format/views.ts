@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AGE_UNITS } from "../app_config.ts";
 import type { AppRecord, ContainerReport, HostReport, PublicAppRecord } from "../../lib/apps.ts";
 
 /** What `dn list` shows of an app. */
@@ -25,6 +26,8 @@ export type StatusApp =
       | "bodyLimit"
       | "memory"
       | "milliCpus"
+      | "https"
+      | "hstsSeconds"
       | "envKeys"
     >
   >;
@@ -118,6 +121,21 @@ export function formatDuration(ms: number): string {
 }
 
 /**
+ * A time in seconds as App.config's `APP_HSTS` writes it: `1y`, `180d`, `12h`, `90s`.
+ *
+ * @example
+ * ```ts
+ * formatAge(31_536_000); // "1y"
+ * ```
+ */
+export function formatAge(seconds: number): string {
+  for (const [unit, size] of Object.entries(AGE_UNITS).reverse()) {
+    if (seconds > 0 && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+/**
  * A byte count as App.config writes it (binary units): `1g`, `16m`, `512k`, `1500b`.
  *
  * @example
@@ -159,7 +177,7 @@ export function replicasLine(app: Pick<StatusApp, "replicas" | "placement">): st
  * The header lines `dn status` prints after the seed's three for settings
  * that differ from the defaults: replicas and placement, the latest version
  * when the app was rolled back, health path, timeout, body limit, memory and
- * CPU limits, and the environment's names (never values).
+ * CPU limits, HTTPS mode and HSTS, and the environment's names (never values).
  */
 export function settingsLines(app: StatusApp): string[] {
   const lines: string[] = [];
@@ -173,6 +191,8 @@ export function settingsLines(app: StatusApp): string[] {
   if (app.bodyLimit) lines.push(`Body limit: ${formatSize(app.bodyLimit)}`);
   if (app.memory) lines.push(`Memory: ${formatSize(app.memory)}`);
   if (app.milliCpus) lines.push(`CPUs: ${app.milliCpus / 1000}`);
+  if (app.https && app.https !== "off") lines.push(`HTTPS: ${app.https}`);
+  if (app.hstsSeconds) lines.push(`HSTS: ${formatAge(app.hstsSeconds)}`);
   if (app.envKeys?.length) lines.push(`Env: ${app.envKeys.join(", ")}`);
   return lines;
 }

@@ -13,6 +13,9 @@ import { type CertFiles, httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
 const ID = crypto.randomUUID().slice(0, 6);
 const A = { name: `tls-a-${ID}`, hostname: `tls-a-${ID}.dn.test` };
 const B = { name: `tls-b-${ID}`, hostname: `tls-b-${ID}.dn.test` };
+/** Apps with `APP_HTTPS redirect` + `APP_HSTS 1y`, and `APP_HTTPS only`. */
+const R = { name: `tls-r-${ID}`, hostname: `tls-r-${ID}.dn.test` };
+const O = { name: `tls-o-${ID}`, hostname: `tls-o-${ID}.dn.test` };
 let httpsPort: number;
 let net: TestNetwork;
 let dir: string;
@@ -24,21 +27,26 @@ Deno.test.beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "dn-https-" });
   ca = await makeCa(dir);
   caPem = await Deno.readTextFile(ca.cert);
-  for (const app of [A, B]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
+  for (const app of [A, B, R, O]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
   net = new TestNetwork([`tls-${ID}`]);
   httpsPort = net.gatewayHttpsPort;
   await net.start();
-  for (const app of [A, B]) {
-    await net.deploy(`${ROOT}/apps/hello-world`, app.name, app.hostname);
-    const set = await dn([
-      "certs",
-      "set",
-      app.hostname,
-      "--cert",
-      certs[app.hostname].cert,
-      "--key",
-      certs[app.hostname].key,
-    ]);
+  for (const app of [A, B]) await net.deploy(`${ROOT}/apps/hello-world`, app.name, app.hostname);
+  // Plain HTTP never answers 200 for these two, so no net.deploy (it waits for one).
+  const policies = [
+    [R, { https: "redirect", hstsSeconds: 365 * 86_400 }],
+    [O, { https: "only" }],
+  ] as const;
+  for (const [app, settings] of policies) {
+    const digest = await net.buildAndPush(`${ROOT}/apps/hello-world`, app.name, 1);
+    const created = await net.api("POST", "/v1/apps", { ...app, port: 8000, digest, ...settings });
+    assertEquals(created.status, 201, JSON.stringify(created.body));
+    assertEquals((await net.api("POST", `/v1/apps/${app.name}/start`)).status, 200);
+    await net.waitForRunning(app.name, 1);
+  }
+  for (const app of [A, B, R, O]) {
+    const { cert, key } = certs[app.hostname];
+    const set = await dn(["certs", "set", app.hostname, "--cert", cert, "--key", key]);
     assertEquals(set.code, 0, set.stderr);
   }
 });
@@ -180,6 +188,43 @@ reliabilityTest("https: a certificate renewed under load fails no request", {
   note(
     `${ok} requests (${okBefore} before the renewal), 0 failed; new certificate within ${switchMs} ms`,
   );
+});
+
+reliabilityTest("https: redirect, HTTPS only and HSTS as App.config says", {
+  fault:
+    "plain HTTP and HTTPS requests to apps with APP_HTTPS redirect + APP_HSTS 1y, only, and off",
+  expected: "301/308 to the https URL, 403 for only, HSTS on HTTPS answers only, off serves both",
+}, async (note) => {
+  const get = await net.gateway(R.hostname, "/echo?x=1");
+  await get.body?.cancel();
+  assertEquals(get.status, 301);
+  const location = `https://${R.hostname}:${httpsPort}/echo?x=1`;
+  assertEquals(get.headers.get("location"), location);
+  assertEquals(get.headers.get("strict-transport-security"), null, "no HSTS over plain HTTP");
+  const post = await net.gateway(R.hostname, "/echo", { method: "POST", body: "x" });
+  await post.body?.cancel();
+  assertEquals(post.status, 308, "other methods keep method and body");
+  const secure = await eventually(
+    () => httpsGet(httpsPort, R.hostname, caPem, "/echo?x=1"),
+    (r) => r.status === 200,
+  );
+  assertEquals(secure.headers["strict-transport-security"], "max-age=31536000");
+  const only = await net.gateway(O.hostname, "/");
+  assertEquals(only.status, 403);
+  assertMatch(await only.text(), /HTTPS only: https:\/\//);
+  const onlySecure = await eventually(
+    () => httpsGet(httpsPort, O.hostname, caPem),
+    (r) => r.status === 200,
+  );
+  assertEquals(onlySecure.headers["strict-transport-security"], undefined);
+  const plain = await net.gateway(A.hostname, "/");
+  await plain.body?.cancel();
+  assertEquals(plain.status, 200, "APP_HTTPS off (default) serves plain HTTP");
+  const status = await dn(["status", "--app", R.name]);
+  assertMatch(status.stdout, /HTTPS: redirect\nHSTS: 1y\n/);
+  const plainStatus = await dn(["status", "--app", A.name]);
+  assert(!/HTTPS:|HSTS:/.test(plainStatus.stdout), "no lines for the defaults");
+  note(`GET → 301 ${location}, POST → 308, HSTS max-age=31536000 on HTTPS only; only → 403`);
 });
 
 async function fingerprintOf(path: string): Promise<string> {

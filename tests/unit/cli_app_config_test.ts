@@ -1,5 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { AppConfigError, parseAppConfig, readAppConfig } from "../../cli/app_config.ts";
+import { formatAge } from "../../cli/format/views.ts";
 
 const SEED = `
 #
@@ -48,7 +49,7 @@ Deno.test("each kind of bad line is reported with its line number", () => {
     errorOf(valid + "APP_DOMAIN x\n"),
     'App.config:3: unknown key "APP_DOMAIN" ' +
       "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
-      "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS)",
+      "APP_BODY_LIMIT, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
   );
   assertEquals(errorOf("APP_NAME\nAPP_HOSTNAME a.b\n"), "App.config:1: APP_NAME has no value");
   assertEquals(
@@ -63,7 +64,7 @@ Deno.test("each kind of bad line is reported with its line number", () => {
     errorOf("app_name a\n"),
     'App.config:1: unknown key "app_name" ' +
       "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
-      "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS)",
+      "APP_BODY_LIMIT, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
   );
 });
 
@@ -97,4 +98,30 @@ Deno.test("a missing file is an AppConfigError naming the path", async () => {
     AppConfigError,
   );
   assertEquals(e.message.startsWith("x/App.config: no such file"), true);
+});
+
+Deno.test("APP_HTTPS and APP_HSTS: modes, ages up to 2y, and refusals", () => {
+  const base = "APP_NAME a\nAPP_HOSTNAME a.dn.local\n";
+  assertEquals(parseAppConfig(base + "APP_HTTPS redirect\n").https, "redirect");
+  assertEquals(parseAppConfig(base + "APP_HTTPS only\n").https, "only");
+  assertEquals(parseAppConfig(base + "APP_HTTPS off\n").https, "off");
+  assertEquals(parseAppConfig(base + "APP_HSTS 1y\n").hstsSeconds, 31_536_000);
+  assertEquals(parseAppConfig(base + "APP_HSTS 1d12h\n").hstsSeconds, 129_600);
+  assertEquals(parseAppConfig(base + "APP_HSTS off\n").hstsSeconds, 0);
+  assertEquals(parseAppConfig(base + "APP_HSTS 0\n").hstsSeconds, 0);
+  assertEquals(parseAppConfig(base).https, undefined);
+  for (
+    const [line, message] of [
+      ["APP_HTTPS on", 'App.config:3: APP_HTTPS "on" is not off, redirect or only'],
+      ["APP_HSTS 3y", 'App.config:3: APP_HSTS "3y" is not a time up to 2y'],
+      ["APP_HSTS 1w", 'App.config:3: APP_HSTS "1w" is not a time up to 2y'],
+      ["APP_HSTS -1d", 'App.config:3: APP_HSTS "-1d" is not a time up to 2y'],
+    ]
+  ) {
+    const error = assertThrows(() => parseAppConfig(base + line + "\n"), AppConfigError);
+    assertEquals(error.message.startsWith(message), true, error.message);
+  }
+  assertEquals(formatAge(31_536_000), "1y");
+  assertEquals(formatAge(129_600), "36h");
+  assertEquals(formatAge(90), "90s");
 });

@@ -69,6 +69,8 @@ Deno.test("App.config settings parse to replicas, health path, ms and bytes", ()
     bodyLimit: 0,
     memory: 0,
     milliCpus: 0,
+    https: "off",
+    hstsSeconds: 0,
   });
   assertEquals(parseAppConfig(BASE + "APP_CPUS 2\n").milliCpus, 2000);
   assertEquals(parseAppConfig(BASE + "APP_CPUS 0.01\n").milliCpus, 10);
