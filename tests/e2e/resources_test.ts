@@ -152,6 +152,37 @@ Deno.test(
   },
 );
 
+reliabilityTest("busy loop in one app", {
+  fault: "one app spins on the CPU for 3 s (APP_CPUS 0.5) while GETs flow to another app",
+  expected: "0 failed GETs to the other app; the busy app uses at most its quota of CPU time",
+}, async (note) => {
+  /** CPU time the bombing app's containers used so far, in ns. */
+  const used = async () => {
+    let ns = 0;
+    for (const c of await inspect(BOMB)) {
+      const { body } = await net.docker.call("GET", `/containers/${c.Id}/stats?stream=false`);
+      // deno-lint-ignore no-explicit-any
+      ns += (body as any).cpu_stats?.cpu_usage?.total_usage ?? 0;
+    }
+    return ns;
+  };
+  const before = await used();
+  const started = performance.now();
+  const load = new Load(net, `${CALM}.dn.test`, "/", 4, 20_000);
+  const [code, text] = await bomb("/bomb/cpu", (status) => Promise.resolve(status === 200));
+  const outcomes = await load.stop();
+  const wallMs = performance.now() - started;
+  assertEquals(code, 200, text);
+  assertEquals(load.failures.length, 0, JSON.stringify(byStatus(outcomes)));
+  const cpuMs = ((await used()) - before) / 1e6;
+  // Half a CPU over the whole time, plus a scheduling period of slack.
+  assert(cpuMs <= 0.5 * wallMs + 100, `used ${cpuMs} ms of CPU in ${wallMs} ms`);
+  note(
+    `${Math.round(cpuMs)} ms of CPU in ${Math.round(wallMs)} ms (quota 0.5 CPU); ` +
+      `${outcomes.length} GETs to the other app, 0 failed`,
+  );
+});
+
 reliabilityTest("memory bomb in one app", {
   fault: "one app allocates without bound (APP_MEMORY 128m) while GETs flow to another app",
   expected: "0 failed GETs to the other app, hosts healthy, the bomb OOM killed alone " +
@@ -174,7 +205,9 @@ reliabilityTest("memory bomb in one app", {
   await net.waitForApp(`${BOMB}.dn.test`, (res) => res.status === 200, 60_000);
   const line = status.split("\n").find((l) => l.includes("OOM killed"))!;
   note(
-    `bomb answered ${code}; dn status "${line.slice(55, 77).trim()}" after ${seen} ms; ` +
+    `bomb answered ${code}; dn status "${
+      line.trim().replace(/\s{2,}/g, " | ")
+    }" after ${seen} ms; ` +
       `${outcomes.length} GETs to the other app, 0 failed; both hosts healthy; bomb serves again`,
   );
 });
