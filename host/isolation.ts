@@ -107,6 +107,11 @@ export async function ensureAppNetwork(
       refused = e;
     }
     net = await inspectNetwork(docker, name);
+    // The winner's network may not be visible yet when the engine refuses ours: wait for it.
+    for (let i = 0; net === null && refused !== null && i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      net = await inspectNetwork(docker, name);
+    }
     if (net === null && refused !== null) throw refused;
   }
   if (net === null) throw new IsolationError(`network ${name} vanished after creation`);
