@@ -6,6 +6,8 @@
  *   (`requestRoute: "container"`): one hop, as a reverse proxy would;
  * - else to the host's direct listener (host/direct.ts) as an envelope with
  *   the request token, and the host forwards it to the container.
+ * Bodies stream both ways (gateway/transport.ts moves the bytes; this module
+ * only chooses where they go and whether to try again).
  * That saves the broker's two messages, an ack and two process hops per
  * request; see BENCHMARKS.md.
  *
@@ -16,7 +18,8 @@
  *   container or host that cannot be reached, a host that does not serve the
  *   app any more (421);
  * - to the next route, idempotent methods only, when the upstream took the
- *   request and failed before any byte of a response;
+ *   request and failed before any byte of a response, and its body can be
+ *   sent again (none, or all of it still kept: gateway/client_body.ts);
  * - never after a timeout (504) or once the app answered, even with a
  *   malformed response (502 naming the flaw); a POST or PATCH that may have
  *   reached the app is answered 502, never run twice.
@@ -28,23 +31,21 @@
 
 import {
   type Http1Pool,
+  RequestBodyError,
   UpstreamBadResponseError,
   UpstreamConnectError,
   UpstreamDroppedError,
   UpstreamTimeoutError,
   UpstreamTooLargeError,
 } from "../lib/http1.ts";
-import {
-  AT_MOST_ONCE_METHODS,
-  decodeResponse,
-  encodeEnvelope,
-  type HeaderList,
-  type RequestHead,
-} from "../lib/envelope.ts";
+import { AT_MOST_ONCE_METHODS, type HeaderList, type RequestHead } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { RedisMirror } from "../lib/redis.ts";
 import type { Endpoint, Route, RouteStore } from "../lib/routes.ts";
+import { watchEnd } from "../lib/streams.ts";
+import type { ClientBody } from "./client_body.ts";
 import type { RpcFailure } from "./rpc.ts";
+import { type StreamedReply, toContainer, toHost } from "./transport.ts";
 
 /**
  * Longest wait for a new connection to a container, in ms: containers on
@@ -53,6 +54,9 @@ import type { RpcFailure } from "./rpc.ts";
  * answers; its requests move on to another route after this).
  */
 const CONTAINER_CONNECT_MS = 500;
+
+/** Longest wait for a new connection to a host's direct listener, in ms. */
+const DIRECT_CONNECT_MS = 2000;
 
 /** How long an upstream that refused or timed out a connection is skipped, in ms. */
 const DOWN_MS = 2000;
@@ -149,11 +153,13 @@ export class DirectRoutes extends RedisMirror {
   }
 }
 
-/** An app's answer, from whichever path it came. */
+/** An app's answer, from whichever path it came: streamed on the direct path, whole via the broker. */
 export interface AppReply {
   status: number;
   headers: HeaderList;
-  body: Uint8Array;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /** On a 101 (direct path only): the upgraded connection to the app. */
+  upgraded?: StreamedReply["upgraded"];
 }
 
 /**
@@ -169,22 +175,30 @@ export type UpstreamResult =
 
 /**
  * What a failed upstream call means for the request: "next" when it may go
- * to another route (it never reached the app, or it is idempotent and no
- * response began), else the answer.
+ * to another route (it never reached the app, or it is idempotent, no
+ * response began and its body can be sent again), else the answer. A
+ * failure of the client's own body is raised as its HttpError.
  */
-function afterFailure(e: unknown, idempotent: boolean): "next" | UpstreamResult {
+function afterFailure(e: unknown, resendable: boolean): "next" | UpstreamResult {
+  if (e instanceof RequestBodyError) throw e.cause;
   if (e instanceof UpstreamConnectError) return "next";
   if (e instanceof UpstreamTimeoutError) return { ok: false, failure: "timeout" };
   if (e instanceof UpstreamTooLargeError) return { ok: false, failure: "too large" };
   if (e instanceof UpstreamBadResponseError) {
     return { ok: false, failure: "bad response", detail: e.message };
   }
-  if (e instanceof UpstreamDroppedError && idempotent) return "next";
+  if (e instanceof UpstreamDroppedError && resendable) return "next";
   return { ok: false, failure: "lost" };
 }
 
 /** Which path a direct request took. */
 export type DirectPath = "container" | "host";
+
+/** Time limits of direct requests, in ms. */
+export interface DirectTimeouts {
+  /** Longest silence on a streamed body (no byte either way). */
+  idleMs: number;
+}
 
 /** Sends requests straight to containers, or as envelopes to hosts' direct listeners. */
 export class DirectClient {
@@ -196,75 +210,67 @@ export class DirectClient {
     readonly pool: Http1Pool,
     token: string,
     readonly log: Logger,
+    readonly timeouts: DirectTimeouts,
   ) {
     this.#authorization = `Bearer ${token}`;
   }
 
   /**
-   * Delivers the request (`head`, `body`) to a container or host serving
-   * `app` and returns its answer, a timeout, a bad response (malformed or
-   * over the limit), or "lost" (a POST/PATCH whose upstream failed after it
-   * was sent); null when none took it, so the broker path should. `onPath`
-   * hears which path answered.
+   * Delivers the request (`head`, `body` streamed) to a container or host
+   * serving `app` and returns its answer as soon as its head arrives (the
+   * body streams; the route counts the request in flight until it ends), a
+   * timeout, a bad response (malformed or over the limit), or "lost" (a
+   * POST/PATCH whose upstream failed after it was sent); null when none took
+   * it and the body can still go the broker path. A failure of the client's
+   * body is raised as its HttpError (408, 413, 400). `onPath` hears which
+   * path answered.
    */
   async call(
     app: string,
     head: RequestHead,
-    body: Uint8Array,
+    body: ClientBody,
     onPath?: (path: DirectPath) => void,
   ): Promise<UpstreamResult | null> {
     const idempotent = !AT_MOST_ONCE_METHODS.has(head.method);
     const tried = new Set<string>();
-    let envelope: Uint8Array | null = null;
     while (true) {
       const remaining = head.deadline - Date.now();
       if (remaining <= 0) return { ok: false, failure: "timeout" };
       const route = this.routes.pick(app, tried);
-      if (route === null) return null;
+      if (route === null) return body.replayable ? null : { ok: false, failure: "unroutable" };
       const target = upstreamOf(route);
       tried.add(target.endpoint);
       this.routes.begin(target.endpoint);
+      let counted = true;
+      const timeouts = { connectMs: DIRECT_CONNECT_MS, headMs: remaining, ...this.timeouts };
       try {
+        let reply: StreamedReply;
         if (route.container) {
-          const res = await this.pool.request(
-            route.container.address,
-            route.container.port,
-            {
-              method: head.method,
-              url: head.url,
-              headers: head.headers,
-              body,
-            },
-            remaining,
-            CONTAINER_CONNECT_MS,
-          );
+          timeouts.connectMs = CONTAINER_CONNECT_MS;
+          reply = await toContainer(this.pool, route.container, head, body, timeouts);
           onPath?.("container");
-          return { ok: true, reply: res };
-        }
-        envelope ??= encodeEnvelope(head, body);
-        const res = await this.pool.request(route.address, route.port, {
-          method: "POST",
-          url: `/v1/requests/${app}`,
-          headers: [
-            ["host", route.endpoint],
-            ["authorization", this.#authorization],
-            ["content-type", "application/octet-stream"],
-          ],
-          body: envelope,
-        }, remaining);
-        if (res.status === 200) {
-          const answer = decodeResponse(res.body);
+        } else {
+          const answer = await toHost(
+            this.pool,
+            route,
+            app,
+            this.#authorization,
+            head,
+            body,
+            timeouts,
+          );
+          if (!answer.ok) {
+            const next = this.#hostRefused(app, route.host, answer.status, idempotent, body);
+            if (next === "next") continue;
+            return next;
+          }
+          reply = answer.reply;
           onPath?.("host");
-          return { ok: true, reply: { ...answer.head, body: answer.body } };
         }
-        if (res.status === 421) continue; // not served there (any more): nothing ran
-        if (res.status === 504) return { ok: false, failure: "timeout" };
-        this.log.warn("direct request refused", { app, host: route.host, status: res.status });
-        if (res.status < 500) return null; // a setup problem here; the broker path may still work
-        // 502: the host's container took the request and failed before answering.
-        if (!idempotent) return { ok: false, failure: "lost" };
+        counted = false; // the count now lasts as long as the body
+        return { ok: true, reply: this.#counted(reply, target.endpoint) };
       } catch (e) {
-        const next = afterFailure(e, idempotent);
+        const next = afterFailure(e, idempotent && body.replayable);
         if (e instanceof UpstreamConnectError) this.routes.markDown(target.endpoint);
         else {
           this.log.warn("direct request failed", {
@@ -277,8 +283,37 @@ export class DirectClient {
         }
         if (next !== "next") return next;
       } finally {
-        this.routes.end(target.endpoint);
+        if (counted) this.routes.end(target.endpoint);
       }
     }
+  }
+
+  /** What a host's own answer (no envelope) means for the request. */
+  #hostRefused(
+    app: string,
+    host: string,
+    status: number,
+    idempotent: boolean,
+    body: ClientBody,
+  ): "next" | UpstreamResult | null {
+    // 421: not served there (any more): nothing ran; the body must be sent again, though.
+    if (status === 421) return body.replayable ? "next" : { ok: false, failure: "unroutable" };
+    if (status === 504) return { ok: false, failure: "timeout" };
+    this.log.warn("direct request refused", { app, host, status });
+    if (status < 500) {
+      // A setup problem here; the broker path may still work, if the body can still go there.
+      return body.replayable ? null : { ok: false, failure: "unavailable" };
+    }
+    // 502: the host's container took the request and failed before answering.
+    return idempotent && body.replayable ? "next" : { ok: false, failure: "lost" };
+  }
+
+  /** `reply`, counted in flight on `endpoint` until its body ends. */
+  #counted(reply: StreamedReply, endpoint: string): AppReply {
+    if (reply.body === null) {
+      this.routes.end(endpoint);
+      return reply;
+    }
+    return { ...reply, body: watchEnd(reply.body, () => this.routes.end(endpoint)) };
   }
 }

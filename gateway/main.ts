@@ -47,7 +47,10 @@ const routes = config.requestToken === "" ? null : new DirectRoutes(
   (gone) => upstreamPool.forget(gone.address, gone.port),
 );
 await routes?.start(subscriber);
-const direct = routes && new DirectClient(routes, upstreamPool, config.requestToken, log);
+const direct = routes &&
+  new DirectClient(routes, upstreamPool, config.requestToken, log, {
+    idleMs: config.streamIdleTimeoutMs,
+  });
 
 const handler = createGatewayHandler({
   domains,

@@ -29,10 +29,12 @@ import {
   type RequestHead,
 } from "../lib/envelope.ts";
 import { endToEndHeaders } from "../lib/http1.ts";
-import { HttpError, readBody } from "../lib/http/json.ts";
+import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
-import type { DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
+import { watchEnd } from "../lib/streams.ts";
+import { ClientBody } from "./client_body.ts";
+import type { AppReply, DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
 import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
@@ -74,6 +76,8 @@ export const GATEWAY_LIMITS = {
 } as const;
 
 const NO_BODY_STATUS = new Set([204, 205, 304]);
+/** Bytes of a request body kept so an idempotent request may be sent to another upstream. */
+const REPLAY_BYTES = 64 * 1024;
 
 /** Responses the gateway made itself (error answers, no app reply): counted by gateway/metrics.ts. */
 export const GATEWAY_ANSWERS = new WeakSet<Response>();
@@ -237,12 +241,19 @@ export function createGatewayHandler(
     const timeoutMs = app.timeoutMs || deps.requestTimeoutMs; // per app, from App.config
     const bodyLimit = app.bodyLimit || deps.bodyLimit;
     inFlight++;
+    let streaming = false; // the answer's body streams: in flight until it ends
+    const done = () => inFlight--;
+    let body: ClientBody | undefined;
     try {
-      const body = await readBody(req, bodyLimit, Math.min(bodyTimeoutMs, timeoutMs));
+      body = new ClientBody(req, {
+        limit: bodyLimit,
+        timeoutMs: Math.min(bodyTimeoutMs, timeoutMs),
+        replayBytes: REPLAY_BYTES,
+      });
       const remote = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
       const head: RequestHead = {
         method: req.method,
-        url: url.pathname + url.search,
+        url: rawTarget(req.url),
         headers: requestHeaders(fields, requestId, remote, hostHeader, url.protocol.slice(0, -1)),
         id: requestId,
         deadline: Date.now() + timeoutMs,
@@ -251,28 +262,60 @@ export function createGatewayHandler(
       if (direct) result = await direct.call(app.name, head, body, deps.onUpstream);
       if (result === null) {
         deps.onUpstream?.("broker");
-        result = await viaBroker(app.name, head, body, timeoutMs);
+        result = await viaBroker(app.name, head, await body.bytes(), timeoutMs);
       }
       if (!result.ok) return failed(result.failure, app.name, requestId, result.detail);
-      const { status, body: replyBody } = result.reply;
       const hsts = secure ? hstsValue(app) : null;
-      const headers = hsts === null ? result.reply.headers : [
-        ...result.reply.headers.filter(([name]) => name !== "strict-transport-security"),
-        ["strict-transport-security", hsts] as [string, string],
-      ];
-      const isHead = req.method === "HEAD";
-      return new Response(
-        NO_BODY_STATUS.has(status) || isHead ? null : replyBody as Uint8Array<ArrayBuffer>,
-        { status, headers },
-      );
+      const reply = hsts === null ? result.reply : {
+        ...result.reply,
+        headers: [
+          ...result.reply.headers.filter(([name]) => name !== "strict-transport-security"),
+          ["strict-transport-security", hsts] as [string, string],
+        ],
+      };
+      const [response, streamed] = answer(req.method, reply, done);
+      streaming = streamed;
+      return response;
     } catch (e) {
       if (e instanceof HttpError) return problem(e.status, e.message, requestId);
       log.warn("request failed", { app: app.name, requestId, error: errorMessage(e) });
       return problem(502, "bad gateway", requestId);
     } finally {
-      inFlight--;
+      if (!streaming) {
+        done();
+        body?.cancel();
+      }
     }
   };
+}
+
+/**
+ * The client's answer from the app's reply, and whether its body streams
+ * (then `done` is called when it has ended).
+ */
+function answer(method: string, reply: AppReply, done: () => void): [Response, boolean] {
+  const { status, headers } = reply;
+  let body = reply.body;
+  if (NO_BODY_STATUS.has(status) || method === "HEAD") {
+    if (body instanceof ReadableStream) body.cancel().catch(() => {});
+    // A null body is sent as `content-length: 0`; an empty stream with no length at all, as
+    // the app answered a HEAD of a body it streams.
+    const length = headers.some(([name]) => name === "content-length");
+    body = method === "HEAD" && !length ? new ReadableStream({ start: (c) => c.close() }) : null;
+  }
+  const streamed = body instanceof ReadableStream;
+  if (body instanceof ReadableStream) body = watchEnd(body, done);
+  return [new Response(body as BodyInit | null, { status, headers }), streamed];
+}
+
+/**
+ * The request target as the client sent it: Deno.serve's `req.url` is the
+ * scheme and authority followed by the raw target (no dot segment resolved,
+ * nothing percent-encoded; bytes over 0x7F one character each).
+ */
+function rawTarget(url: string): string {
+  const at = url.indexOf("/", url.indexOf("//") + 2);
+  return at === -1 ? "/" : url.slice(at);
 }
 
 function definedOnly(deps: GatewayDeps): Partial<typeof GATEWAY_LIMITS> {

@@ -4,9 +4,13 @@
  * host as serving the app (lib/routes.ts). The broker path stays for
  * everything else, and is the gateway's fallback when this one refuses.
  *
- * `POST /v1/requests/<app>` with `Authorization: Bearer <requestToken>` and a
- * request envelope as the body. Answers:
- * - 200: a response envelope (body inline), the app's answer;
+ * `POST /v1/requests/<app>` with `Authorization: Bearer <requestToken>`; its
+ * body is a request envelope's head (lib/envelope.ts, no body key) followed
+ * by the request body, which streams on to the app's container as it
+ * arrives (host/proxy.ts). Answers:
+ * - 200: a response envelope's head followed by the app's response body,
+ *   streamed as the app writes it (or the host's 502 naming the flaw of a
+ *   malformed response);
  * - 421: this host does not serve the app now, or its container took no byte
  *   of the request (nothing reached the app: the gateway may try another
  *   host, whatever the method);
@@ -15,15 +19,19 @@
  *   another host);
  * - 504: the deadline passed, before or while the app ran the request;
  * - 400 bad envelope, 401 bad token, 404 other paths, 405 other methods,
- *   413 body over the limit.
+ *   408 envelope head not received in time. The gateway enforces the app's
+ *   body limit; the request token is what lets it here.
  *
  * @module
  */
 
-import { HttpError, readBody } from "../lib/http/json.ts";
+import { decodeRequest, encodeEnvelope } from "../lib/envelope.ts";
+import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { tokenChecker } from "../lib/token.ts";
+import { piecesOf, prefixedStream, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
+import { proxyToContainer, type StreamedRequest } from "./proxy.ts";
 import type { RequestServer } from "./requests.ts";
 
 /** Options of {@link serveDirectRequests}. */
@@ -32,10 +40,10 @@ export interface DirectListenerOptions {
   port: number;
   token: string;
   requests: RequestServer;
-  /** Largest envelope accepted (body limit plus room for the head). */
-  maxBytes: number;
-  /** Time allowed to receive an envelope, in ms. */
-  readTimeoutMs: number;
+  /** Time allowed to receive a request envelope's head, in ms (408 after). */
+  headTimeoutMs: number;
+  /** Longest silence on a streamed body (no byte either way), in ms. */
+  idleTimeoutMs: number;
   log: Logger;
   /** Told the bound address once listening. */
   onListen: (endpoint: string) => void;
@@ -43,6 +51,8 @@ export interface DirectListenerOptions {
 
 const PATH = /^\/v1\/requests\/([^/]+)$/;
 const ENVELOPE_TYPE = { "content-type": "application/octet-stream" };
+/** Largest request envelope head. */
+const MAX_HEAD = 1024 * 1024;
 
 function text(status: number, message: string): Response {
   return new Response(message + "\n", {
@@ -52,13 +62,42 @@ function text(status: number, message: string): Response {
 }
 
 /**
- * The request body: in one read when its length is declared (the gateway
- * always declares it), else through the bounded, timed reader.
+ * The request envelope's head and the request body after it (streaming),
+ * with its length when the gateway declared the envelope's; HttpError 400
+ * for a broken envelope, 408 when the head is not in within `timeoutMs`.
  */
-async function readEnvelope(req: Request, max: number, timeoutMs: number): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
-  if (!(declared >= 0 && declared <= max)) return await readBody(req, max, timeoutMs);
-  return await req.bytes();
+async function readRequest(req: Request, timeoutMs: number): Promise<StreamedRequest> {
+  if (req.body === null) throw new HttpError(400, "no request envelope");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new HttpError(408, `request envelope not received within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  let split;
+  try {
+    split = await Promise.race([splitPrefixedHead(req.body, MAX_HEAD), late]);
+  } catch (e) {
+    req.body.cancel().catch(() => {});
+    if (e instanceof ShortStreamError) throw new HttpError(400, e.message);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  let head;
+  try {
+    head = decodeRequest(split.head).head;
+  } catch (e) {
+    await split.rest.cancel();
+    throw new HttpError(400, errorMessage(e));
+  }
+  if (head.bodyKey !== undefined) throw new HttpError(400, "bodyKey is for the broker path");
+  const declared = req.headers.get("content-length");
+  const length = declared === null ? null : Number(declared) - split.head.length;
+  if (length !== null && !(length >= 0)) throw new HttpError(400, "content-length too short");
+  const body = length === 0 ? null : piecesOf(split.rest);
+  if (body === null) await split.rest.cancel();
+  return { head, body, length };
 }
 
 /** Starts the listener; returns the server (shut it down on exit). */
@@ -83,24 +122,36 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
       await req.body?.cancel().catch(() => {});
       return text(401, "invalid token");
     }
+    if (requests.target(app) === undefined) {
+      await req.body?.cancel().catch(() => {});
+      return text(421, `${app} is not served here`);
+    }
     try {
-      const bytes = await readEnvelope(req, options.maxBytes, options.readTimeoutMs);
-      const outcome = await requests.serveDirect(app, bytes);
+      const request = await readRequest(req, options.headTimeoutMs);
+      if (Date.now() > request.head.deadline) return text(504, "deadline passed");
+      const outcome = await proxyToContainer(requests, app, request, options.idleTimeoutMs);
       switch (outcome.kind) {
-        case "reply":
-          return new Response(outcome.body as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
+        case "response": {
+          const { status, headers, body } = outcome.response;
+          const head = encodeEnvelope({ status, headers }, new Uint8Array(0));
+          return new Response(prefixedStream(head, body), { headers: ENVELOPE_TYPE });
+        }
+        case "reply": {
+          const envelope = encodeEnvelope(outcome.reply.head, outcome.reply.body);
+          return new Response(envelope as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
+        }
         case "not served":
           return text(421, `${app} is not served here`);
         case "dropped":
           return text(502, `${app} failed during the request`);
         case "expired":
           return text(504, "deadline passed");
-        case "invalid":
-          log.warn("refused invalid direct request", { app, error: outcome.message });
-          return text(400, outcome.message);
       }
     } catch (e) {
-      if (e instanceof HttpError) return text(e.status, e.message);
+      if (e instanceof HttpError) {
+        log.warn("refused invalid direct request", { app, error: e.message });
+        return text(e.status, e.message);
+      }
       log.warn("direct request not answered", { app, error: errorMessage(e) });
       return text(500, "request not answered");
     }

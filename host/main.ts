@@ -119,8 +119,8 @@ function startDirectRequests(): Deno.HttpServer | null {
     port,
     token: config.requestToken,
     requests,
-    maxBytes: config.bodyLimit + 1024 * 1024,
-    readTimeoutMs: config.bodyTimeoutMs,
+    headTimeoutMs: config.bodyTimeoutMs,
+    idleTimeoutMs: config.streamIdleTimeoutMs,
     log,
     onListen: (endpoint) => routes.listening(endpoint),
   });

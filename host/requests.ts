@@ -36,18 +36,6 @@ import { sameEndpoint, Served, type Target } from "./served.ts";
 
 export type { Target } from "./served.ts";
 
-/**
- * How {@link RequestServer.serveDirect} ended: a reply envelope; "not
- * served" (nothing reached the app); "dropped" (the app took the request and
- * answered nothing); "expired" (the deadline passed); "invalid".
- */
-export type DirectOutcome =
-  | { kind: "reply"; body: Uint8Array }
-  | { kind: "not served" }
-  | { kind: "dropped" }
-  | { kind: "expired" }
-  | { kind: "invalid"; message: string };
-
 /** Options of a {@link RequestServer}. */
 export interface RequestServerOptions {
   exchange: string;
@@ -251,12 +239,7 @@ export class RequestServer {
         return;
       }
       const reply = typeof outcome === "string" ? noReply(app, outcome) : outcome;
-      const answer = await this.#replyEnvelope(
-        reply.head,
-        reply.body,
-        head.deadline,
-        this.options.inlineBodyLimit,
-      );
+      const answer = await this.#replyEnvelope(reply.head, reply.body, head.deadline);
       // The reply and the ack leave in one write: half the sends, and the ack never before the reply.
       const [sent, acked] = inOneWrite(msg.channel, () => [
         msg.channel.basicPublish("", replyTo, answer, { type: RESPONSE_TYPE, correlationId }),
@@ -274,31 +257,35 @@ export class RequestServer {
   }
 
   /**
-   * Serves one request envelope that came straight from the gateway (not
-   * through the broker): the reply envelope with its body inline, or why not.
-   * "not served": this host does not serve `app` (now), nothing reached the
-   * app, so the gateway may try another host.
+   * Counts a request on `app`'s current container in flight (updates and
+   * stops wait for it) until `end` is called; null when `app` is not served
+   * here (now).
    */
-  async serveDirect(app: string, bytes: Uint8Array): Promise<DirectOutcome> {
+  begin(app: string): { target: Target; end: () => void } | null {
     const served = this.#served.get(app);
-    if (!served || served.closing) return { kind: "not served" };
-    let envelope;
-    try {
-      envelope = decodeRequest(bytes);
-    } catch (e) {
-      return { kind: "invalid", message: errorMessage(e) };
-    }
-    const { head } = envelope;
-    if (Date.now() > head.deadline) return { kind: "expired" };
-    const outcome = await this.#run(app, served, head, envelope.body);
-    if (outcome === "unreachable") return { kind: "not served" };
-    if (outcome === "dropped" || outcome === "timeout") {
-      return { kind: outcome === "dropped" ? "dropped" : "expired" };
-    }
-    if (outcome === "body gone") return { kind: "invalid", message: "the request body is gone" };
-    if (head.bodyKey) this.options.bodies.discard(head.bodyKey);
-    const body = await this.#replyEnvelope(outcome.head, outcome.body, head.deadline, Infinity);
-    return { kind: "reply", body };
+    if (!served || served.closing) return null;
+    const target = served.target;
+    served.begin(target.containerId);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      served.end(target.containerId);
+    };
+    return { target, end };
+  }
+
+  /**
+   * Where `app`, last reached at `was`, answers now when its container has
+   * moved to another address (served and announced there from now on); null
+   * when it has not moved or is gone.
+   */
+  async moved(app: string, was: Target): Promise<Target | null> {
+    const served = this.#served.get(app);
+    const fresh = await this.options.refreshTarget(app).catch(() => null);
+    if (!served || !fresh || sameEndpoint(fresh, was)) return null;
+    this.#moved(app, served, was, fresh);
+    return fresh;
   }
 
   /**
@@ -334,7 +321,7 @@ export class RequestServer {
       }
       const request = { method: head.method, url: head.url, headers: head.headers, body };
       const started = performance.now();
-      const reply = await this.#forward(app, served, target, request, head.deadline);
+      const reply = await this.#forward(app, target, request, head.deadline);
       if (typeof reply === "string") {
         if (reply !== "timeout") this.options.onUnreachable(app);
         this.options.onServed?.(app, reply === "timeout" ? 504 : 0, performance.now() - started);
@@ -354,7 +341,6 @@ export class RequestServer {
    */
   async #forward(
     app: string,
-    served: Served,
     initial: Target,
     request: Http1Request,
     deadline: number,
@@ -369,10 +355,9 @@ export class RequestServer {
       } catch (e) {
         const failure = failureOf(e, app);
         if (failure === "unreachable" && attempt === 0) {
-          const fresh = await this.options.refreshTarget(app).catch(() => null);
-          if (fresh && !sameEndpoint(fresh, target)) {
-            // The container restarted on a new address (or was replaced).
-            this.#moved(app, served, target, fresh);
+          // The container may have restarted on a new address (or been replaced).
+          const fresh = await this.moved(app, target);
+          if (fresh) {
             target = fresh;
             continue;
           }
@@ -393,15 +378,14 @@ export class RequestServer {
     }).catch(() => {});
   }
 
-  /** The reply envelope; a body over `inlineLimit` goes to Redis first. */
+  /** The reply envelope; a body over the inline limit goes to Redis first. */
   async #replyEnvelope(
     head: ResponseHead,
     body: Uint8Array,
     deadline: number,
-    inlineLimit: number,
   ): Promise<Uint8Array> {
     let inline = body;
-    if (body.length > inlineLimit) {
+    if (body.length > this.options.inlineBodyLimit) {
       head.bodyKey = await this.options.bodies.put(
         body,
         Math.max(5000, deadline - Date.now() + 5000),

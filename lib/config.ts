@@ -89,8 +89,16 @@ export interface DnConfig {
   bodyLimit: number;
   /** Time a request may take end to end, in milliseconds (504 above). */
   requestTimeoutMs: number;
-  /** Time a client may take to send a request body, in milliseconds (408 above). */
+  /**
+   * Time a client may take to send a request body before the app's answer
+   * begins, in milliseconds (408 above).
+   */
   bodyTimeoutMs: number;
+  /**
+   * Longest silence on a streamed request or response (no byte either way),
+   * in milliseconds, on the container and host routes: the connection is cut.
+   */
+  streamIdleTimeoutMs: number;
   /** RabbitMQ user control connects as; hosts take commands only from it (`user_id`). */
   controlUser: string;
   /** RabbitMQ user the gateway connects as; hosts take requests only from it (`user_id`). */
@@ -133,6 +141,7 @@ export const DEFAULTS: DnConfig = {
   bodyLimit: 16 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
+  streamIdleTimeoutMs: 60_000,
   controlUser: "dn-control",
   gatewayUser: "dn-gateway",
   logLevel: "info",
@@ -144,6 +153,7 @@ const NUMBER_KEYS: ReadonlySet<Key> = new Set([
   "bodyLimit",
   "requestTimeoutMs",
   "bodyTimeoutMs",
+  "streamIdleTimeoutMs",
   "dashboardSessionMs",
 ]);
 /** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */

@@ -87,8 +87,11 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control characters a header value may not hold (HTAB is allowed). */
 // deno-lint-ignore no-control-regex -- matching control characters is the point
 const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
-/** An origin-form request target: `/` then printable ASCII only (what Deno's URL gives). */
-const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
+/**
+ * An origin-form request target as the client sent it: `/` then printable
+ * ASCII or raw bytes over 0x7F (one character each), no space or control.
+ */
+const ORIGIN_FORM = /^\/[\x21-\x7e\x80-\xff]*$/;
 const MAX_HEAD = 1024 * 1024;
 const MAX_HEADERS = 1000;
 /** Longest `timeoutMs` a request may carry (an app's timeout is at most 10 minutes). */
@@ -174,7 +177,9 @@ export function decodeRequest(bytes: Uint8Array): Envelope<RequestHead> {
     throw new EnvelopeError("method must be an HTTP token");
   }
   if (typeof url !== "string" || !ORIGIN_FORM.test(url) || url.length > 65536) {
-    throw new EnvelopeError("url must be an origin-form path of printable ASCII");
+    throw new EnvelopeError(
+      "url must be an origin-form target without spaces or control characters",
+    );
   }
   if (typeof id !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(id)) {
     throw new EnvelopeError("id must be a short token");

@@ -16,6 +16,7 @@
  */
 
 import { Connection } from "./http1/connection.ts";
+import type { StreamResponse } from "./http1/exchange.ts";
 import {
   UpstreamBadResponseError,
   UpstreamConnectError,
@@ -23,11 +24,28 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from "./http1/errors.ts";
-import { type Http1Request, type Http1Response, serialiseRequest } from "./http1/message.ts";
+import { exchange, type Exchanged, type StreamRequest } from "./http1/exchange.ts";
+import {
+  type Http1Request,
+  type Http1Response,
+  serialiseHead,
+  serialiseRequest,
+} from "./http1/message.ts";
 import { readResponse, type ResponseLimits } from "./http1/response.ts";
 
 export * from "./http1/errors.ts";
 export * from "./http1/message.ts";
+export type { StreamRequest, StreamResponse } from "./http1/exchange.ts";
+
+/** Time limits of {@link Http1Pool.exchange}, in ms. */
+export interface StreamTimeouts {
+  /** Longest wait for a new connection. */
+  connectMs: number;
+  /** From the request's last byte to the response head (the app's timeout). */
+  headMs: number;
+  /** Longest silence, no byte either way, while a body flows. */
+  idleMs: number;
+}
 
 /** Limits of a {@link Http1Pool}. */
 export interface Http1Limits extends ResponseLimits {
@@ -97,6 +115,54 @@ export class Http1Pool {
         clearTimeout(timer);
         this.#busy.delete(c);
       }
+    }
+  }
+
+  /**
+   * Sends `req` to `hostname:port` once, its body streamed, and resolves with
+   * the response head as soon as it arrives; the response body streams from
+   * the upstream as it is read, full duplex with the request body. The
+   * connection goes back to the pool when both bodies are done. Raises an
+   * {@link UpstreamError} subclass saying how far it got, or
+   * `RequestBodyError` when the request body's source failed first.
+   */
+  async exchange(
+    hostname: string,
+    port: number,
+    req: StreamRequest,
+    timeouts: StreamTimeouts,
+  ): Promise<StreamResponse> {
+    const key = `${hostname}:${port}`;
+    const head = serialiseHead(req.method, req.url, req.headers, req.body ? req.length : 0);
+    while (true) {
+      const c = this.#takeIdle(key) ?? await this.#connect(hostname, port, timeouts.connectMs);
+      try {
+        await c.write(head);
+      } catch (e) {
+        c.close();
+        if (c.written === 0 && c.uses > 1) continue; // a kept-alive connection that took nothing
+        const why = (e as Error).message;
+        if (c.written === 0) throw new UpstreamConnectError(`${key} took no byte: ${why}`);
+        throw new UpstreamDroppedError(`${key} closed the connection mid-request: ${why}`);
+      }
+      this.#busy.set(c, key);
+      let exchanged: Exchanged;
+      try {
+        exchanged = await exchange(c, req, {
+          headTimeoutMs: timeouts.headMs,
+          idleTimeoutMs: timeouts.idleMs,
+          maxHeadBytes: this.limits.maxHeadBytes,
+        });
+      } catch (e) {
+        this.#busy.delete(c);
+        throw e;
+      }
+      exchanged.settled.then((reusable) => {
+        this.#busy.delete(c);
+        if (reusable) this.#release(key, c);
+        else if (!exchanged.response.upgraded) c.close();
+      });
+      return exchanged.response;
     }
   }
 

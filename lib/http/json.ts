@@ -4,6 +4,8 @@
  * @module
  */
 
+import { concatBytes } from "../streams.ts";
+
 /** Raised for a request the service refuses; carries the HTTP status. */
 export class HttpError extends Error {
   override name = "HttpError";
@@ -80,14 +82,7 @@ export async function readBody(
   } finally {
     clearTimeout(timer);
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Reads a JSON object body with only the `allowed` keys. */

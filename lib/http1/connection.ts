@@ -40,7 +40,7 @@ export class Connection {
   closedWhileIdle = false;
 
   /** Wraps an open connection. */
-  constructor(readonly conn: Deno.TcpConn) {}
+  constructor(readonly conn: Deno.Conn) {}
 
   /** Closes the socket; a pending read ends. */
   close(): void {
@@ -151,6 +151,31 @@ export class Connection {
       if (this.available > max) throw new UpstreamBadResponseError("chunk line too long");
       if (!(await this.fill())) throw new Deno.errors.UnexpectedEof("closed mid-body");
     }
+  }
+
+  /**
+   * The next bytes of the stream, at most `max`: what is buffered, else one
+   * read from the socket into a fresh buffer; null at EOF.
+   */
+  async readSome(max: number): Promise<Uint8Array | null> {
+    if (this.available > 0) {
+      const take = Math.min(max, this.available);
+      const out = this.#buf.slice(this.#start, this.#start + take);
+      this.#start += take;
+      return out;
+    }
+    const out = new Uint8Array(max);
+    const n = await this.conn.read(out);
+    if (n === null) return null;
+    this.received += n;
+    return out.subarray(0, n);
+  }
+
+  /** Hands over what is buffered and not consumed (the start of an upgraded stream). */
+  takeBuffered(): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#end);
+    this.#start = this.#end;
+    return out;
   }
 
   /** Reads exactly `n` bytes into `out` at `offset`. */

@@ -51,3 +51,16 @@ export class UpstreamBadResponseError extends UpstreamError {
 export class UpstreamTooLargeError extends UpstreamBadResponseError {
   override name = "UpstreamTooLargeError";
 }
+
+/**
+ * The request body's source failed while it was being sent (the client's
+ * body broke off, went over a limit, or was too slow): not the upstream's
+ * fault. `cause` is the source's error.
+ */
+export class RequestBodyError extends Error {
+  override name = "RequestBodyError";
+  /** Wraps the source's error `cause`. */
+  constructor(override readonly cause: unknown) {
+    super(`request body failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}

@@ -54,18 +54,52 @@ export function endToEndHeaders(headers: HeaderList): HeaderList {
   return headers.filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name));
 }
 
-const encoder = new TextEncoder();
+/**
+ * Bytes of a string of characters up to U+00FF, one byte each (ISO-8859-1):
+ * header values as runtimes hand them over (a header's raw bytes, one
+ * character per byte) go back on the wire unchanged.
+ */
+export function latin1Encode(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
 
-/** Serialises the request head; the client owns framing and connection headers. */
-export function serialiseRequest(req: Http1Request): Uint8Array {
-  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
-  for (const [name, value] of endToEndHeaders(req.headers)) head += `${name}: ${value}\r\n`;
-  const needsLength = req.body.length > 0 || !["GET", "HEAD", "DELETE", "OPTIONS"].includes(
-    req.method,
-  );
-  if (needsLength) head += `content-length: ${req.body.length}\r\n`;
+/** The string of `bytes` read as ISO-8859-1: one character per byte, the inverse of {@link latin1Encode}. */
+export function latin1Decode(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return out;
+}
+
+const BODYLESS_METHODS = ["GET", "HEAD", "DELETE", "OPTIONS"];
+
+/**
+ * Serialises a request head; the client owns framing and connection
+ * headers: `content-length: length` when the length is known (and not a
+ * bodyless method's 0), else `transfer-encoding: chunked` (length null).
+ */
+export function serialiseHead(
+  method: string,
+  url: string,
+  headers: HeaderList,
+  length: number | null,
+): Uint8Array {
+  let head = `${method} ${url} HTTP/1.1\r\n`;
+  for (const [name, value] of endToEndHeaders(headers)) head += `${name}: ${value}\r\n`;
+  if (length === null) head += "transfer-encoding: chunked\r\n";
+  else if (length > 0 || !BODYLESS_METHODS.includes(method)) {
+    head += `content-length: ${length}\r\n`;
+  }
   head += "connection: keep-alive\r\n\r\n";
-  const headBytes = encoder.encode(head);
+  return latin1Encode(head);
+}
+
+/** Serialises the request, head and body in one buffer. */
+export function serialiseRequest(req: Http1Request): Uint8Array {
+  const headBytes = serialiseHead(req.method, req.url, req.headers, req.body.length);
   if (req.body.length === 0) return headBytes;
   const out = new Uint8Array(headBytes.length + req.body.length);
   out.set(headBytes);

@@ -1,0 +1,107 @@
+/**
+ * How the bytes of one request flow on the gateway's direct path, once
+ * gateway/direct.ts has chosen where it goes:
+ * - to a container: the request itself, its body streamed as the client
+ *   sends it, the response streamed back as the app writes it;
+ * - to a host's direct listener (host/direct.ts): `POST /v1/requests/<app>`
+ *   whose body is the request envelope's head (lib/envelope.ts) followed by
+ *   the request body as it streams, answered by the response envelope's head
+ *   followed by the response body as it streams. Non-200 statuses are the
+ *   host's own answers (421, 502, 504, ...), with no envelope.
+ *
+ * @module
+ */
+
+import {
+  decodeResponse,
+  encodeEnvelope,
+  EnvelopeError,
+  type HeaderList,
+  type RequestHead,
+} from "../lib/envelope.ts";
+import type { Http1Pool, StreamResponse, StreamTimeouts } from "../lib/http1.ts";
+import { UpstreamBadResponseError } from "../lib/http1.ts";
+import type { Endpoint } from "../lib/routes.ts";
+import { prefixed, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
+import type { ClientBody } from "./client_body.ts";
+
+/** Largest response envelope head from a host. */
+const MAX_ENVELOPE_HEAD = 1024 * 1024;
+
+/** An app's answer on the direct path, its body streaming. */
+export interface StreamedReply {
+  status: number;
+  headers: HeaderList;
+  body: ReadableStream<Uint8Array> | null;
+  /** On a 101: the upgraded connection to the app. */
+  upgraded?: StreamResponse["upgraded"];
+}
+
+/** Sends the request straight to the app's container at `to`. */
+export async function toContainer(
+  pool: Http1Pool,
+  to: { address: string; port: number },
+  head: RequestHead,
+  body: ClientBody,
+  timeouts: StreamTimeouts,
+): Promise<StreamedReply> {
+  const response = await pool.exchange(to.address, to.port, {
+    method: head.method,
+    url: head.url,
+    headers: head.headers,
+    body: body.empty ? null : body,
+    length: body.length,
+  }, timeouts);
+  body.answered();
+  return response;
+}
+
+/** What a host's direct listener answered: the app's reply, or the host's own status. */
+export type HostAnswer =
+  | { ok: true; reply: StreamedReply }
+  | { ok: false; status: number };
+
+/** Sends the request as an envelope to the host's direct listener at `host`. */
+export async function toHost(
+  pool: Http1Pool,
+  host: Endpoint,
+  app: string,
+  authorization: string,
+  head: RequestHead,
+  body: ClientBody,
+  timeouts: StreamTimeouts,
+): Promise<HostAnswer> {
+  const envelopeHead = encodeEnvelope(head, new Uint8Array(0));
+  const response = await pool.exchange(host.address, host.port, {
+    method: "POST",
+    url: `/v1/requests/${app}`,
+    headers: [
+      ["host", host.endpoint],
+      ["authorization", authorization],
+      ["content-type", "application/octet-stream"],
+    ],
+    body: prefixed(envelopeHead, body.empty ? null : body),
+    length: body.length === null ? null : envelopeHead.length + body.length,
+  }, timeouts);
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return { ok: false, status: response.status };
+  }
+  body.answered();
+  if (response.body === null) throw new UpstreamBadResponseError("host sent no envelope");
+  try {
+    const { head: bytes, rest } = await splitPrefixedHead(response.body, MAX_ENVELOPE_HEAD);
+    const { head: reply } = decodeResponse(bytes);
+    const bodyless = head.method === "HEAD" || reply.status === 204 || reply.status === 304;
+    if (bodyless) await rest.cancel();
+    return {
+      ok: true,
+      reply: { status: reply.status, headers: reply.headers, body: bodyless ? null : rest },
+    };
+  } catch (e) {
+    if (e instanceof ShortStreamError || e instanceof EnvelopeError) {
+      throw new UpstreamBadResponseError(`host sent an invalid envelope: ${e.message}`);
+    }
+    throw e;
+  }
+}

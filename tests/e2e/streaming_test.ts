@@ -1,0 +1,237 @@
+/**
+ * Streaming on the container route and the host route: bodies flow both ways
+ * as they are written, full duplex, with the gateway's memory flat; Server-
+ * Sent Events arrive as the app writes them; `Expect: 100-continue` works;
+ * the body limit counts streamed bytes. The app is tests/apps/stream.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { sleep } from "../helpers/load.ts";
+import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+import {
+  checkPattern,
+  patternBody,
+  patternSum,
+  rawSend,
+  rssBytes,
+  sampleRss,
+} from "../helpers/streams.ts";
+import { Http1Pool, type StreamResponse } from "../../lib/http1.ts";
+
+const APP_DIR = `${ROOT}/tests/apps/stream`;
+const ID = crypto.randomUUID().slice(0, 6);
+const MiB = 1024 * 1024;
+/** Growth of the gateway's resident memory allowed while bodies stream. */
+const FLAT_BYTES = 64 * MiB;
+
+interface Path {
+  name: "container" | "host";
+  hostname: string;
+}
+
+let net: TestNetwork;
+let paths: Path[] = [];
+let gatewayPid = 0;
+const client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 0 });
+
+/** Sends a streamed request through the gateway for `hostname`. */
+function send(
+  hostname: string,
+  method: string,
+  target: string,
+  body: AsyncIterable<Uint8Array> | null = null,
+  length: number | null = 0,
+  headers: [string, string][] = [],
+): Promise<StreamResponse> {
+  return client.exchange("127.0.0.1", net.gatewayPort, {
+    method,
+    url: target,
+    headers: [["host", hostname], ...headers],
+    body,
+    length: body === null ? 0 : length,
+  }, { connectMs: 2000, headMs: 60_000, idleMs: 30_000 });
+}
+
+async function text(res: StreamResponse): Promise<string> {
+  return res.body ? await new Response(res.body).text() : "";
+}
+
+Deno.test.beforeAll(async () => {
+  const hosts = testHostNames(2);
+  net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
+  gatewayPid = net.services.get("gateway")!.child.pid;
+  const settings = { replicas: 1, bodyLimit: 1024 * MiB, timeoutMs: 10_000 };
+  const placed = new Map<string, string>();
+  for (const name of ["a", "b"]) {
+    const app = `stream-${ID}-${name}`;
+    const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, settings);
+    placed.set(record.placement[0], `${app}.dn.test`);
+  }
+  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
+  paths = [
+    { name: "container", hostname: placed.get(hosts[0])! },
+    { name: "host", hostname: placed.get(hosts[1])! },
+  ];
+  // Routes loaded: the host route answers without the broker once the gateway has read them.
+  await sleep(1000);
+});
+Deno.test.afterAll(async () => {
+  client.close();
+  await net?.stop();
+});
+
+reliabilityTest("streaming: a 30 MB streaming echo comes back byte-exact (full duplex)", {
+  fault: "POST 30 MB, chunked, to an app answering `new Response(req.body)` (it writes the " +
+    "answer while still reading), on the container route and the host route",
+  expected: "200 and the same 30 MB back, byte for byte (no deadlock: the response is read " +
+    "while the request is still being sent)",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const started = performance.now();
+    const res = await send(path.hostname, "POST", "/echo", patternBody(30 * MiB), null);
+    assertEquals(res.status, 200, path.name);
+    const got = await checkPattern(res.body!);
+    assertEquals([path.name, got.bytes, got.firstWrong], [path.name, 30 * MiB, -1]);
+    out.push(`${path.name}: 30 MiB echoed in ${Math.round(performance.now() - started)} ms`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: five 200 MB uploads at once keep the gateway's memory flat", {
+  fault: "five POSTs of 200 MB each at once (APP_BODY_LIMIT 1g), on the container route, " +
+    "then on the host route",
+  expected: `every upload counted whole by the app; the gateway's RSS grows by less than ` +
+    `${FLAT_BYTES / MiB} MiB`,
+}, async (note) => {
+  const out: string[] = [];
+  const size = 200 * 1000 * 1000;
+  for (const path of paths) {
+    const before = await rssBytes(gatewayPid);
+    const sampler = sampleRss(gatewayPid);
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 5 }, async () => {
+      const res = await send(path.hostname, "POST", "/count", patternBody(size), size);
+      return { status: res.status, body: await text(res) };
+    }));
+    const seconds = (performance.now() - started) / 1000;
+    const peak = await sampler.stop();
+    for (const a of answers) {
+      assertEquals(a.status, 200, a.body);
+      assertEquals(JSON.parse(a.body), { bytes: size, sum: patternSum(size) });
+    }
+    const grew = peak - before;
+    out.push(
+      `${path.name}: 5×200 MB in ${seconds.toFixed(1)} s, gateway RSS ${
+        Math.round(before / MiB)
+      } → peak ${Math.round(peak / MiB)} MiB (+${Math.round(grew / MiB)})`,
+    );
+    assert(grew < FLAT_BYTES, `${path.name}: gateway grew ${Math.round(grew / MiB)} MiB`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: a 1 GiB download keeps the gateway's memory flat", {
+  fault: "GET of a 1 GiB chunked body the app makes as it is read, on the container route " +
+    "and the host route",
+  expected: `every byte arrives in order; the gateway's RSS grows by less than ` +
+    `${FLAT_BYTES / MiB} MiB`,
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const before = await rssBytes(gatewayPid);
+    const sampler = sampleRss(gatewayPid);
+    const started = performance.now();
+    const res = await send(path.hostname, "GET", `/download/${1024 * MiB}`);
+    assertEquals(res.status, 200);
+    const got = await checkPattern(res.body!);
+    const seconds = (performance.now() - started) / 1000;
+    const peak = await sampler.stop();
+    assertEquals([path.name, got.bytes, got.firstWrong], [path.name, 1024 * MiB, -1]);
+    const grew = peak - before;
+    out.push(
+      `${path.name}: 1 GiB in ${seconds.toFixed(1)} s (${Math.round(1024 / seconds)} MiB/s), ` +
+        `gateway RSS +${Math.round(grew / MiB)} MiB`,
+    );
+    assert(grew < FLAT_BYTES, `${path.name}: gateway grew ${Math.round(grew / MiB)} MiB`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: Server-Sent Events reach the client as the app writes them", {
+  fault: "GET text/event-stream of 6 events 300 ms apart, each stamped with the time the app " +
+    "wrote it, on the container route and the host route",
+  expected: "every event arrives within 50 ms of the app's write (not all at the end)",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const res = await send(path.hostname, "GET", "/sse?n=6&ms=300");
+    assertEquals(res.status, 200);
+    const lags: number[] = [];
+    let buffered = "";
+    const decoder = new TextDecoder();
+    for await (const piece of res.body!) {
+      const now = Date.now();
+      buffered += decoder.decode(piece, { stream: true });
+      for (const m of buffered.matchAll(/data: (\d+)\n\n/g)) lags.push(now - Number(m[1]));
+      buffered = buffered.slice(buffered.lastIndexOf("\n\n") + 2);
+    }
+    assertEquals(lags.length, 6, path.name);
+    const worst = Math.max(...lags);
+    out.push(`${path.name}: worst lag ${worst} ms (${lags.join(", ")})`);
+    assert(worst < 50, `${path.name}: an event arrived ${worst} ms after it was written`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: Expect: 100-continue works end to end", {
+  fault: "POST with `Expect: 100-continue` on a raw socket; the body is sent only after the " +
+    "100 Continue, on the container route and the host route",
+  expected: "100 Continue, then 200 with the body counted whole",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+    const encoder = new TextEncoder();
+    await conn.write(encoder.encode(
+      `POST /count HTTP/1.1\r\nhost: ${path.hostname}\r\ncontent-length: 5\r\n` +
+        "expect: 100-continue\r\nconnection: close\r\n\r\n",
+    ));
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    const first = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    assert(first.startsWith("HTTP/1.1 100"), `${path.name}: ${first}`);
+    await conn.write(encoder.encode("hello"));
+    let rest = "";
+    while (true) {
+      const m = await conn.read(buf).catch(() => null);
+      if (m === null) break;
+      rest += new TextDecoder().decode(buf.subarray(0, m));
+    }
+    conn.close();
+    assert(rest.startsWith("HTTP/1.1 200"), `${path.name}: ${rest}`);
+    assert(rest.includes('{"bytes":5,'), `${path.name}: ${rest}`);
+    out.push(`${path.name}: 100 then 200`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: the body limit counts streamed bytes", {
+  fault: "a 10 GB declared Content-Length; a chunked body that passes APP_BODY_LIMIT (1 GiB) " +
+    "with no length declared is not sent (too long for a test): a 10 GB declared length on " +
+    "a raw socket, on the container route and the host route",
+  expected: "413 at once, before any byte of the body is read",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const started = performance.now();
+    const answer = await rawSend(
+      net.gatewayPort,
+      `PUT /count HTTP/1.1\r\nhost: ${path.hostname}\r\ncontent-length: 10000000000\r\n\r\n`,
+      1500,
+    );
+    assertEquals(answer.status, 413, answer.text);
+    out.push(`${path.name}: 413 in ${Math.round(performance.now() - started)} ms`);
+  }
+  note(out.join("; "));
+});
