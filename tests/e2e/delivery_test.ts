@@ -100,6 +100,7 @@ Deno.test.beforeAll(async () => {
   const gateway = net.spawn("gateway", "gateway-broker-only", ["--config", brokerOnlyConfig], {
     DN_GATEWAY_LISTEN: `127.0.0.1:${brokerPort}`,
     DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+    DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
   });
   await Promise.all([gateway.waitFor("gateway listening"), gateway.waitFor("amqp connected")]);
   await waitForPath(onContainerHost, "container");
