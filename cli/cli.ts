@@ -63,6 +63,9 @@ function toGlobalOptions(values: Record<string, unknown>): GlobalOptions {
     tail: str(values.tail),
     cert: str(values.cert),
     key: str(values.key),
+    raw: values.raw === true,
+    noWait: values["no-wait"] === true,
+    verbose: values.verbose === true,
   };
 }
 

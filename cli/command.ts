@@ -58,6 +58,12 @@ export const FLAGS = {
     value: "FILE",
     help: "PEM private key (mode 600: no group or other access)",
   },
+  raw: { type: "boolean", help: "keep terminal escape codes in the lines" },
+  "no-wait": {
+    type: "boolean",
+    help: "return once control accepted it; do not wait for the hosts",
+  },
+  verbose: { type: "boolean", help: "print the whole docker build and push output" },
   help: { type: "boolean", short: "h", help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -78,7 +84,7 @@ export const DEPRECATED_FLAGS: Readonly<Partial<Record<FlagName, FlagName>>> = {
 /** Flags of commands that need only the app's name: App.config's, or `--app NAME`. */
 export const NAME_FLAGS: readonly FlagName[] = [...APP_FLAGS, "app"];
 /** Flags of commands that build or push images. */
-export const IMAGE_FLAGS: readonly FlagName[] = ["registry", "docker-socket"];
+export const IMAGE_FLAGS: readonly FlagName[] = ["registry", "docker-socket", "verbose"];
 
 /**
  * A `dn` command. Each module in `cli/commands/` exports one.

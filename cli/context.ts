@@ -52,6 +52,12 @@ export interface GlobalOptions {
   cert?: string;
   /** `--key FILE` (certs set). */
   key?: string;
+  /** `--raw` (logs): keep terminal escape codes. */
+  raw?: boolean;
+  /** `--no-wait`: return once control accepted a change. */
+  noWait?: boolean;
+  /** `--verbose`: the whole build and push output. */
+  verbose?: boolean;
 }
 
 /** Where output goes: one call per line, without the newline. */
@@ -60,6 +66,11 @@ export interface Output {
   out(line: string): void;
   /** Writes a line to standard error. */
   err(line: string): void;
+  /**
+   * Shows `text` as a progress line that the next call replaces (`""`
+   * clears it); absent when standard error is not a terminal.
+   */
+  progress?(text: string): void;
 }
 
 /** The outside world a command uses. */
@@ -106,6 +117,11 @@ export class Context {
   /** Writes a line to standard error. */
   err(line: string): void {
     this.deps.io.err(line);
+  }
+
+  /** Shows a progress line on a terminal (`""` clears it); nothing when not on one. */
+  progress(text: string): void {
+    this.deps.io.progress?.(text);
   }
 
   /** The current time. */

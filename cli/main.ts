@@ -26,6 +26,25 @@ function writeLine(file: { writeSync(p: Uint8Array): number }, line: string): vo
   }
 }
 
+/** A progress line on the terminal, rewritten in place; undefined when stderr is not one. */
+function terminalProgress(): ((text: string) => void) | undefined {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  let shown = "";
+  return (text) => {
+    let columns = 80;
+    try {
+      columns = Deno.consoleSize().columns;
+    } catch {
+      // no size known: 80 columns
+    }
+    const width = Math.max(20, columns - 1);
+    const line = text.length > width ? text.slice(0, width - 3) + "..." : text;
+    if (line === shown) return;
+    shown = line;
+    Deno.stderr.writeSync(encoder.encode(`\r\x1b[K${line}`));
+  };
+}
+
 /** The real outside world. */
 export function realDeps(): Deps {
   return {
@@ -35,6 +54,7 @@ export function realDeps(): Deps {
     io: {
       out: (line) => writeLine(Deno.stdout, line),
       err: (line) => writeLine(Deno.stderr, line),
+      progress: terminalProgress(),
     },
     fetch: globalThis.fetch,
     images: async (config) => (await import("./docker.ts")).dockerBackend(config),

@@ -154,8 +154,14 @@ export class ControlBroker {
  */
 export function busRoundTrip(reply: StatusReply, elapsedMs: number): HostReport {
   const round = (ms: number) => Math.round(ms * 100) / 100;
+  const failure = reply.failure === undefined ? {} : { failure: reply.failure };
   if (reply.handledMs === undefined) {
-    return { host: reply.host, latencyMs: round(elapsedMs), containers: reply.containers };
+    return {
+      host: reply.host,
+      latencyMs: round(elapsedMs),
+      containers: reply.containers,
+      ...failure,
+    };
   }
   const handled = Math.min(reply.handledMs, elapsedMs);
   return {
@@ -163,5 +169,6 @@ export function busRoundTrip(reply: StatusReply, elapsedMs: number): HostReport 
     latencyMs: round(Math.max(0.01, elapsedMs - handled)),
     dockerMs: round(handled),
     containers: reply.containers,
+    ...failure,
   };
 }

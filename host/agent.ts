@@ -11,7 +11,7 @@
  */
 
 import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
-import type { AppRecord } from "../lib/apps.ts";
+import type { AppRecord, HostFailure } from "../lib/apps.ts";
 import {
   COMMAND_KINDS,
   COMMAND_TYPE,
@@ -42,6 +42,8 @@ export interface HostAgentOptions {
 export class HostAgent {
   #chains = new Map<string, Promise<void>>();
   #waiting = new Map<string, Promise<void>>();
+  /** Why the last attempt to run each app's current release failed, until one succeeds. */
+  #failures = new Map<string, HostFailure>();
 
   /** Creates the agent. */
   constructor(readonly options: HostAgentOptions) {}
@@ -118,7 +120,14 @@ export class HostAgent {
       const current = existing.find(isCurrent);
       const target = requests.target(app);
       if (!current?.running || target?.containerId !== current.id) {
-        const fresh = await containers.ensureRunning(desired);
+        let fresh;
+        try {
+          fresh = await containers.ensureRunning(desired);
+        } catch (e) {
+          const { version, revision } = desired;
+          this.#failures.set(app, { version, revision, message: errorMessage(e).slice(0, 500) });
+          throw e;
+        }
         await requests.serve(app, fresh); // traffic switches here
         log.info("app serving", {
           app,
@@ -126,6 +135,7 @@ export class HostAgent {
           address: `${fresh.address}:${fresh.port}`,
         });
       }
+      this.#failures.delete(app);
       const old = existing.filter((c) => !isCurrent(c));
       for (const c of old) {
         await requests.drain(app, c.id); // requests already sent to it finish first
@@ -136,6 +146,7 @@ export class HostAgent {
       }
       return;
     }
+    this.#failures.delete(app);
     if (requests.target(app)) {
       await requests.unserve(app);
       log.info("app no longer served", { app });
@@ -178,10 +189,14 @@ export class HostAgent {
           msg.properties.correlationId,
           body,
         );
-        const containers = await this.options.containers.report(app);
+        const serving = this.options.requests.target(app)?.containerId;
+        const containers = (await this.options.containers.report(app))
+          .map((c) => ({ ...c, serving: c.id === serving }));
+        const failure = this.#failures.get(app);
         const reply = encodeStatusReply({
           host: this.options.hostName,
           containers,
+          ...(failure ? { failure } : {}),
           handledMs: performance.now() - received,
         });
         await channel.basicPublish("", replyTo, reply, { type: STATUS_REPLY_TYPE, correlationId });

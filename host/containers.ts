@@ -53,6 +53,9 @@ export interface ContainersOptions {
 
 /** Creates, starts, stops and reports an app's containers on this host. */
 export class Containers {
+  /** Last failed probe of each container, by container id, until one passes. */
+  readonly #problems = new Map<string, string>();
+
   /** Creates the manager. */
   constructor(readonly options: ContainersOptions) {}
 
@@ -151,6 +154,7 @@ export class Containers {
   async remove(id: string): Promise<void> {
     await this.options.docker.stopContainer(id, 10).catch(() => {}); // not running, or gone
     await this.options.docker.removeContainer(id, { force: true });
+    this.#problems.delete(id);
   }
 
   /** Reports the app's containers on this host (their inspections run at once). */
@@ -175,6 +179,7 @@ export class Containers {
         finishedAt: info.state.finishedAt ?? "",
         oomKilled: info.state.oomKilled,
         restartCount: info.restartCount,
+        ...(this.#problems.has(info.id) ? { probeError: this.#problems.get(info.id) } : {}),
       });
     });
     return reports;
@@ -198,12 +203,19 @@ export class Containers {
         body: new Uint8Array(0),
       }, timeoutMs);
       if (healthPath && (res.status < 200 || res.status >= 400)) {
-        return `${healthPath} answered ${res.status}`;
+        return this.#problem(target, `${healthPath} answered ${res.status}`);
       }
-      return null;
+      return this.#problem(target, null);
     } catch (e) {
-      return (e as Error).message;
+      return this.#problem(target, (e as Error).message);
     }
+  }
+
+  /** Remembers the container's last probe problem (null: it passed) for status reports. */
+  #problem(target: Target, problem: string | null): string | null {
+    if (problem === null) this.#problems.delete(target.containerId);
+    else this.#problems.set(target.containerId, problem.slice(0, 300));
+    return problem;
   }
 
   async #waitReady(name: string, target: Target, healthPath: string): Promise<void> {

@@ -180,6 +180,23 @@ export interface ContainerReport {
   oomKilled?: boolean;
   /** How many times the engine restarted it (absent from older hosts). */
   restartCount?: number;
+  /**
+   * True for the container the host sends the app's requests to (it answered
+   * its readiness probe); absent from older hosts.
+   */
+  serving?: boolean;
+  /** Why the last readiness or health probe of this container failed, while it fails. */
+  probeError?: string;
+}
+
+/** Why a host could not run an app's current release: the version and revision it tried. */
+export interface HostFailure {
+  /** App version the host tried to start. */
+  version: number;
+  /** Environment revision it tried to start. */
+  revision: number;
+  /** What went wrong (`... did not become ready in time: connection refused`). */
+  message: string;
 }
 
 /** A host's answer to `status.<app>`, with the round trip control measured. */
@@ -195,6 +212,8 @@ export interface HostReport {
   dockerMs?: number;
   /** The app's containers on that host (empty when none). */
   containers: ContainerReport[];
+  /** Why the host's last attempt to run the app's current release failed, until one succeeds. */
+  failure?: HostFailure;
 }
 
 /** Body of `GET /v1/apps/:name/status`. */

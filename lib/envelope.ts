@@ -16,7 +16,7 @@
  */
 
 import { isAppName, isHostName } from "./names.ts";
-import type { ContainerReport } from "./apps.ts";
+import type { ContainerReport, HostFailure } from "./apps.ts";
 
 /**
  * Methods delivered at most once: a host acks them on receipt and they are
@@ -304,6 +304,8 @@ export interface StatusReply {
   host: string;
   /** The app's containers on that host. */
   containers: ContainerReport[];
+  /** Why the host could not run the app's current release, until it can. */
+  failure?: HostFailure;
   /**
    * Milliseconds the host spent between taking the request and publishing
    * the reply (its Docker query), by its own monotonic clock; control
@@ -335,8 +337,14 @@ function checkContainer(value: unknown): ContainerReport {
   if (c.restartCount !== undefined && !Number.isSafeInteger(c.restartCount)) {
     throw new EnvelopeError("container restartCount must be an integer");
   }
-  if (c.revision !== undefined && !(Number.isSafeInteger(c.revision) && Number(c.revision) >= 0)) {
+  if (c.revision !== undefined && !isCount(c.revision)) {
     throw new EnvelopeError("container revision must be a whole number");
+  }
+  if (c.serving !== undefined && typeof c.serving !== "boolean") {
+    throw new EnvelopeError("container serving must be a boolean");
+  }
+  if (c.probeError !== undefined && !isShortText(c.probeError)) {
+    throw new EnvelopeError("container probeError must be a short text");
   }
   return {
     id: c.id as string,
@@ -350,7 +358,25 @@ function checkContainer(value: unknown): ContainerReport {
     finishedAt: c.finishedAt as string,
     ...(c.oomKilled === undefined ? {} : { oomKilled: c.oomKilled }),
     ...(c.restartCount === undefined ? {} : { restartCount: c.restartCount as number }),
+    ...(c.serving === undefined ? {} : { serving: c.serving }),
+    ...(c.probeError === undefined ? {} : { probeError: c.probeError as string }),
   };
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isShortText(v: unknown): v is string {
+  return typeof v === "string" && v.length <= 1000;
+}
+
+function checkFailure(value: unknown): HostFailure {
+  const f = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  if (!isCount(f.version) || !isCount(f.revision) || !isShortText(f.message)) {
+    throw new EnvelopeError("status reply failure must have a version, revision and message");
+  }
+  return { version: f.version, revision: f.revision, message: f.message };
 }
 
 /** Decodes and validates a status reply. */
@@ -369,5 +395,6 @@ export function decodeStatusReply(bytes: Uint8Array): StatusReply {
   }
   const reply: StatusReply = { host: body.host, containers: body.containers.map(checkContainer) };
   if (handledMs !== undefined) reply.handledMs = handledMs;
+  if (body.failure !== undefined) reply.failure = checkFailure(body.failure);
   return reply;
 }

@@ -18,6 +18,7 @@ import type { Context } from "../context.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
 import { appName } from "../target.ts";
+import { awaitServing } from "../wait.ts";
 
 /** Variables hosts set themselves; a value given for them would be overridden. */
 export const RESERVED_KEYS: readonly string[] = ["APP_NAME", "APP_VERSION", "PORT", "DN_HOST"];
@@ -132,6 +133,7 @@ async function set(ctx: Context, args: readonly string[]): Promise<void> {
   const control = ctx.control();
   const app = await control.getApp(name);
   const result = await control.changeEnv(name, { set });
+  await awaitServing(ctx, { ...app, revision: result.revision });
   if (ctx.options.json) {
     ctx.out(JSON.stringify(result, null, 2));
     return;
@@ -156,6 +158,7 @@ async function unset(ctx: Context, args: readonly string[]): Promise<void> {
     return;
   }
   const result = await control.changeEnv(name, { unset: remove });
+  await awaitServing(ctx, { ...app, revision: result.revision });
   if (ctx.options.json) {
     ctx.out(JSON.stringify(result, null, 2));
     return;
@@ -184,7 +187,7 @@ export const env: Command = {
     "The app is APP_NAME from App.config (-C DIR, --app-config FILE), or --app NAME.",
   args: "set KEY=VALUE... | unset KEY... | list",
   maxArgs: MAX_VARIABLES + 1,
-  flags: [...NAME_FLAGS, "json", ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "json", "no-wait", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const [sub, ...rest] = args;
     const run = sub === "set" ? set : sub === "unset" ? unset : sub === "list" ? list : undefined;

@@ -1,14 +1,16 @@
 /**
  * `dn logs [NAME]`: the app's container logs from every host, each line
  * prefixed by its host (`vaermina | line`), in time order; `-f` keeps
- * printing new lines until interrupted. `--json` prints control's NDJSON
- * lines as they come.
+ * printing new lines until interrupted. Terminal escape codes and other
+ * control characters in the lines are taken out unless `--raw`. `--json`
+ * prints control's NDJSON lines as they come.
  *
  * @module
  */
 
 import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
+import { stripTerminalCodes } from "../format/terminal.ts";
 import { targetName } from "../target.ts";
 import { isHostName } from "../../lib/names.ts";
 
@@ -67,10 +69,11 @@ export const logs: Command = {
   description: "Print the application's container logs from every host, oldest first, each line\n" +
     "prefixed by its host. NAME (or --app NAME) defaults to APP_NAME from App.config.\n" +
     "--since takes a duration (30s, 10m, 1h30m, 2d) or a time (2024-05-01,\n" +
-    "2024-05-01T12:00:00Z). -f keeps printing new lines until interrupted.",
+    "2024-05-01T12:00:00Z). -f keeps printing new lines until interrupted.\n" +
+    "Terminal escape codes in the lines are taken out unless --raw.",
   args: "[NAME]",
   maxArgs: 1,
-  flags: [...NAME_FLAGS, "follow", "host", "since", "tail", "json", ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "follow", "host", "since", "tail", "raw", "json", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const { options } = ctx;
     let since: number | undefined;
@@ -116,7 +119,7 @@ export const logs: Command = {
         ctx.out(JSON.stringify(event));
         if ("error" in event) throw new CliError(event.error);
       } else if ("host" in event) {
-        ctx.out(`${event.host} | ${event.line}`);
+        ctx.out(`${event.host} | ${options.raw ? event.line : stripTerminalCodes(event.line)}`);
       } else if ("warning" in event) {
         ctx.err(event.warning);
       } else {

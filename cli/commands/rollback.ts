@@ -12,6 +12,7 @@ import { type Command, CONTROL_FLAGS, NAME_FLAGS } from "../command.ts";
 import { CliError, UsageError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
 import { appName } from "../target.ts";
+import { awaitServing } from "../wait.ts";
 
 /** `v2` or `2` → 2; null for anything else. */
 export function parseVersionArg(text: string): number | null {
@@ -29,7 +30,7 @@ export const rollback: Command = {
     "The app is APP_NAME from App.config (-C DIR, --app-config FILE), or --app NAME.",
   args: "[vN]",
   maxArgs: 1,
-  flags: [...NAME_FLAGS, ...CONTROL_FLAGS],
+  flags: [...NAME_FLAGS, "no-wait", ...CONTROL_FLAGS],
   async run(ctx, args) {
     let wanted: number | undefined;
     if (args.length > 0) {
@@ -54,6 +55,7 @@ export const rollback: Command = {
       throw new CliError(`${name} has no v${target} (versions v1-v${latest})`);
     }
     const app = await control.rollbackApp(name, target);
+    await awaitServing(ctx, app);
     const verb = app.version < current.version ? "rolled back" : "rolled forward";
     ctx.out(`${appLabel(app)} ${verb} to v${app.version}`);
   },

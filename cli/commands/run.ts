@@ -9,6 +9,7 @@ import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.
 import { appLabel } from "../format/views.ts";
 import { buildImage, checkLogin, pushImage } from "../images.ts";
 import { ensureNewApp } from "../target.ts";
+import { awaitServing } from "../wait.ts";
 
 /** `dn run`. */
 export const run: Command = {
@@ -17,7 +18,7 @@ export const run: Command = {
   description: "Build and push the image, create the application from App.config, and start it.",
   args: "",
   maxArgs: 0,
-  flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
+  flags: [...APP_FLAGS, ...IMAGE_FLAGS, "no-wait", ...CONTROL_FLAGS],
   async run(ctx) {
     const app = await ctx.app();
     const control = ctx.control();
@@ -34,6 +35,7 @@ export const run: Command = {
     });
     ctx.out(`${appLabel(created)} created`);
     const started = await control.startApp(app.name);
+    await awaitServing(ctx, started);
     ctx.out(`${appLabel(started)} started`);
   },
 };

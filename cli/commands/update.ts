@@ -15,6 +15,7 @@ import { appSettings } from "../app_config.ts";
 import { CliError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
 import { buildImage, checkLogin, followingVersion, pushImage } from "../images.ts";
+import { awaitServing } from "../wait.ts";
 
 /** `dn update`. */
 export const update: Command = {
@@ -26,7 +27,7 @@ export const update: Command = {
     "one goes back to its default).",
   args: "",
   maxArgs: 0,
-  flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
+  flags: [...APP_FLAGS, ...IMAGE_FLAGS, "no-wait", ...CONTROL_FLAGS],
   async run(ctx) {
     const app = await ctx.app();
     const control = ctx.control();
@@ -49,6 +50,7 @@ export const update: Command = {
     if (wanted.https !== (current.https ?? "off")) request.https = wanted.https;
     if (wanted.hstsSeconds !== (current.hstsSeconds ?? 0)) request.hstsSeconds = wanted.hstsSeconds;
     const updated = await control.updateApp(app.name, request);
+    await awaitServing(ctx, updated);
     ctx.out(`${appLabel(updated)} updated to v${updated.version}`);
   },
 };

@@ -29,6 +29,7 @@ export type StatusApp =
       | "https"
       | "hstsSeconds"
       | "envKeys"
+      | "revision"
     >
   >;
 
@@ -40,7 +41,8 @@ export interface StatusView {
   hosts: readonly HostReport[];
 }
 import { type Column, renderTable } from "./table.ts";
-import { containerStatus, relativeTime } from "./time.ts";
+import { relativeTime } from "./time.ts";
+import { observedStatus, problemLines, rowStatus } from "./readiness.ts";
 
 /** Columns of `dn list`. */
 export const LIST_COLUMNS: readonly Column[] = [
@@ -201,7 +203,9 @@ export function settingsLines(app: StatusApp): string[] {
  * The `dn status` output: name, status and version lines (the seed's), the
  * {@link settingsLines} that apply, a blank line, then one table row per
  * container on each host, sorted by host name, newest container first within
- * a host. Hosts without containers have no row.
+ * a host (each row's status says whether it serves: see `rowStatus`), then a
+ * line for each host that cannot run the app (`problemLines`). Hosts without
+ * containers have no row.
  *
  * @example
  * ```ts
@@ -225,7 +229,7 @@ export function renderStatus(report: StatusView, now: Date): string[] {
         shortImageId(c.imageId),
         versionLabel(c),
         relativeTime(c.createdAt, now),
-        containerStatus(c, now),
+        rowStatus(c, report.app, now),
         formatLatency(host.latencyMs),
       ]);
     }
@@ -237,35 +241,8 @@ export function renderStatus(report: StatusView, now: Date): string[] {
     ...settingsLines(report.app),
     "",
     ...renderTable(STATUS_COLUMNS, rows),
+    ...problemLines(report.app, hosts),
   ];
-}
-
-/**
- * The app's status as its hosts show it, so the header and the rows agree:
- * control's `running` becomes `starting` while no host runs the current
- * version yet (`not serving` when its containers exited or restart), and
- * `stopped` becomes `stopping` while a host still runs a container. Other
- * statuses, and apps no host reported on, are as control says.
- *
- * @example
- * ```ts
- * observedStatus({ status: "stopped", version: 1 }, [{ host: "a", latencyMs: 1, containers: [up] }]);
- * // "stopping"
- * ```
- */
-export function observedStatus(
-  app: Pick<StatusApp, "status" | "version">,
-  hosts: readonly HostReport[],
-): string {
-  const containers = hosts.flatMap((h) => h.containers);
-  if (hosts.length === 0) return app.status;
-  if (app.status === "stopped" && containers.some((c) => c.state === "running")) return "stopping";
-  const current = containers.filter((c) => c.version === app.version);
-  if (app.status === "running" && !current.some((c) => c.state === "running")) {
-    const failed = current.some((c) => c.state === "restarting" || c.state === "exited");
-    return failed ? "not serving (its containers exited)" : "starting";
-  }
-  return app.status;
 }
 
 function newestFirst(a: ContainerReport, b: ContainerReport): number {

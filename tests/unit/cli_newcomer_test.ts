@@ -11,7 +11,8 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { closestName, editDistance } from "../../cli/suggest.ts";
 import { findNetworkConfig, networkConfigCandidates } from "../../cli/network_config.ts";
-import { formatLatency, observedStatus, renderStatus } from "../../cli/format/views.ts";
+import { formatLatency, renderStatus } from "../../cli/format/views.ts";
+import { observedStatus } from "../../cli/format/readiness.ts";
 import type { ContainerReport } from "../../lib/apps.ts";
 import { NOW, TOKEN, World } from "./cli_fixtures/world.ts";
 
@@ -166,7 +167,7 @@ Deno.test("the status line agrees with the rows right after stop and start", () 
   );
   assertEquals(
     observedStatus({ status: "running", version: 1 }, host(container({ state: "restarting" }))),
-    "not serving (its containers exited)",
+    "not serving (crash-looping)",
   );
   assertEquals(observedStatus({ status: "running", version: 1 }, []), "running");
 });

@@ -434,6 +434,14 @@ Deno.test("dn logs prints host | line, warnings on stderr, an error line exits 1
   assertEquals(json.urls[0].search, "");
 });
 
+Deno.test("dn logs takes terminal escape codes out of the lines unless --raw", async () => {
+  const line = "\x1b[31merror\x1b[0m: \x1b]0;owned\x07disk\tfull\r\x1b[2J\x07";
+  const stream = JSON.stringify({ host: "a", time: t(1), stream: "stdout", line, version: 1 });
+  assertEquals((await cli(["logs"], stream + "\n")).out, ["a | error: disk\tfull"]);
+  assertEquals((await cli(["logs", "--raw"], stream + "\n")).out, [`a | ${line}`]);
+  assertEquals(JSON.parse((await cli(["logs", "--json"], stream + "\n")).out[0]).line, line);
+});
+
 Deno.test("dn logs: control's refusal and bad flags", async () => {
   const missing = await cli(["logs"], JSON.stringify({ error: "hello-world not found" }), 404);
   assertEquals([missing.code, missing.err], [1, ["hello-world not found"]]);

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { APP_DEFAULTS, type AppRecord, type HostReport, publicApp } from "../../../lib/apps.ts";
+import {
+  APP_DEFAULTS,
+  type AppRecord,
+  type ContainerReport,
+  type HostReport,
+  publicApp,
+} from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
 import { SETTINGS } from "../../../control/api.ts";
 import type { Deps } from "../../../cli/context.ts";
@@ -84,6 +90,11 @@ export class World {
   /** Standard input of the next runs (`dn env set KEY=-`); none when undefined. */
   stdin?: string;
   registry = "127.0.0.1:5055";
+  /** Hosts that do not serve: what their container and report say instead. */
+  broken = new Map<
+    string,
+    { container?: Partial<ContainerReport>; report?: Partial<HostReport> }
+  >();
   env: Record<string, string | undefined> = {
     DN_CONTROL_URL: "http://127.0.0.1:7070",
     DN_TOKEN: TOKEN,
@@ -245,12 +256,16 @@ export class World {
             id: `${h.host}-c`,
             imageId: "sha256:6f0d8b9aefff0000000000000000000000000000000000000000000000000000",
             version: app.version,
+            revision: app.revision,
+            serving: running,
             state: running ? "running" : "exited",
             exitCode: 0,
             createdAt: new Date(NOW.getTime() - 20_000).toISOString(),
             startedAt: new Date(NOW.getTime() - 12_000).toISOString(),
             finishedAt: running ? "" : new Date(NOW.getTime() - 15_000).toISOString(),
+            ...this.broken.get(h.host)?.container,
           }],
+          ...this.broken.get(h.host)?.report,
         })),
       };
       return json(200, report);
