@@ -48,8 +48,8 @@ export function dockerBackend(config: Pick<DnConfig, "dockerSocket">): ImageBack
         onLine(line);
       });
     },
-    push(repo, tag, auth, onLine) {
-      return docker.pushImage(repo, tag, auth, onLine);
+    push(repo, tag, auth, onLine, onBytes) {
+      return docker.pushImage(repo, tag, auth, onLine, onBytes);
     },
     async inspect(ref) {
       const info = await docker.inspectImage(ref);

@@ -32,12 +32,16 @@ export interface ImageBackend {
    * build fails, with the engine's message.
    */
   build(dir: string, tag: string, onLine: (line: string) => void): Promise<{ imageId: string }>;
-  /** Pushes `repo:tag`, passing each progress line to `onLine`; resolves to the manifest digest. */
+  /**
+   * Pushes `repo:tag`, passing each progress line to `onLine` and each
+   * layer's bytes sent so far to `onBytes`; resolves to the manifest digest.
+   */
   push(
     repo: string,
     tag: string,
     auth: RegistryAuth,
     onLine: (line: string) => void,
+    onBytes?: (layer: string, current: number, total: number) => void,
   ): Promise<{ digest: string }>;
   /** The local image `ref`, or null when there is none. */
   inspect(ref: string): Promise<LocalImage | null>;

@@ -9,6 +9,7 @@ import { imageRef } from "../lib/apps.ts";
 import type { AppConfig } from "./app_config.ts";
 import type { Context } from "./context.ts";
 import { CliError } from "./errors.ts";
+import { ImageOutput } from "./image_output.ts";
 import type { RegistryAuth } from "./image_backend.ts";
 import { checkRegistryLogin, type LoginResult } from "./registry.ts";
 
@@ -32,18 +33,9 @@ export function repository(ctx: Context, name: string): string {
   return `${ctx.config().registry}/${name}`;
 }
 
-/** Relays engine progress text to standard output, one line at a time, skipping blank lines. */
-export function relay(ctx: Context): (text: string) => void {
-  return (text) => {
-    for (const line of text.split(/\r?\n/)) {
-      if (line.trim() !== "") ctx.out(line.trimEnd());
-    }
-  };
-}
-
 /**
- * Builds the app directory into `<registry>/<name>:v<version>`, printing the
- * engine's progress.
+ * Builds the app directory into `<registry>/<name>:v<version>`, showing the
+ * engine's progress (cli/image_output.ts).
  */
 export async function buildImage(
   ctx: Context,
@@ -62,8 +54,16 @@ export async function buildImage(
   }
   const ref = imageRef(ctx.config().registry, app.name, version);
   const images = await ctx.images();
-  const { imageId } = await images.build(dir, ref, relay(ctx));
-  return { ref, imageId };
+  const output = new ImageOutput(ctx, `${app.name}:v${version}`);
+  try {
+    const { imageId } = await images.build(dir, ref, output.build);
+    return { ref, imageId };
+  } catch (e) {
+    output.buildFailed();
+    throw e;
+  } finally {
+    output.done();
+  }
 }
 
 /** Words in registry errors that mean the credentials were refused. */
@@ -72,8 +72,8 @@ const AUTH_FAILURE =
 
 /**
  * Pushes `<registry>/<name>:v<version>`: checks the credentials with the
- * registry (`Login Succeeded`), prints the engine's progress and the digest
- * line, and returns the manifest digest.
+ * registry (`Login Succeeded` with `--verbose`), shows the engine's progress,
+ * prints the digest line, and returns the manifest digest.
  */
 export async function pushImage(ctx: Context, name: string, version: number): Promise<string> {
   const config = ctx.config();
@@ -88,20 +88,23 @@ export async function pushImage(ctx: Context, name: string, version: number): Pr
     password: config.registryPassword,
     serverAddress: config.registry,
   };
-  if (await checkLogin(ctx) === "ok") ctx.out("Login Succeeded");
-  ctx.out(`pushing ${repo}:${tag}`);
+  const verbose = ctx.options.verbose === true;
+  if (await checkLogin(ctx) === "ok" && verbose) ctx.out("Login Succeeded");
+  if (verbose) ctx.out(`pushing ${repo}:${tag}`);
   let digestShown = false;
-  const show = relay(ctx);
+  const output = new ImageOutput(ctx, `${name}:${tag}`);
   let digest: string;
   try {
     ({ digest } = await images.push(repo, tag, auth, (text) => {
       if (text.includes("digest: sha256:")) digestShown = true;
-      show(text);
-    }));
+      output.push(text);
+    }, output.bytes));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (AUTH_FAILURE.test(message)) throw credentialsError(ctx);
     throw e;
+  } finally {
+    output.done();
   }
   if (!digestShown) ctx.out(`${tag}: digest: ${digest}`);
   return digest;

@@ -1,7 +1,8 @@
 /**
  * `dn build`: builds the app directory into `<registry>/<name>:v<N>`, N being
  * the version the next create or update gives the app (1 for a new app,
- * else its highest version so far + 1). Prints the engine's progress.
+ * else its highest version so far + 1). Shows the engine's progress (all of
+ * it with `--verbose`), then `Successfully tagged <ref>`.
  *
  * @module
  */
@@ -20,6 +21,7 @@ export const build: Command = {
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
   async run(ctx) {
     const app = await ctx.app();
-    await buildImage(ctx, app, await nextVersion(ctx, app.name));
+    const { ref } = await buildImage(ctx, app, await nextVersion(ctx, app.name));
+    if (!ctx.options.verbose) ctx.out(`Successfully tagged ${ref}`);
   },
 };

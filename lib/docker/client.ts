@@ -541,6 +541,7 @@ export class DockerClient {
     tag: string,
     auth: RegistryAuth,
     onLine: (line: string) => void,
+    onBytes?: (layer: string, current: number, total: number) => void,
   ): Promise<{ digest: string }> {
     checkRepository(repository);
     checkTag(tag);
@@ -555,7 +556,7 @@ export class DockerClient {
       const m = /digest: (sha256:[0-9a-f]{64})/.exec(line);
       if (m) digest = m[1];
       onLine(line);
-    });
+    }, onBytes);
     const init = await this.#progress(res, "POST", path, DockerPushError, printer, (aux) => {
       if (typeof aux.Digest === "string") digest = aux.Digest;
     }, (message) => `push ${repository}:${tag}: ${message}`);

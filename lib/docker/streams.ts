@@ -72,16 +72,31 @@ function parseMessage(line: string): JsonMessage | null {
  */
 export class ProgressPrinter {
   #onLine: (line: string) => void;
+  #onBytes?: (id: string, current: number, total: number) => void;
   #partial = "";
   #last = new Map<string, string>();
 
-  /** Makes a printer that sends each line to `onLine`. */
-  constructor(onLine: (line: string) => void) {
+  /**
+   * Makes a printer that sends each line to `onLine`, and the byte counts of
+   * each layer's progress bar to `onBytes` when given.
+   */
+  constructor(
+    onLine: (line: string) => void,
+    onBytes?: (id: string, current: number, total: number) => void,
+  ) {
     this.#onLine = onLine;
+    this.#onBytes = onBytes;
   }
 
   /** Prints what `msg` says (its `stream` text, or its status); `aux` and errors are left to the caller. */
   message(msg: JsonMessage): void {
+    const detail = msg.progressDetail as { current?: unknown; total?: unknown } | undefined;
+    if (
+      this.#onBytes && typeof msg.id === "string" && typeof detail?.current === "number" &&
+      typeof detail.total === "number"
+    ) {
+      this.#onBytes(msg.id, detail.current, detail.total);
+    }
     if (typeof msg.stream === "string") {
       const lines = (this.#partial + msg.stream).split("\n");
       this.#partial = lines.pop() ?? "";

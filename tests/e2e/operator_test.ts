@@ -75,7 +75,9 @@ function lines(r: CliResult): string[] {
 function statusHosts(r: CliResult): string[] {
   const all = r.stdout.split("\n");
   const header = all.findIndex((l) => l.startsWith("HOST "));
-  return all.slice(header + 1).filter((l) => l !== "").map((l) => l.slice(0, 22).trim());
+  // Rows only: not the blank line and "! host: why" lines under the table.
+  return all.slice(header + 1).filter((l) => l !== "" && !l.startsWith("! "))
+    .map((l) => l.slice(0, 22).trim());
 }
 
 type HostStatus = {
@@ -332,9 +334,10 @@ reliabilityTest("health checks", {
   expected: "the failing app never gets traffic (only 503/504); the unhealthy container is " +
     "taken out of traffic, restarted and serves again; zero failed GETs",
 }, async (note) => {
-  // The failing app: started, but no host ever serves it.
+  // The failing app: started, but no host ever serves it (dn run would wait
+  // and then fail saying so: tests/e2e/failures_test.ts).
   const sickDir = await app("sick", "APP_HEALTH /status/500\n");
-  await dn(sickDir, "run");
+  await dn(sickDir, "run", "--no-wait");
   const sickStarted = performance.now();
   const sick = new Load(net, "sick.dn.test", "/", 2);
 

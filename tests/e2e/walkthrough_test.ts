@@ -89,8 +89,8 @@ Deno.test("1. dn list shows the table header", opts, async () => {
   );
 });
 
-Deno.test("3. dn create builds, pushes and creates", opts, async () => {
-  const result = await dn("create");
+Deno.test("3. dn create --verbose builds, pushes and creates, as in the seed", opts, async () => {
+  const result = await dn("create", "--verbose");
   assertEquals(result.code, 0, result.stderr);
   const out = lines(result.stdout);
   assert(out.some((l) => /^Step 1\/\d+ : FROM /.test(l)), "build steps are shown");
@@ -174,6 +174,9 @@ Deno.test("update: dn update bumps the version and the new code answers", opts, 
   const source = await Deno.readTextFile(`${dir}/main.ts`);
   await Deno.writeTextFile(`${dir}/main.ts`, source.replaceAll("Hello, world!", "Hello, v2!"));
   const result = await dn("update");
+  // Piped and without --verbose: no build log, no Login Succeeded; the digest and the result.
+  assertEquals(lines(result.stdout).length, 2, result.stdout);
+  assertMatch(lines(result.stdout)[0], /^v2: digest: sha256:[0-9a-f]{64} size: \d+$/);
   assertEquals(result.code, 0, result.stderr);
   assertEquals(lines(result.stdout).at(-1), `${NAME} (${HOSTNAME}) updated to v2`);
   await net.waitForApp(HOSTNAME, (_res, body) => body.includes("Hello, v2!"), 60_000);

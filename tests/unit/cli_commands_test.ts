@@ -26,7 +26,7 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
     err: [],
   });
 
-  const create = await world.run(["create"]);
+  const create = await world.run(["create", "--verbose"]);
   assertEquals(create.code, 0, create.err.join("\n"));
   assertEquals(create.out, [
     "Sending build context to Docker daemon  2.048kB",
@@ -210,7 +210,13 @@ Deno.test("a failed build stops the command with the engine's message", async ()
   world.engine.failBuild = "unknown instruction: FORM";
   const r = await world.run(["run"]);
   assertEquals(r.code, 1);
-  assertEquals(r.err, ["unknown instruction: FORM"]);
+  assertEquals(r.out, []);
+  // The build's last lines, then the error in its one-line form.
+  assertEquals(r.err, [
+    "Sending build context to Docker daemon  2.048kB",
+    "Step 1/1 : FROM scratch",
+    "unknown instruction: FORM",
+  ]);
   assertEquals(world.apps.size, 0);
 });
 

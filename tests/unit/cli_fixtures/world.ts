@@ -62,10 +62,12 @@ export class FakeEngine implements ImageBackend {
     tag: string,
     auth: RegistryAuth,
     onLine: (line: string) => void,
+    onBytes?: (layer: string, current: number, total: number) => void,
   ): Promise<{ digest: string }> {
     this.pushes.push({ repo, tag, auth });
     onLine(`The push refers to repository [${repo}]`);
     if (this.failPush) return Promise.reject(new Error(this.failPush));
+    onBytes?.("cc33bc1d2d56", 1_500_000, 4_000_000);
     onLine("cc33bc1d2d56: Layer already exists");
     const digest = `sha256:${"d1".repeat(32)}`;
     onLine(`${tag}: digest: ${digest} size: 528`);
@@ -90,6 +92,8 @@ export class World {
   /** Standard input of the next runs (`dn env set KEY=-`); none when undefined. */
   stdin?: string;
   registry = "127.0.0.1:5055";
+  /** Progress lines shown, when the runs are on a terminal; undefined: not a terminal. */
+  progress?: string[];
   /** Hosts that do not serve: what their container and report say instead. */
   broken = new Map<
     string,
@@ -132,7 +136,11 @@ export class World {
       env: this.env,
       cwd,
       now: () => NOW,
-      io: { out: (l) => out.push(...l.split("\n")), err: (l) => err.push(...l.split("\n")) },
+      io: {
+        out: (l) => out.push(...l.split("\n")),
+        err: (l) => err.push(...l.split("\n")),
+        progress: this.progress && ((text) => this.progress!.push(text)),
+      },
       fetch: (input, init) => this.#fetch(input, init),
       images: () => this.engine,
       readStdin: this.stdin === undefined ? undefined : () => Promise.resolve(this.stdin!),
