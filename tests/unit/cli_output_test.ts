@@ -44,14 +44,16 @@ Deno.test("on a terminal: a progress line with the build step, layers and bytes"
 Deno.test("--verbose: the whole build and push output, Login Succeeded too", async () => {
   const world = new World();
   const r = await world.run(["run", "--verbose"]);
-  assertEquals(r.out.slice(0, 6), [
-    "Sending build context to Docker daemon  2.048kB",
-    "Step 1/1 : FROM scratch",
-    " ---> 111111111111",
-    "Successfully built 111111111111",
-    "Successfully tagged 127.0.0.1:5055/hello-world:v1",
-    "Login Succeeded",
-  ]);
+  for (
+    const line of [
+      "Step 1/1 : FROM scratch",
+      "Login Succeeded",
+      "pushing 127.0.0.1:5055/hello-world:v1",
+    ]
+  ) {
+    assertEquals(r.out.includes(line), true, line);
+  }
+  assertEquals(r.out.length, 12);
 });
 
 Deno.test("dn build says what it tagged", async () => {
