@@ -13,7 +13,7 @@
  * POST   /v1/apps/:name/env        change the environment {set?: {K: V}, unset?: [K]}
  * DELETE /v1/apps/:name            remove
  * GET    /v1/apps/:name/status     status with one report per host
- * GET    /v1/certs, PUT|DELETE /v1/certs/:hostname   certificates (control/certs_api.ts)
+ * GET    /v1/certs, PUT|DELETE /v1/certs/:hostname, POST .../acme   certificates (certs_api.ts)
  *
  * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus,
  *   https (off, redirect, only), hstsSeconds (0 = no HSTS)
@@ -51,6 +51,7 @@ import { AppNotFoundError, type AppStore, StoreConflictError } from "../lib/stor
 import type { CertStore } from "../lib/certs.ts";
 import { refuseWithoutToken } from "./auth.ts";
 import { CERTS_ROUTE, certsEndpoint } from "./certs_api.ts";
+import type { AcmeIssuer } from "./acme.ts";
 import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
 import { LIVE_WINDOW_MS, place, placementLoad } from "./placement.ts";
 
@@ -59,6 +60,8 @@ export interface ApiDeps {
   store: AppStore;
   /** Certificates of app hostnames, served by the gateways. */
   certs: CertStore;
+  /** Obtains certificates from the ACME directory (null: not configured). */
+  acme: AcmeIssuer | null;
   broker: ControlBroker;
   registry: string;
   checkToken: (header: string | null) => boolean;
@@ -337,7 +340,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
 
   async function route(req: Request, url: URL): Promise<Response> {
     const certs = CERTS_ROUTE.exec(url.pathname);
-    if (certs) return await certsEndpoint(req, certs[1], deps.certs, log);
+    if (certs) return await certsEndpoint(req, certs, { store: deps.certs, acme: deps.acme, log });
     const match = ROUTE.exec(url.pathname);
     if (!match) throw new HttpError(404, "no such endpoint");
     const [, rawName, action] = match;

@@ -5,6 +5,7 @@
  * GET    /v1/certs              list {certs: [CertInfo]}   (never a key)
  * PUT    /v1/certs/:hostname    set {cert, key} (PEM) → {cert: CertInfo}
  * DELETE /v1/certs/:hostname    remove → {cert: CertInfo}
+ * POST   /v1/certs/:hostname/acme  obtain (or renew) from the ACME directory → {cert: CertInfo}
  * ```
  *
  * A certificate is checked before it is stored (PEM chain, matching key,
@@ -23,21 +24,31 @@ import {
 } from "../lib/certs.ts";
 import { brief, HttpError, json, readJsonObject } from "../lib/http/json.ts";
 import type { Logger } from "../lib/log.ts";
+import { AcmeError, type AcmeIssuer } from "./acme.ts";
 import { isHostname } from "../lib/names.ts";
 
 /** Path of the certificate endpoints: `/v1/certs` or `/v1/certs/<hostname>`. */
-export const CERTS_ROUTE = /^\/v1\/certs(?:\/([^/]+))?$/;
+export const CERTS_ROUTE = /^\/v1\/certs(?:\/([^/]+)(\/acme)?)?$/;
 
 /** Largest body of `PUT /v1/certs/:hostname`: two PEM texts and JSON around them. */
 const BODY_LIMIT = 160 * 1024;
 
-/** Answers a request whose path matched {@link CERTS_ROUTE}; `rawHostname` is its group. */
+/** What the certificate endpoints need. */
+export interface CertsDeps {
+  store: CertStore;
+  /** The ACME issuer, or null when control has no `acmeDirectoryUrl`. */
+  acme: AcmeIssuer | null;
+  log: Logger;
+}
+
+/** Answers a request whose path matched {@link CERTS_ROUTE} (`match` is the match). */
 export async function certsEndpoint(
   req: Request,
-  rawHostname: string | undefined,
-  store: CertStore,
-  log: Logger,
+  match: RegExpExecArray,
+  deps: CertsDeps,
 ): Promise<Response> {
+  const { store, log } = deps;
+  const [, rawHostname, acme] = match;
   if (rawHostname === undefined) {
     if (req.method !== "GET") throw methodNotAllowed(["GET"]);
     const { certs, invalid } = await store.list();
@@ -52,6 +63,19 @@ export async function certsEndpoint(
   }
   if (!isHostname(hostname)) {
     throw new HttpError(400, `invalid hostname ${brief(rawHostname)}: must be a DNS name`);
+  }
+  if (acme) {
+    if (req.method !== "POST") throw methodNotAllowed(["POST"]);
+    if (!deps.acme) {
+      throw new HttpError(409, "ACME is not configured: set control's acmeDirectoryUrl");
+    }
+    await req.body?.cancel();
+    try {
+      return json(200, { cert: certInfo(await deps.acme.issue(hostname)) });
+    } catch (e) {
+      if (e instanceof AcmeError || e instanceof CertError) throw new HttpError(502, e.message);
+      throw e;
+    }
   }
   if (req.method === "PUT") {
     const body = await readJsonObject(req, ["cert", "key"], BODY_LIMIT);

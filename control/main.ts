@@ -18,6 +18,8 @@ import { Registry } from "../lib/metrics.ts";
 import { connectRedis } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { CertStore } from "../lib/certs.ts";
+import { ChallengeStore } from "../lib/acme_challenges.ts";
+import { AcmeIssuer } from "./acme.ts";
 import { createApi } from "./api.ts";
 import { tokenChecker } from "../lib/token.ts";
 import { ControlBroker } from "./broker.ts";
@@ -44,9 +46,21 @@ const rebalancer = new Rebalancer(
 );
 rebalancer.start();
 const checkToken = tokenChecker(config.token);
+const certs = new CertStore(redis, config.redisPrefix);
+const acme = config.acmeDirectoryUrl === "" ? null : new AcmeIssuer({
+  directoryUrl: config.acmeDirectoryUrl,
+  email: config.acmeEmail,
+  caPem: config.acmeCaFile === "" ? null : Deno.readTextFileSync(config.acmeCaFile),
+  certs,
+  challenges: new ChallengeStore(redis, config.redisPrefix),
+  prefix: config.redisPrefix,
+  log,
+});
+acme?.startRenewals();
 const api = createApi({
   store,
-  certs: new CertStore(redis, config.redisPrefix),
+  certs,
+  acme,
   broker,
   registry: config.registry,
   checkToken,
@@ -107,6 +121,7 @@ const server = Deno.serve({
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     rebalancer.stop();
+    acme?.stop();
     traffic.stop();
     await server.shutdown();
     await healthServer?.shutdown();

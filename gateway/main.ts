@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { BodyStore } from "../lib/bodies.ts";
 import { CertStore } from "../lib/certs.ts";
+import { ChallengeStore } from "../lib/acme_challenges.ts";
 import { loadConfig, parseListen, requireKeys } from "../lib/config.ts";
 import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
@@ -63,6 +64,7 @@ const handler = createGatewayHandler({
   bodyLimit: config.bodyLimit,
   requestTimeoutMs: config.requestTimeoutMs,
   bodyTimeoutMs: config.bodyTimeoutMs,
+  challenges: new ChallengeStore(redis, config.redisPrefix),
   httpsPort: config.gatewayHttpsListen === ""
     ? undefined
     : parseListen(config.gatewayHttpsListen, "gatewayHttpsListen").port,

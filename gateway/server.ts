@@ -38,6 +38,8 @@ import type { AppReply, DirectClient, UpstreamFailure, UpstreamResult } from "./
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
 import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
+import { challengeAnswer } from "./acme_challenge.ts";
+import type { ChallengeStore } from "../lib/acme_challenges.ts";
 import type { GatewayRpc } from "./rpc.ts";
 
 /** What the handler needs. */
@@ -65,6 +67,8 @@ export interface GatewayDeps {
   maxInFlight?: number;
   /** Port of the gateway's HTTPS, for redirects (`APP_HTTPS redirect`; default 443). */
   httpsPort?: number;
+  /** Pending ACME challenges, answered at `/.well-known/acme-challenge/` for any hostname. */
+  challenges?: ChallengeStore;
 }
 
 /** Defaults of the optional limits of {@link GatewayDeps}. */
@@ -217,6 +221,8 @@ export function createGatewayHandler(
     const fields: HeaderList = [...req.headers]; // read once, for the limits and the forwarded list
     const over = headLimits(fields, url, limits);
     if (over) return await refuse(req, problem(over[0], over[1]));
+    const challenge = deps.challenges && await challengeAnswer(deps.challenges, req.method, url);
+    if (challenge) return await refuse(req, challenge);
     const app = domains.lookup(normaliseHostname(hostHeader));
     if (!app) return await refuse(req, problem(404, `no app at ${hostHeader}`));
     const secure = url.protocol === "https:";

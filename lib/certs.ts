@@ -29,6 +29,8 @@ export interface CertInfo {
   subject: string;
   /** Issuer of the leaf certificate. */
   issuer: string;
+  /** ISO time the leaf certificate becomes valid. */
+  notBefore: string;
   /** ISO time the leaf certificate expires. */
   notAfter: string;
   /** SHA-256 fingerprint of the leaf certificate (`AB:CD:...`). */
@@ -113,6 +115,7 @@ export function checkCertPair(
     hostname,
     subject: leaf.subject.replaceAll("\n", ", "),
     issuer: leaf.issuer.replaceAll("\n", ", "),
+    notBefore: leaf.validFromDate.toISOString(),
     notAfter: leaf.validToDate.toISOString(),
     fingerprint: leaf.fingerprint256,
   };

@@ -53,6 +53,12 @@ export interface DnConfig {
   dashboardSessionMs: number;
   /** Address the gateway takes HTTPS on, certificates by SNI (`""` = off; gateway/tls_front.ts). */
   gatewayHttpsListen: string;
+  /** ACME directory control gets certificates from (`""` = no ACME; control/acme.ts). */
+  acmeDirectoryUrl: string;
+  /** Contact email of the ACME account (`""` = none). */
+  acmeEmail: string;
+  /** CA certificate (PEM file) the ACME directory's TLS is checked against (`""` = system roots). */
+  acmeCaFile: string;
   /** Name of this host service, unique in the network (`vaermina`). */
   hostName: string;
   /**
@@ -130,6 +136,9 @@ export const DEFAULTS: DnConfig = {
   gatewayMetricsUrls: "http://127.0.0.1:9180/metrics",
   dashboardSessionMs: 8 * 3600_000,
   gatewayHttpsListen: "",
+  acmeDirectoryUrl: "",
+  acmeEmail: "",
+  acmeCaFile: "",
   hostName: "",
   hostListen: "127.0.0.1:0",
   hostRequestListen: "127.0.0.1:0",

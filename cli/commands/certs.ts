@@ -92,6 +92,16 @@ async function list(ctx: Context, args: readonly string[]): Promise<void> {
   for (const cert of body.certs) ctx.out(certLine(cert, ctx.now()));
 }
 
+async function issue(ctx: Context, args: readonly string[]): Promise<void> {
+  const hostname = hostnameArg(args, "issue");
+  const info = field(await ctx.control().request("POST", `${certUrlPath(hostname)}/acme`));
+  if (ctx.options.json) {
+    ctx.out(JSON.stringify({ cert: info }, null, 2));
+    return;
+  }
+  ctx.out(`${hostname} certificate issued (until ${info.notAfter.slice(0, 10)}, ${info.issuer})`);
+}
+
 async function remove(ctx: Context, args: readonly string[]): Promise<void> {
   const hostname = hostnameArg(args, "remove");
   await ctx.control().request("DELETE", certUrlPath(hostname));
@@ -122,20 +132,30 @@ export const certs: Command = {
   description:
     "Manage the certificates the gateways serve over HTTPS, one per hostname (by SNI).\n" +
     "set reads a PEM certificate chain and its private key; the key file must be\n" +
-    "mode 600 and is never printed. Gateways serve a new certificate at once.",
-  args: "set HOSTNAME --cert FILE --key FILE | list | remove HOSTNAME",
+    "mode 600 and is never printed. issue gets one from control's ACME directory\n" +
+    "(HTTP-01, answered by the gateways); control renews those by itself.\n" +
+    "Gateways serve a new certificate at once.",
+  args: "set HOSTNAME --cert FILE --key FILE | issue HOSTNAME | list | remove HOSTNAME",
   maxArgs: 2,
   flags: ["cert", "key", "json", ...CONTROL_FLAGS],
   async run(ctx, args) {
     const [sub, ...rest] = args;
-    const run = sub === "set" ? set : sub === "list" ? list : sub === "remove" ? remove : undefined;
+    const run = sub === "set"
+      ? set
+      : sub === "list"
+      ? list
+      : sub === "remove"
+      ? remove
+      : sub === "issue"
+      ? issue
+      : undefined;
     if (!run) {
       throw usage(
         sub === undefined
-          ? "dn certs needs set, list or remove"
+          ? "dn certs needs set, issue, list or remove"
           : `dn certs: unknown subcommand ${
             JSON.stringify(sub.slice(0, 40))
-          } (use set, list or remove)`,
+          } (use set, issue, list or remove)`,
       );
     }
     await run(ctx, rest);

@@ -48,7 +48,7 @@ export async function makeCa(dir: string, name = "dn test CA"): Promise<CertFile
 
 /**
  * Issues a certificate for `hostname` from `ca`, valid `days` days, into
- * `dir/<file>.pem` and `.key` (mode 600).
+ * `dir/<file>.pem` and `.key` (mode 600), naming `san` (default the hostname).
  */
 export async function issueCert(
   dir: string,
@@ -56,8 +56,9 @@ export async function issueCert(
   hostname: string,
   file = hostname,
   days = 30,
+  san = `DNS:${hostname}`,
 ): Promise<CertFiles> {
-  await Deno.writeTextFile(`${dir}/${file}.ext`, `subjectAltName=DNS:${hostname}\n`);
+  await Deno.writeTextFile(`${dir}/${file}.ext`, `subjectAltName=${san}\n`);
   await openssl([
     "req",
     "-new",

@@ -5,6 +5,13 @@
 import { assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { CertError, certInfo, checkCertPair, parseCertRecord } from "../../lib/certs.ts";
 import { issueCert, makeCa } from "../helpers/tls.ts";
+import { renewalTime } from "../../control/acme.ts";
+import { challengeAnswer } from "../../gateway/acme_challenge.ts";
+import {
+  CHALLENGE_PATH,
+  type ChallengeStore,
+  isChallengeToken,
+} from "../../lib/acme_challenges.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "dn-certs-unit-" });
 const ca = await makeCa(dir);
@@ -59,4 +66,38 @@ Deno.test("certs: wrong name, wrong key, bad PEM and expiry are refused", async 
 Deno.test({
   name: "certs: cleanup",
   fn: () => Deno.remove(dir, { recursive: true }),
+});
+
+Deno.test("acme: renewal falls due once a third of the lifetime is left", () => {
+  const due = renewalTime({
+    notBefore: "2026-01-01T00:00:00.000Z",
+    notAfter: "2026-04-01T00:00:00.000Z", // 90 days
+  });
+  assertEquals(new Date(due).toISOString(), "2026-03-02T00:00:00.000Z");
+});
+
+Deno.test("acme: the gateway answers a known token, 404 otherwise, and leaves other paths", async () => {
+  const store = {
+    get: (token: string) => Promise.resolve(token === "abc_-1" ? "abc_-1.thumb" : null),
+  };
+  const url = (path: string) => new URL(`http://app.dn.test${path}`);
+  const known = await challengeAnswer(
+    store as ChallengeStore,
+    "GET",
+    url(`${CHALLENGE_PATH}abc_-1`),
+  );
+  assertEquals([known?.status, await known?.text()], [200, "abc_-1.thumb"]);
+  const unknown = await challengeAnswer(store as ChallengeStore, "GET", url(`${CHALLENGE_PATH}x`));
+  assertEquals(unknown?.status, 404);
+  await unknown?.body?.cancel();
+  const post = await challengeAnswer(
+    store as ChallengeStore,
+    "POST",
+    url(`${CHALLENGE_PATH}abc_-1`),
+  );
+  assertEquals(post?.status, 404);
+  await post?.body?.cancel();
+  assertEquals(await challengeAnswer(store as ChallengeStore, "GET", url("/")), null);
+  assertEquals(isChallengeToken("../etc"), false);
+  assertEquals(isChallengeToken("a".repeat(129)), false);
 });

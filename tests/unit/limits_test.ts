@@ -108,6 +108,7 @@ Deno.test("control refuses bad memory and milliCpus with the rule, before touchi
   const api = createApi({
     store: {} as AppStore, // never reached: validation fails first
     certs: {} as CertStore,
+    acme: null,
     broker: {} as ControlBroker,
     registry: "127.0.0.1:5000",
     checkToken: () => true,
