@@ -27,6 +27,7 @@ import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
+import { preflight, PreflightError } from "./preflight.ts";
 import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
 
 const { values } = parseArgs({
@@ -46,6 +47,14 @@ if (!isHostName(config.hostName)) {
   throw new ConfigError(`hostName ${config.hostName} must be a lower-case DNS label`);
 }
 const log = new Logger(`host ${config.hostName}`, config.logLevel);
+// Nothing is touched before these checks pass (host/preflight.ts).
+try {
+  for (const warning of await preflight(config)) log.warn("preflight", { warning });
+} catch (e) {
+  if (!(e instanceof PreflightError)) throw e;
+  console.error(`host ${config.hostName}: ${e.message}`);
+  Deno.exit(1);
+}
 const redis = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}` });
 const subscriber = connectRedis({
   url: config.redisUrl,

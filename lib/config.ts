@@ -34,6 +34,11 @@ export interface DnConfig {
   redisUrl: string;
   /** Registry host and port images are pushed to and pulled from (`127.0.0.1:5055`). */
   registry: string;
+  /**
+   * CA certificate (PEM file) the registry's HTTPS certificate must verify
+   * against; a host checks it at start (`""` = no check).
+   */
+  registryCaFile: string;
   /** Registry user name. */
   registryUser: string;
   /** Registry password. */
@@ -128,6 +133,7 @@ export const DEFAULTS: DnConfig = {
   amqpCaFile: "",
   redisUrl: "redis://127.0.0.1:6379/0",
   registry: "127.0.0.1:5000",
+  registryCaFile: "",
   registryUser: "",
   registryPassword: "",
   dockerSocket: "/var/run/docker.sock",
