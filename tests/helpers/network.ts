@@ -39,19 +39,26 @@ const ENTRY: Record<Role, string> = {
 
 const permsCache = new Map<string, string[]>();
 
-/** The `deno run` permission flags of `role`, from scripts/permissions.sh. */
-export function permissions(role: Role, stateDir = STATE_DIR): string[] {
-  const cached = permsCache.get(`${role} ${stateDir}`);
+/**
+ * The `deno run` permission flags of `role`, from scripts/permissions.sh
+ * (for a host driving another engine than the default, with its socket).
+ */
+export function permissions(
+  role: Role,
+  stateDir = STATE_DIR,
+  dockerSocket = "/var/run/docker.sock",
+): string[] {
+  const cached = permsCache.get(`${role} ${stateDir} ${dockerSocket}`);
   if (cached) return cached;
   const name = `PERMS_${role.toUpperCase()}`;
   const out = new Deno.Command("bash", {
     args: ["-c", `source scripts/permissions.sh && printf '%s\\n' "\${${name}[@]}"`],
     cwd: ROOT,
-    env: { DN_STATE_DIR: stateDir },
+    env: { DN_STATE_DIR: stateDir, DN_DOCKER_SOCKET: dockerSocket },
   }).outputSync();
   if (!out.success) throw new Error(`cannot read ${name}: ${new TextDecoder().decode(out.stderr)}`);
   const flags = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.length > 0);
-  permsCache.set(`${role} ${stateDir}`, flags);
+  permsCache.set(`${role} ${stateDir} ${dockerSocket}`, flags);
   return flags;
 }
 
@@ -157,6 +164,20 @@ export interface TestNetworkOptions {
    * `"+90s"`): the host runs under `faketime`, its wall clock that far off.
    */
   hostClock?: Record<string, string>;
+   * Where a host runs, by host name, when not on this machine's engine: the
+   * command prefix that enters its machine, its config file and its engine.
+   */
+  hostPlace?: (name: string) => HostPlace | undefined;
+}
+
+/** A host's machine: see {@link TestNetworkOptions.hostPlace}. */
+export interface HostPlace {
+  /** Command and arguments the host's `deno run` is appended to (`ip netns exec NAME`). */
+  enter: string[];
+  /** The host's config file. */
+  config: string;
+  /** The machine's Docker socket. */
+  dockerSocket: string;
 }
 
 /** A whole test network. */
@@ -217,10 +238,10 @@ export class TestNetwork {
   }
 
   /**
-   * Spawns a service; `key` names it in {@link services}. With `clock` (a
-   * faketime offset) its wall clock is that far off (libfaketime preloaded
-   * into the service itself, so a signal reaches it; monotonic time is not
-   * moved).
+   * Spawns a service (on `place`'s machine); `key` names it in {@link
+   * services}. With `clock` (a faketime offset) its wall clock is that far
+   * off (libfaketime preloaded into the service itself, so a signal reaches
+   * it; monotonic time is not moved).
    */
   spawn(
     role: Role,
@@ -228,15 +249,19 @@ export class TestNetwork {
     args: string[] = [],
     env: Record<string, string> = {},
     clock?: string,
+    place?: HostPlace,
   ): Service {
-    const config = `${this.stateDir}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
+    const config = place?.config ??
+      `${this.stateDir}/config/test-${role}${this.options.configSuffix ?? ""}.json`;
     const skewed: Record<string, string> = clock === undefined ? {} : {
       LD_PRELOAD: LIBFAKETIME,
       FAKETIME: clock,
       FAKETIME_DONT_FAKE_MONOTONIC: "1",
     };
-    const child = new Deno.Command(DENO, {
-      args: ["run", ...permissions(role, this.stateDir), ENTRY[role], "--config", config, ...args],
+    const perms = permissions(role, this.stateDir, place?.dockerSocket);
+    const [command, ...enter] = [...(place?.enter ?? []), DENO];
+    const child = new Deno.Command(command, {
+      args: [...enter, "run", ...perms, ENTRY[role], "--config", config, ...args],
       cwd: ROOT,
       env: { ...this.#env(), ...skewed, ...env },
       stdout: "piped",
@@ -251,8 +276,11 @@ export class TestNetwork {
 
   /** Starts a host named `name`. */
   async startHost(name: string): Promise<Service> {
-    const { hostEnv, hostClock } = this.options;
-    const host = this.spawn("host", name, ["--name", name], hostEnv?.[name], hostClock?.[name]);
+    const { hostEnv, hostClock, hostPlace } = this.options;
+    const place = hostPlace?.(name);
+    const env = { ...hostEnv?.[name] };
+    if (place) env.DN_DOCKER_SOCKET = place.dockerSocket;
+    const host = this.spawn("host", name, ["--name", name], env, hostClock?.[name], place);
     await host.waitFor("amqp connected");
     return host;
   }

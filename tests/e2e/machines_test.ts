@@ -1,0 +1,228 @@
+/**
+ * A network that spans machines: three network namespaces made by
+ * `scripts/machines`, each with its own dockerd and a dn host, on a bridge;
+ * control, the gateway, RabbitMQ, Redis and the registry on the edge. An app
+ * deployed through control reaches every machine as layers pulled over TLS
+ * from the edge's registry, answers through the gateway from every machine,
+ * a fourth machine joins and serves it, and hosts given bad input stop at
+ * start without touching anything.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { Machines } from "../helpers/machines.ts";
+import { infraConfig, ROOT, STATE_DIR, type TestNetwork } from "../helpers/network.ts";
+import { startNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+import { DockerClient } from "../../lib/docker/mod.ts";
+
+const machines = new Machines();
+const APP = `spread-${crypto.randomUUID().slice(0, 6)}`;
+const HOSTNAME = `${APP}.dn.test`;
+let net: TestNetwork;
+
+Deno.test.beforeAll(async () => {
+  await machines.down(); // leftovers of an interrupted run
+  const names = await machines.up(3);
+  net = await startNetwork(names, {
+    configSuffix: "-tls",
+    hostPlace: (name) => machines.place(name),
+  });
+  await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await machines.down();
+});
+
+/** Host names answering `/whoami` in `count` requests. */
+async function whoAnswers(count: number): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const res = await net.gateway(HOSTNAME, "/whoami");
+    const who = (await res.text()).trim();
+    assertEquals(res.status, 200, who);
+    seen.set(who, (seen.get(who) ?? 0) + 1);
+  }
+  return seen;
+}
+
+Deno.test("every machine serves the app through the gateway on the edge", async () => {
+  const seen = await whoAnswers(60);
+  assertEquals([...seen.keys()].sort(), net.hostNames.slice().sort());
+  // Each machine's own engine runs the container; the edge's engine runs none.
+  for (const name of net.hostNames) {
+    const docker = new DockerClient({ socketPath: machines.dockerSocket(name) });
+    const running = await docker.listContainers({ "network.dn.app": APP }, false);
+    assertEquals(running.length, 1, `${name} runs one container of ${APP}`);
+  }
+  const edge = await net.docker.listContainers({ "network.dn.app": APP }, true);
+  assertEquals(edge.length, 0);
+});
+
+Deno.test("images reach machines over TLS from the edge's registry, base layers included", async () => {
+  for (const name of net.hostNames) {
+    const tags = (await run("docker", [
+      "-H",
+      `unix://${machines.dockerSocket(name)}`,
+      "images",
+      "--format",
+      "{{.Repository}}:{{.Tag}}",
+    ])).trim().split("\n");
+    // Nothing loaded by hand: the only image is the app's, pulled from the edge.
+    assertEquals(tags, [`${machines.edge}:5443/${APP}:v1`], `${name}: ${tags.join(", ")}`);
+  }
+  const log = await Deno.readTextFile(`${STATE_DIR}/registry/registry-tls.log`);
+  for (const name of net.hostNames) {
+    const from = machines.address(name);
+    assert(
+      log.split("\n").some((l) => l.includes(`/v2/${APP}/manifests/`) && l.includes(from)),
+      `the TLS registry logged no manifest pull of ${APP} from ${from}`,
+    );
+  }
+});
+
+Deno.test("hosts reach RabbitMQ and Redis only at the edge's bridge address", async () => {
+  for (const name of net.hostNames) {
+    const config = infraConfig(`machine-${name}`);
+    assert(config.amqpUrl.startsWith(`amqps://dn-host:`), "AMQPS");
+    assert(config.amqpUrl.includes(`@${machines.edge}:`), config.amqpUrl.replace(/:[^:@]+@/, "@"));
+    assert(config.redisUrl.includes(`@${machines.edge}:`));
+    // The machine's loopback has no broker, Redis or registry.
+    const probe = await machines.exec(name, [
+      "bash",
+      "-c",
+      "for p in 5679 5680 6389 5055 5443; do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && echo $p; done; true",
+    ]);
+    assertEquals(probe.stdout.trim(), "", `${name} reaches edge ports on its loopback`);
+  }
+});
+
+Deno.test("machines cannot reach each other, only the edge", async () => {
+  const [a, b] = net.hostNames;
+  const addr = machines.address(b);
+  const probe = await machines.exec(a, [
+    "bash",
+    "-c",
+    `timeout 2 bash -c '(exec 3<>/dev/tcp/${addr}/7001)' 2>/dev/null && echo open || echo closed`,
+  ]);
+  assertEquals(probe.stdout.trim(), "closed");
+  const edge = await machines.exec(a, [
+    "bash",
+    "-c",
+    `(exec 3<>/dev/tcp/${machines.edge}/5680) 2>/dev/null && echo open || echo closed`,
+  ]);
+  assertEquals(edge.stdout.trim(), "open");
+});
+
+reliabilityTest("a machine joins a running network", {
+  fault: "scripts/machines up 4 on a running 3-machine network, then the new machine's host starts",
+  expected: "the new machine runs the network's app and answers through the gateway within 10 s",
+}, async (note) => {
+  const started = performance.now();
+  const [fourth] = (await machines.up(4)).slice(3);
+  const engineMs = performance.now() - started;
+  net.hostNames.push(fourth);
+  await net.startHost(fourth);
+  const deadline = Date.now() + 10_000;
+  let served = false;
+  while (!served && Date.now() < deadline) {
+    served = (await whoAnswers(8)).has(fourth);
+  }
+  const ms = Math.round(performance.now() - started);
+  const events = await run("docker", [
+    "-H",
+    `unix://${machines.dockerSocket(fourth)}`,
+    "events",
+    "--since",
+    "2m",
+    "--until",
+    "0s",
+    "--format",
+    "{{.Time}}.{{.TimeNano}} {{.Type}} {{.Action}}",
+  ]);
+  const t0 = Date.now() - (performance.now() - started);
+  const steps = events.trim().split("\n").map((line) => {
+    const [, nanos, type, action] = line.split(/[. ]/);
+    return `${type} ${action.split(":")[0]} +${Math.round(Number(nanos) / 1e6 - t0)} ms`;
+  });
+  note(
+    `machine up in ${Math.round(engineMs)} ms; ${fourth} served the app ${ms} ms after up ` +
+      `(engine: ${steps.join(", ")})`,
+  );
+  assert(served && ms <= 10_000, `${fourth} did not serve within 10 s (${ms} ms)`);
+});
+
+/** Runs a command; returns its standard output, or throws with its error output. */
+async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(cmd, { args, env }).output();
+  const text = new TextDecoder();
+  if (!out.success) throw new Error(`${cmd} failed: ${text.decode(out.stderr)}`);
+  return text.decode(out.stdout);
+}
+
+/** Starts a host on machine 1 with `env` overrides; returns its exit code and output. */
+async function badHost(name: string, env: Record<string, string>) {
+  const place = machines.place(machines.name(1))!;
+  const service = net.spawn("host", name, ["--name", name], {
+    DN_DOCKER_SOCKET: place.dockerSocket,
+    ...env,
+  }, place);
+  const code = (await service.child.status).code;
+  await new Promise((r) => setTimeout(r, 100)); // the last output chunk
+  return { code, lines: service.output.trim().split("\n") };
+}
+
+/** A CA of another network: same subject as ours, own key, readable by services. */
+async function otherNetworkCa(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "dn-other-ca-" });
+  const out = await new Deno.Command("openssl", {
+    args: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/O=dn/CN=other"]
+      .concat(["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.pem`]),
+  }).output();
+  assert(out.success, "openssl");
+  const path = `${STATE_DIR}/config/test-other-ca-${crypto.randomUUID().slice(0, 8)}.pem`;
+  await Deno.copyFile(`${dir}/ca.pem`, path);
+  await Deno.remove(dir, { recursive: true });
+  return path;
+}
+
+reliabilityTest("hosts with bad input stop at start", {
+  fault: "a host started with another network's CA for RabbitMQ, one with a wrong registry CA, " +
+    "and one whose request address is not on the bridge",
+  expected: "each exits 1 with one line naming the problem, before any heartbeat, route or " +
+    "container",
+}, async (note) => {
+  const other = await otherNetworkCa();
+  try {
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ["bad-amqp-ca", { DN_AMQP_CA_FILE: other }, /10\.78\.0\.1:5680 .*amqpCaFile/],
+      ["bad-registry-ca", { DN_REGISTRY_CA_FILE: other }, /10\.78\.0\.1:5443 .*registryCaFile/],
+      [
+        "bad-address",
+        { DN_HOST_REQUEST_LISTEN: "10.99.0.9:7001" },
+        /hostRequestListen 10\.99\.0\.9 is not an address of this machine/,
+      ],
+    ];
+    const seen: string[] = [];
+    for (const [name, env, expected] of cases) {
+      const { code, lines } = await badHost(`${machines.net}-${name}`, env);
+      assertEquals(code, 1, lines.join("\n"));
+      assertEquals(lines.length, 1, lines.join("\n"));
+      assert(expected.test(lines[0]), lines[0]);
+      seen.push(lines[0]);
+      const hosts = await run(
+        "redis-cli",
+        ["-p", "6389", "-n", "1", "hkeys", `${net.prefix}hosts`],
+        {
+          REDISCLI_AUTH: (await Deno.readTextFile(`${STATE_DIR}/secrets/redis`)).trim(),
+        },
+      );
+      assert(!hosts.includes(`${machines.net}-${name}`), `${name} left a heartbeat: ${hosts}`);
+    }
+    // The machine's engine runs exactly what its own host runs.
+    const docker = new DockerClient({ socketPath: machines.dockerSocket(machines.name(1)) });
+    assertEquals((await docker.listContainers({}, true)).length, 1);
+    note(seen.join(" | "));
+  } finally {
+    await Deno.remove(other);
+  }
+});

@@ -1,0 +1,127 @@
+/**
+ * Machines for end-to-end tests: network namespaces with their own dockerd on
+ * a bridge, made by `scripts/machines` (what `scripts/up --machines N` runs),
+ * on their own bridge, address range and names (net `dnt`, 10.78.0.0/24), so
+ * tests and a local `scripts/up --machines` network coexist. The tests start
+ * each machine's host themselves ({@link Machines.place}), so they own its
+ * process and logs.
+ *
+ * @module
+ */
+
+import { type HostPlace, ROOT, STATE_DIR } from "./network.ts";
+
+/** Output of a `scripts/machines` run. */
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The test machines of one net. */
+export class Machines {
+  /** Creates the handle (nothing is started). */
+  constructor(readonly net = "dnt", readonly subnet = "10.78.0") {}
+
+  /** The edge's address on the bridge. */
+  get edge(): string {
+    return `${this.subnet}.1`;
+  }
+
+  /** Name of machine `i` (1-based): its namespace and host name. */
+  name(i: number): string {
+    return `${this.net}-m${i}`;
+  }
+
+  /** Address of machine `name` on the bridge. */
+  address(name: string): string {
+    return `${this.subnet}.${this.#index(name) + 1}`;
+  }
+
+  #index(name: string): number {
+    const i = Number(name.slice(`${this.net}-m`.length));
+    if (!name.startsWith(`${this.net}-m`) || !Number.isInteger(i) || i < 1) {
+      throw new Error(`${name} is not a machine of ${this.net}`);
+    }
+    return i;
+  }
+
+  /** Runs `scripts/machines ARGS...`. */
+  async script(...args: string[]): Promise<ScriptResult> {
+    const out = await new Deno.Command(`${ROOT}/scripts/machines`, { args, cwd: ROOT }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  }
+
+  /** Brings up machines 1..`count` (running ones are kept), with no hosts. */
+  async up(count: number): Promise<string[]> {
+    const res = await this.script(
+      "up",
+      String(count),
+      "--net",
+      this.net,
+      "--subnet",
+      this.subnet,
+      "--test",
+      "--no-hosts",
+    );
+    if (res.code !== 0) throw new Error(`machines up failed: ${res.stderr}${res.stdout}`);
+    return Array.from({ length: count }, (_, i) => this.name(i + 1));
+  }
+
+  /** Removes every machine of this net, the bridge and their data. */
+  async down(): Promise<void> {
+    const res = await this.script("down", "--net", this.net);
+    if (res.code !== 0) throw new Error(`machines down failed: ${res.stderr}`);
+  }
+
+  /** SIGKILLs every process of machine `name` at once. */
+  async kill(name: string): Promise<void> {
+    await this.#fault("kill", name);
+  }
+
+  /** Drops every packet in and out of machine `name`. */
+  async cut(name: string): Promise<void> {
+    await this.#fault("cut", name);
+  }
+
+  /** Undoes {@link cut}. */
+  async heal(name: string): Promise<void> {
+    await this.#fault("heal", name);
+  }
+
+  async #fault(what: string, name: string): Promise<void> {
+    this.#index(name);
+    const res = await this.script(what, name);
+    if (res.code !== 0) throw new Error(`machines ${what} ${name} failed: ${res.stderr}`);
+  }
+
+  /** Runs `args` inside machine `name`'s network namespace. */
+  async exec(name: string, args: string[]): Promise<ScriptResult> {
+    const out = await new Deno.Command("nsenter", {
+      args: [`--net=/run/netns/${name}`, ...args],
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  }
+
+  /** Where the host of machine `name` runs (for `TestNetworkOptions.hostPlace`). */
+  place(name: string): HostPlace | undefined {
+    if (!name.startsWith(`${this.net}-m`)) return undefined;
+    return {
+      enter: ["nsenter", `--net=/run/netns/${name}`],
+      config: this.configFile(name),
+      dockerSocket: this.dockerSocket(name),
+    };
+  }
+
+  /** The host config file `scripts/machines` wrote for machine `name`. */
+  configFile(name: string): string {
+    return `${STATE_DIR}/config/machine-${name}.json`;
+  }
+
+  /** Machine `name`'s Docker socket. */
+  dockerSocket(name: string): string {
+    return `${STATE_DIR}/machines/${name}/docker.sock`;
+  }
+}
