@@ -110,6 +110,15 @@ export class DirectRoutes extends RedisMirror {
     }
   }
 
+  /** Hosts' request listeners that routes name (not containers), each once. */
+  hostEndpoints(): Endpoint[] {
+    const found = new Map<string, Endpoint>();
+    for (const list of this.#routes.values()) {
+      for (const route of list) if (!route.container) found.set(route.endpoint, route);
+    }
+    return [...found.values()];
+  }
+
   /** True when some host announced a route for `app`. */
   has(app: string): boolean {
     return (this.#routes.get(app)?.length ?? 0) > 0;
@@ -147,7 +156,12 @@ export class DirectRoutes extends RedisMirror {
     else this.#inFlight.set(endpoint, left);
   }
 
-  /** Skips `endpoint` for a while (it refused a connection). */
+  /** True while `endpoint` is skipped ({@link markDown}). */
+  isDown(endpoint: string): boolean {
+    return (this.#downUntil.get(endpoint) ?? 0) > Date.now();
+  }
+
+  /** Skips `endpoint` for a while (it refused a connection, or its machine went silent). */
   markDown(endpoint: string): void {
     this.#downUntil.set(endpoint, Date.now() + DOWN_MS);
   }

@@ -17,6 +17,7 @@ import { connectRedis, redisReady } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { AppStore } from "../lib/store.ts";
 import { DirectClient, DirectRoutes } from "./direct.ts";
+import { HostLiveness } from "./liveness.ts";
 import { DomainTable } from "./domains.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { GatewayRpc } from "./rpc.ts";
@@ -52,6 +53,16 @@ const direct = routes &&
   new DirectClient(routes, upstreamPool, config.requestToken, log, {
     idleMs: config.streamIdleTimeoutMs,
   });
+// A host whose machine went silent gets no more requests within a second (gateway/liveness.ts).
+const liveness = routes && new HostLiveness({
+  endpoints: () => routes.hostEndpoints(),
+  onSilent: (host, reason) => {
+    if (!routes.isDown(host.endpoint)) log.warn("host silent", { host: host.endpoint, reason });
+    routes.markDown(host.endpoint);
+    upstreamPool.abort(host.address, host.port);
+  },
+});
+liveness?.start();
 
 const handler = createGatewayHandler({
   domains,
@@ -119,6 +130,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await healthServer?.shutdown();
     domains.stop();
     routes?.stop();
+    liveness?.stop();
     upstreamPool.close();
     await rpc.broker.stop();
     redis.disconnect();

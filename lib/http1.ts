@@ -106,7 +106,7 @@ export class Http1Pool {
         if (e instanceof UpstreamError) throw e;
         const why = (e as Error).message;
         if (c.written === 0) {
-          if (c.uses > 1) continue; // a kept-alive connection that took nothing: another one
+          if (c.uses > 1 && !c.aborted) continue; // a kept-alive connection that took nothing
           throw new UpstreamConnectError(`${key} took no byte of the request: ${why}`);
         }
         if (c.received > 0) throw new UpstreamBadResponseError(`response broke off: ${why}`);
@@ -175,6 +175,22 @@ export class Http1Pool {
     for (const c of this.#idle.get(key) ?? []) c.close();
     this.#idle.delete(key);
     for (const [c, busyKey] of this.#busy) if (busyKey === key) c.retired = true;
+  }
+
+  /**
+   * Closes every connection to `hostname:port` at once, idle or busy (its
+   * machine went silent): requests in flight there fail with an
+   * {@link UpstreamError} and are not sent again on a new connection.
+   */
+  abort(hostname: string, port: number): void {
+    const key = `${hostname}:${port}`;
+    for (const c of this.#idle.get(key) ?? []) c.close();
+    this.#idle.delete(key);
+    for (const [c, busyKey] of this.#busy) {
+      if (busyKey !== key) continue;
+      c.aborted = true;
+      c.close();
+    }
   }
 
   /** Closes every idle connection. */

@@ -234,15 +234,33 @@ export function renderStatus(report: StatusView, now: Date): string[] {
       ]);
     }
   }
+  const behind = behindLine(report);
   return [
     `Name: ${report.app.name}`,
     `Status: ${observedStatus(report.app, hosts)}`,
     `Version: ${report.app.version}`,
     ...settingsLines(report.app),
+    ...(behind === null ? [] : [behind]),
     "",
     ...renderTable(STATUS_COLUMNS, rows),
     ...problemLines(report.app, hosts),
   ];
+}
+
+/**
+ * `Behind: dn-m1 (v2)` when a running app has hosts whose newest running
+ * container is an older version (a host that cannot pull yet), else null.
+ */
+export function behindLine(report: StatusView): string | null {
+  if (report.app.status !== "running") return null;
+  const behind: string[] = [];
+  for (const host of [...report.hosts].sort((a, b) => compare(a.host, b.host))) {
+    const running = host.containers.filter((c) => c.state === "running").map((c) => c.version);
+    if (running.length === 0) continue;
+    const newest = Math.max(...running);
+    if (newest < report.app.version) behind.push(`${host.host} (v${newest})`);
+  }
+  return behind.length === 0 ? null : `Behind: ${behind.join(", ")}`;
 }
 
 function newestFirst(a: ContainerReport, b: ContainerReport): number {

@@ -36,6 +36,8 @@ export class Connection {
   uses = 0;
   /** Set when its upstream was forgotten mid-request: closed, not pooled, when done. */
   retired = false;
+  /** Set when closed by `Http1Pool.abort`: its request failed, never to be sent again. */
+  aborted = false;
   /** Set when the app closed the connection (or sent bytes nobody asked for) while it idled. */
   closedWhileIdle = false;
 

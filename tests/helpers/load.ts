@@ -15,6 +15,8 @@ export interface Outcome {
   status: number;
   /** Response body (first 200 chars). */
   body: string;
+  /** How long it took, in ms. */
+  ms: number;
 }
 
 /** A running load. */
@@ -41,10 +43,17 @@ export class Load {
       const at = performance.now() - this.started;
       try {
         const res = await this.net.gateway(this.hostname, this.path, { method: this.method });
-        this.outcomes.push({ at, status: res.status, body: (await res.text()).slice(0, 200) });
+        const body = (await res.text()).slice(0, 200);
+        this.outcomes.push({
+          at,
+          status: res.status,
+          body,
+          ms: performance.now() - this.started - at,
+        });
         if (res.status !== 200) await sleep(5); // no busy loop while the network is down
       } catch (e) {
-        this.outcomes.push({ at, status: 0, body: (e as Error).message });
+        const ms = performance.now() - this.started - at;
+        this.outcomes.push({ at, status: 0, body: (e as Error).message, ms });
       }
     }
   }

@@ -1,0 +1,195 @@
+/**
+ * Faults of a network spread over three machines (network namespaces made by
+ * `scripts/machines`, each with its own dockerd and host), under load: a
+ * machine loses power, a machine is cut off and healed, a machine cannot
+ * reach the registry during an update.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { byStatus, Load, type Outcome, sleep } from "../helpers/load.ts";
+import { Machines } from "../helpers/machines.ts";
+import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+
+const machines = new Machines();
+const suffix = crypto.randomUUID().slice(0, 6);
+const READ = `mread-${suffix}`; // GETs
+const WRITE = `mwrite-${suffix}`; // POSTs
+const host = (app: string) => `${app}.dn.test`;
+let net: TestNetwork;
+let appDir: string;
+
+Deno.test.beforeAll(async () => {
+  appDir = await Deno.makeTempDir({ prefix: "dn-machines-" });
+  for (const file of ["Dockerfile", "main.ts"]) {
+    await Deno.copyFile(`${ROOT}/apps/hello-world/${file}`, `${appDir}/${file}`);
+  }
+  await machines.down(); // leftovers of an interrupted run
+  const names = await machines.up(3);
+  net = await startNetwork(names, {
+    configSuffix: "-tls",
+    hostPlace: (name) => machines.place(name),
+  });
+  await net.deploy(appDir, READ, host(READ));
+  await net.deploy(appDir, WRITE, host(WRITE));
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await machines.down();
+  await Deno.remove(appDir, { recursive: true }).catch(() => {});
+});
+
+/** `dn_host_requests_total` of `app` on host `name`, summed over codes. */
+async function hostRequests(name: string, app: string): Promise<number> {
+  const text = await (await fetch(`${await net.healthUrl(name)}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`dn_host_requests_total{app="${app}"`)) total += Number(line.split(" ")[1]);
+  }
+  return total;
+}
+
+/** Pushes `version` of the app and updates it through control. */
+async function update(app: string, version: number): Promise<void> {
+  const digest = await net.buildAndPush(appDir, app, version);
+  const res = await net.api("POST", `/v1/apps/${app}/update`, { version, digest });
+  assertEquals(res.status, 200, JSON.stringify(res.body));
+}
+
+function slowest(outcomes: Outcome[], after: number): number {
+  return Math.round(Math.max(0, ...outcomes.filter((o) => o.at + o.ms >= after).map((o) => o.ms)));
+}
+
+reliabilityTest("machine loss under load", {
+  fault: "every process of one of three machines (dockerd, containerd, shims, containers, host) " +
+    "SIGKILLed at once and its link taken down, while 8 clients send GETs and 4 send POSTs",
+  expected: "0 failed GETs; POSTs answer 200 or 502 (one in flight on the dead machine), none " +
+    "run twice; the gateway stops trying the machine within 1 s",
+}, async (note) => {
+  const victim = net.hostNames[2];
+  const before = new Map<string, number>();
+  for (const name of net.hostNames) before.set(name, await hostRequests(name, WRITE));
+  const gets = new Load(net, host(READ), "/", 8);
+  const posts = new Load(net, host(WRITE), "/health/toggle", 4, 100_000, "POST");
+  await sleep(1500);
+  const killedAt = performance.now() - gets.started;
+  await machines.kill(victim);
+  await sleep(4000);
+  const getOutcomes = await gets.stop();
+  const postOutcomes = await posts.stop();
+  const failed = getOutcomes.filter((o) => o.status !== 200);
+  const lastOnVictim = Math.max(
+    0,
+    ...postOutcomes.filter((o) => o.status === 200 && o.body.startsWith(victim)).map((o) =>
+      o.at + o.ms - killedAt
+    ),
+  );
+  const silentLine = (await Deno.readTextFile(net.services.get("gateway")!.logFile))
+    .split("\n").find((l) => l.includes('"host silent"') && l.includes(machines.address(victim)));
+  note(
+    `GETs ${JSON.stringify(byStatus(getOutcomes))}, POSTs ${
+      JSON.stringify(byStatus(postOutcomes))
+    }; ` +
+      `slowest GET after the kill ${slowest(getOutcomes, killedAt)} ms, slowest POST ` +
+      `${slowest(postOutcomes, killedAt)} ms; gateway: ${silentLine ? "host silent" : "no log"}`,
+  );
+  assertEquals(failed, [], "failed GETs");
+  for (const o of postOutcomes) assert(o.status === 200 || o.status === 502, `POST ${o.status}`);
+  assert(lastOnVictim <= 1000, `the victim answered ${lastOnVictim} ms after the kill`);
+  assert(silentLine, "the gateway did not log the machine silent");
+  assert(slowest(getOutcomes, killedAt) <= 1500, "a GET after the kill took over 1.5 s");
+  // Survivors ran each POST once: as many as they answered 200 for.
+  for (const name of net.hostNames.slice(0, 2)) {
+    const ran = (await hostRequests(name, WRITE)) - before.get(name)!;
+    const answered = postOutcomes.filter((o) => o.status === 200 && o.body.startsWith(name)).length;
+    assertEquals(ran, answered, `${name} ran ${ran} POSTs, answered ${answered}`);
+  }
+  // The machine comes back (engine restarts its containers) for the next tests.
+  await machines.up(3);
+  await net.services.get(victim)!.stop();
+  await net.startHost(victim);
+  await net.waitForRunning(READ, 3);
+  await net.waitForRunning(WRITE, 3);
+});
+
+reliabilityTest("partition of one machine", {
+  fault: "one of three machines cut off (iptables DROP in its namespace) for 20 s under GET " +
+    "load; during the cut one app is updated to v2 and another stopped",
+  expected: "0 failed GETs; after the heal the machine runs v2 of the first and nothing of the " +
+    "second, and no answer comes from the old version once the others run v2",
+}, async (note) => {
+  const victim = net.hostNames[1];
+  const load = new Load(net, host(READ), "/version", 8);
+  await sleep(1000);
+  const cutAt = performance.now() - load.started;
+  await machines.cut(victim);
+  let updatedAt = 0;
+  let healedAt = 0;
+  try {
+    await sleep(2000);
+    await update(READ, 2);
+    assertEquals((await net.api("POST", `/v1/apps/${WRITE}/stop`)).status, 200);
+    await net.waitForApp(host(READ), (res, body) => body.trim() === "2", 30_000, "/version");
+    updatedAt = performance.now() - load.started;
+    await sleep(Math.max(0, cutAt + 20_000 - updatedAt));
+  } finally {
+    healedAt = performance.now() - load.started;
+    await machines.heal(victim);
+  }
+  await net.waitForRunning(READ, 3, 60_000);
+  await sleep(3000);
+  const outcomes = await load.stop();
+  const stale = outcomes.filter((o) => o.at > updatedAt + 1000 && o.body.trim() === "1");
+  const failed = outcomes.filter((o) => o.status !== 200);
+  const running = await net.api("GET", `/v1/apps/${WRITE}/status`);
+  const writeLeft = (running.body?.hosts ?? []).filter((h: { containers: { state: string }[] }) =>
+    h.containers.some((c) =>
+      c.state === "running"
+    )
+  ).length;
+  note(
+    `${outcomes.length} GETs ${JSON.stringify(byStatus(outcomes))}, slowest after the cut ` +
+      `${slowest(outcomes, cutAt)} ms; ${stale.length} v1 answers after the update; healed at ` +
+      `${
+        Math.round((healedAt - cutAt) / 1000)
+      } s; ${writeLeft} hosts still running the stopped app`,
+  );
+  assertEquals(failed, [], "failed GETs");
+  assertEquals(stale, [], "answers from v1 after the update");
+  assertEquals(writeLeft, 0);
+});
+
+reliabilityTest("registry unreachable from one machine during an update", {
+  fault: "one machine's packets to the edge's registry port dropped while the app is updated " +
+    "to v3, for 15 s",
+  expected: "0 failed GETs; that machine keeps serving v2 and `dn status` names it behind; " +
+    "once it reaches the registry it runs v3",
+}, async (note) => {
+  const victim = net.hostNames[0];
+  const rule = ["-d", machines.edge, "-p", "tcp", "--dport", "5443", "-j", "DROP"];
+  const block = await machines.exec(victim, ["iptables", "-I", "OUTPUT", ...rule]);
+  assertEquals(block.code, 0, block.stderr);
+  const load = new Load(net, host(READ), "/version", 8);
+  let status = "";
+  try {
+    await update(READ, 3);
+    await net.waitForRunning(READ, 2);
+    await sleep(5000);
+    status = (await net.cli(["status", "--app", READ])).stdout;
+  } finally {
+    await machines.exec(victim, ["iptables", "-D", "OUTPUT", ...rule]);
+  }
+  const unblocked = performance.now();
+  await net.waitForRunning(READ, 3, 60_000);
+  const caughtUp = Math.round(performance.now() - unblocked);
+  const outcomes = await load.stop();
+  const versions = byStatus(outcomes.map((o) => ({ ...o, status: Number(o.body.trim()) })));
+  note(
+    `GETs ${JSON.stringify(byStatus(outcomes))}, versions answered ${JSON.stringify(versions)}; ` +
+      `status said "${
+        status.split("\n").find((l) => l.startsWith("Behind")) ?? "no Behind line"
+      }"; ` +
+      `caught up ${caughtUp} ms after the registry was reachable again`,
+  );
+  assertEquals(outcomes.filter((o) => o.status !== 200), [], "failed GETs");
+  assert(status.includes(`Behind: ${victim} (v2)`), status);
+});
