@@ -47,6 +47,8 @@ export interface DirectListenerOptions {
   log: Logger;
   /** Told the bound address once listening. */
   onListen: (endpoint: string) => void;
+  /** False while this host may serve a stale version of `app` (host/staleness.ts): 421. */
+  current?: (app: string) => boolean;
 }
 
 const PATH = /^\/v1\/requests\/([^/]+)$/;
@@ -125,6 +127,10 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
     if (requests.target(app) === undefined) {
       await req.body?.cancel().catch(() => {});
       return text(421, `${app} is not served here`);
+    }
+    if (options.current && !options.current(app)) {
+      await req.body?.cancel().catch(() => {});
+      return text(421, `${app} may be stale here`);
     }
     try {
       const request = await readRequest(req, options.headTimeoutMs);

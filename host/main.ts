@@ -28,6 +28,7 @@ import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
 import { preflight, PreflightError } from "./preflight.ts";
+import { Staleness } from "./staleness.ts";
 import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
 
 const { values } = parseArgs({
@@ -101,7 +102,10 @@ const requests = new RequestServer({
   refreshTarget: async (app) => await containers.locate((await store.get(app)).app),
   onUnreachable: (app) => agent.converge(app),
   gatewayUser: config.gatewayUser,
-  onServing: (app, serving) => routes.serving(app, serving),
+  onServing: (app, serving) => {
+    routes.serving(app, serving);
+    staleness.changed(app);
+  },
   routeGraceMs: containerRoutes ? ROUTE_GRACE_MS : 0,
   onServed: (app, status, ms) => metrics.served(app, status, ms),
 });
@@ -132,6 +136,7 @@ function startDirectRequests(): Deno.HttpServer | null {
     idleTimeoutMs: config.streamIdleTimeoutMs,
     log,
     onListen: (endpoint) => routes.listening(endpoint),
+    current: (app) => staleness.current(app),
   });
 }
 const agent = new HostAgent({
@@ -142,6 +147,14 @@ const agent = new HostAgent({
   containers,
   requests,
   log,
+});
+const staleness = new Staleness({
+  hostName: config.hostName,
+  store,
+  containers,
+  requests,
+  log,
+  converge: (app) => agent.converge(app),
 });
 const broker = new Broker({
   url: config.amqpUrl,
@@ -198,9 +211,12 @@ subscriber.on("ready", () => {
 });
 
 async function beat(): Promise<void> {
-  await store.heartbeat(config.hostName).catch((e) =>
-    log.warn("heartbeat failed", { error: errorMessage(e) })
-  );
+  const beaten = await store.heartbeat(config.hostName).then(() => true, (e) => {
+    log.warn("heartbeat failed", { error: errorMessage(e) });
+    return false;
+  });
+  if (beaten) await staleness.regained();
+  else staleness.lost();
   if (containerRoutes) await requests.refreshTargets();
   routes.refresh();
 }
