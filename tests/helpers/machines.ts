@@ -96,11 +96,9 @@ export class Machines {
     if (res.code !== 0) throw new Error(`machines ${what} ${name} failed: ${res.stderr}`);
   }
 
-  /** Runs `args` inside machine `name`'s network namespace. */
+  /** Runs `args` inside machine `name` (its network namespace and /etc/netns files). */
   async exec(name: string, args: string[]): Promise<ScriptResult> {
-    const out = await new Deno.Command("nsenter", {
-      args: [`--net=/run/netns/${name}`, ...args],
-    }).output();
+    const out = await new Deno.Command("ip", { args: ["netns", "exec", name, ...args] }).output();
     const text = new TextDecoder();
     return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
   }
@@ -109,7 +107,7 @@ export class Machines {
   place(name: string): HostPlace | undefined {
     if (!name.startsWith(`${this.net}-m`)) return undefined;
     return {
-      enter: ["nsenter", `--net=/run/netns/${name}`],
+      enter: ["ip", "netns", "exec", name],
       config: this.configFile(name),
       dockerSocket: this.dockerSocket(name),
     };
