@@ -8,6 +8,7 @@ import {
 import { cut, renderTable } from "../../cli/format/table.ts";
 import { containerStatus, humanDuration, relativeTime } from "../../cli/format/time.ts";
 import {
+  behindLine,
   humanSize,
   LIST_COLUMNS,
   renderList,
@@ -303,4 +304,27 @@ Deno.test("humanSize prints sizes like the docker CLI", () => {
   assertEquals(humanSize(512), "512B");
   assertEquals(humanSize(2_500_000), "2.5MB");
   assertEquals(humanSize(1_234_567), "1.235MB");
+});
+
+Deno.test("dn status names hosts still running an older version", () => {
+  const report: AppStatusReport = {
+    app: app({ status: "running", version: 3 }),
+    hosts: [
+      { host: "dn-m2", latencyMs: 2, containers: [container({ version: 3 })] },
+      {
+        host: "dn-m1",
+        latencyMs: 2,
+        containers: [container({ version: 2 }), container({ version: 3, state: "created" })],
+      },
+      { host: "dn-m3", latencyMs: 2, containers: [container({ version: 2, state: "exited" })] },
+    ],
+  };
+  assertEquals(renderStatus(report, NOW).slice(0, 5), [
+    "Name: hello-world",
+    "Status: running",
+    "Version: 3",
+    "Behind: dn-m1 (v2)",
+    "",
+  ]);
+  assertEquals(behindLine({ ...report, app: app({ status: "stopped", version: 3 }) }), null);
 });

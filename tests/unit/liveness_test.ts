@@ -1,0 +1,65 @@
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { HostLiveness } from "../../gateway/liveness.ts";
+import { Http1Pool, UpstreamError } from "../../lib/http1.ts";
+import type { Endpoint } from "../../lib/routes.ts";
+
+function endpoint(port: number, address = "127.0.0.1"): Endpoint {
+  return { endpoint: `${address}:${port}`, address, port };
+}
+
+Deno.test("a host that accepts is live; one that refuses is reported silent", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const live = endpoint((listener.addr as Deno.NetAddr).port);
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dead = endpoint((closed.addr as Deno.NetAddr).port);
+  closed.close();
+  const accepting = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
+  const silent: string[] = [];
+  const liveness = new HostLiveness({
+    endpoints: () => [live, dead],
+    onSilent: (host) => silent.push(host.endpoint),
+    intervalMs: 20,
+    timeoutMs: 200,
+  });
+  liveness.start();
+  await new Promise((r) => setTimeout(r, 200));
+  liveness.stop();
+  await new Promise((r) => setTimeout(r, 50));
+  listener.close();
+  await accepting.catch(() => {});
+  assert(silent.length > 0, "the closed port was not reported");
+  assertEquals([...new Set(silent)], [dead.endpoint]);
+});
+
+Deno.test("abort fails a request in flight at once and does not send it again", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  let received = 0;
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      received++; // never answers: a machine gone silent
+    }
+  })();
+  const pool = new Http1Pool({ maxHeadBytes: 8192, maxBodyBytes: 8192, maxIdle: 4 });
+  const started = performance.now();
+  const request = pool.request("127.0.0.1", port, {
+    method: "POST",
+    url: "/",
+    headers: [["host", "x"]],
+    body: new Uint8Array(0),
+  }, 10_000);
+  await new Promise((r) => setTimeout(r, 100));
+  pool.abort("127.0.0.1", port);
+  let error: unknown = null;
+  await request.catch((e) => error = e);
+  assert(error instanceof UpstreamError, String(error));
+  assert(performance.now() - started < 2000, "the request waited for its timeout");
+  assertEquals(received, 1);
+  listener.close();
+  for (const c of conns) c.close();
+  await serving.catch(() => {});
+});
