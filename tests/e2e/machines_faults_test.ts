@@ -128,7 +128,7 @@ reliabilityTest("partition of one machine", {
     await sleep(2000);
     await update(READ, 2);
     assertEquals((await net.api("POST", `/v1/apps/${WRITE}/stop`)).status, 200);
-    await net.waitForApp(host(READ), (res, body) => body.trim() === "2", 30_000, "/version");
+    await net.waitForApp(host(READ), (_res, body) => body.trim() === "2", 30_000, "/version");
     updatedAt = performance.now() - load.started;
     await sleep(Math.max(0, cutAt + 20_000 - updatedAt));
   } finally {

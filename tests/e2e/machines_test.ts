@@ -166,10 +166,17 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 /** Starts a host on machine 1 with `env` overrides; returns its exit code and output. */
 async function badHost(name: string, env: Record<string, string>) {
   const place = machines.place(machines.name(1))!;
-  const service = net.spawn("host", name, ["--name", name], {
-    DN_DOCKER_SOCKET: place.dockerSocket,
-    ...env,
-  }, place);
+  const service = net.spawn(
+    "host",
+    name,
+    ["--name", name],
+    {
+      DN_DOCKER_SOCKET: place.dockerSocket,
+      ...env,
+    },
+    undefined,
+    place,
+  );
   const code = (await service.child.status).code;
   await new Promise((r) => setTimeout(r, 100)); // the last output chunk
   return { code, lines: service.output.trim().split("\n") };

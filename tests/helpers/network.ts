@@ -164,6 +164,7 @@ export interface TestNetworkOptions {
    * `"+90s"`): the host runs under `faketime`, its wall clock that far off.
    */
   hostClock?: Record<string, string>;
+  /**
    * Where a host runs, by host name, when not on this machine's engine: the
    * command prefix that enters its machine, its config file and its engine.
    */
