@@ -51,6 +51,9 @@ export function dockerBackend(config: Pick<DnConfig, "dockerSocket">): ImageBack
     push(repo, tag, auth, onLine, onBytes) {
       return docker.pushImage(repo, tag, auth, onLine, onBytes);
     },
+    remove(ref) {
+      return docker.removeImage(ref);
+    },
     async inspect(ref) {
       const info = await docker.inspectImage(ref);
       return info && { id: info.id, repoDigests: info.repoDigests };

@@ -45,4 +45,6 @@ export interface ImageBackend {
   ): Promise<{ digest: string }>;
   /** The local image `ref`, or null when there is none. */
   inspect(ref: string): Promise<LocalImage | null>;
+  /** Removes the local tag `ref` (the image with it when no other tag is left); false when absent. */
+  remove(ref: string): Promise<boolean>;
 }

@@ -62,3 +62,89 @@ export async function checkRegistryLogin(
   }
   return "unknown";
 }
+
+/** Manifest types the registry may hold an app's image as (`Accept` of a manifest request). */
+const MANIFEST_TYPES = [
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.oci.image.index.v1+json",
+].join(", ");
+
+/** Registry credentials and where it is. */
+export interface RegistryAccess {
+  /** `host:port`. */
+  registry: string;
+  /** User name ("" for none). */
+  user: string;
+  /** Password. */
+  password: string;
+  /** fetch to use. */
+  fetch: typeof fetch;
+}
+
+/**
+ * Deletes every tag of repository `name` from the registry (each tag's
+ * manifest, by digest, with the Registry API's `DELETE`) and returns the
+ * tags deleted; a repository the registry does not know gives `[]`. The
+ * layers stay on disk until the registry's garbage collection
+ * (`scripts/infra gc`). Throws a one-line error when the registry refuses.
+ *
+ * @example
+ * ```ts ignore
+ * await deleteRepository({ registry: "127.0.0.1:5055", user: "dn", password, fetch }, "blog");
+ * ```
+ */
+export async function deleteRepository(access: RegistryAccess, name: string): Promise<string[]> {
+  const base = await registryBase(access);
+  const headers: Record<string, string> = access.user === "" ? {} : {
+    authorization: "Basic " +
+      btoa(String.fromCharCode(...new TextEncoder().encode(`${access.user}:${access.password}`))),
+  };
+  const call = async (method: string, path: string, accept?: string) => {
+    const response = await access.fetch(`${base}/v2/${name}${path}`, {
+      method,
+      headers: accept ? { ...headers, accept } : headers,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    return { response, text };
+  };
+  const list = await call("GET", "/tags/list");
+  if (list.response.status === 404) return [];
+  if (!list.response.ok) {
+    throw new Error(`registry ${access.registry} answered ${list.response.status} listing ${name}`);
+  }
+  const tags = (JSON.parse(list.text) as { tags?: unknown }).tags;
+  const deleted: string[] = [];
+  for (const tag of Array.isArray(tags) ? tags.filter((t) => typeof t === "string") : []) {
+    const head = await call("HEAD", `/manifests/${encodeURIComponent(tag)}`, MANIFEST_TYPES);
+    const digest = head.response.headers.get("docker-content-digest");
+    if (head.response.status === 404 || digest === null) continue; // gone with a shared digest
+    const gone = await call("DELETE", `/manifests/${digest}`);
+    if (gone.response.status !== 202 && gone.response.status !== 404) {
+      throw new Error(
+        `registry ${access.registry} answered ${gone.response.status} deleting ${name}:${tag}`,
+      );
+    }
+    deleted.push(tag);
+  }
+  return deleted;
+}
+
+/** `http://host:port` or `https://host:port`: the scheme the registry answers `/v2/` on. */
+async function registryBase(access: RegistryAccess): Promise<string> {
+  const schemes = isLoopbackRegistry(access.registry) ? ["http", "https"] : ["https", "http"];
+  for (const scheme of schemes) {
+    try {
+      const response = await access.fetch(`${scheme}://${access.registry}/v2/`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.body?.cancel();
+      return `${scheme}://${access.registry}`;
+    } catch {
+      // try the other scheme
+    }
+  }
+  throw new Error(`cannot reach registry ${access.registry}`);
+}

@@ -54,6 +54,7 @@ import { CERTS_ROUTE, certsEndpoint } from "./certs_api.ts";
 import type { AcmeIssuer } from "./acme.ts";
 import { BrokerUnavailableError, type ControlBroker } from "./broker.ts";
 import { LIVE_WINDOW_MS, place, placementLoad } from "./placement.ts";
+import { awaitRemoval } from "./removal.ts";
 
 /** What the API needs. */
 export interface ApiDeps {
@@ -68,6 +69,8 @@ export interface ApiDeps {
   log: Logger;
   /** How long `status` waits for hosts, in ms. */
   statusTimeoutMs: number;
+  /** How long `DELETE /v1/apps/:name` waits for hosts to remove the containers, in ms. */
+  removalWaitMs?: number;
 }
 
 const ROUTE = /^\/v1\/apps(?:\/([^/]+)(?:\/(start|stop|update|status|rollback|env))?)?$/;
@@ -322,20 +325,26 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     return json(200, { app: publicApp(next) });
   }
 
+  /** Removes the app, then waits until no host reports a container of it (`removing`: those left). */
   async function remove(name: string): Promise<Response> {
     const current = await store.get(name);
     await store.remove(current);
     await announce("remove", name);
     log.info("app removed", { app: name });
-    return json(200, { app: publicApp(current.app) });
+    const removing = await awaitRemoval(() => askHosts(name), deps.removalWaitMs);
+    return json(200, { app: publicApp(current.app), removing });
+  }
+
+  /** Every live host's report on the app. */
+  async function askHosts(name: string) {
+    const expected = await store.liveHosts(LIVE_WINDOW_MS);
+    const members = await store.liveHosts(Number.MAX_SAFE_INTEGER); // every host of this network
+    return await broker.status(name, expected, deps.statusTimeoutMs, members);
   }
 
   async function status(name: string): Promise<Response> {
     const { app } = await store.get(name);
-    const expected = await store.liveHosts(LIVE_WINDOW_MS);
-    const members = await store.liveHosts(Number.MAX_SAFE_INTEGER); // every host of this network
-    const hosts = await broker.status(name, expected, deps.statusTimeoutMs, members);
-    return json(200, { app: publicApp(app), hosts });
+    return json(200, { app: publicApp(app), hosts: await askHosts(name) });
   }
 
   async function route(req: Request, url: URL): Promise<Response> {

@@ -6,7 +6,7 @@
  * network's config by itself.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 
 const NAME = "walkthrough";
 const HOSTNAME = "walkthrough.dn.test";
@@ -189,6 +189,24 @@ Deno.test("update: dn update bumps the version and the new code answers", opts, 
 Deno.test("9-10. dn remove, then status says not found", opts, async () => {
   const removed = await dn("remove");
   assertEquals(removed.stdout, `${NAME} removed\n`);
+  assertEquals(removed.stderr, "");
+  // It returned once the containers were gone, and took the images with it.
+  for (const host of net.hostNames) {
+    const left = await net.docker.listContainers(
+      { "network.dn.host": host, "network.dn.app": NAME },
+      true,
+    );
+    assertEquals(left.length, 0, `${host} still has ${NAME} containers`);
+  }
+  for (const v of [1, 2]) {
+    assertEquals(await net.docker.inspectImage(`${net.registry}/${NAME}:v${v}`), null);
+  }
+  const { registryUser, registryPassword } = infraConfig("test-cli");
+  const tags = await fetch(`http://${net.registry}/v2/${NAME}/tags/list`, {
+    headers: { authorization: "Basic " + btoa(`${registryUser}:${registryPassword}`) },
+  });
+  const listed = tags.status === 200 ? (await tags.json()).tags : (await tags.body?.cancel(), null);
+  assertEquals(listed ?? [], [], "no tag of the app is left in the registry");
   const status = await dn("status");
   assertEquals(status.code, 1);
   assertEquals(status.stderr.trim(), `${NAME} not found`);

@@ -171,3 +171,30 @@ Deno.test("the status line agrees with the rows right after stop and start", () 
   );
   assertEquals(observedStatus({ status: "running", version: 1 }, []), "running");
 });
+
+Deno.test("dn remove deletes the app's images from the registry and the local engine", async () => {
+  const world = new World();
+  world.addApp({ name: "hello-world", version: 2, latestVersion: 3 });
+  const d = (n: number) => `sha256:${String(n).repeat(64)}`;
+  world.registryTags.set(
+    "hello-world",
+    new Map([["v1", d(1)], ["v2", d(2)], ["v3", d(3)], ["v3-extra", d(3)]]),
+  );
+  for (const v of [1, 3]) {
+    world.engine.images.set(`127.0.0.1:5055/hello-world:v${v}`, { id: d(v), repoDigests: [] });
+  }
+  world.engine.images.set("127.0.0.1:5055/blog:v1", { id: d(9), repoDigests: [] });
+  world.removing = { vaermina: 1 };
+  const r = await world.run(["remove"]);
+  assertEquals(r, {
+    code: 0,
+    out: ["hello-world removed"],
+    err: ["dn: containers of hello-world are still being removed on vaermina (1)"],
+  });
+  assertEquals(world.registryDeletes, [1, 2, 3].map((n) => `hello-world@${d(n)}`));
+  assertEquals([...world.engine.images.keys()], ["127.0.0.1:5055/blog:v1"]);
+  world.addApp({ name: "blog" });
+  world.removing = {};
+  assertEquals(await world.run(["remove", "blog"]), { code: 0, out: ["blog removed"], err: [] });
+  assertEquals(world.engine.images.size, 0);
+});

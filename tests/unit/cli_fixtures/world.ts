@@ -74,6 +74,10 @@ export class FakeEngine implements ImageBackend {
     return Promise.resolve({ digest });
   }
 
+  remove(ref: string): Promise<boolean> {
+    return Promise.resolve(this.images.delete(ref));
+  }
+
   inspect(ref: string): Promise<LocalImage | null> {
     return Promise.resolve(this.images.get(ref) ?? null);
   }
@@ -92,6 +96,12 @@ export class World {
   /** Standard input of the next runs (`dn env set KEY=-`); none when undefined. */
   stdin?: string;
   registry = "127.0.0.1:5055";
+  /** The registry's tags of each repository, with their digests. */
+  registryTags = new Map<string, Map<string, string>>();
+  /** Manifests deleted from the registry (`repo@digest`). */
+  registryDeletes: string[] = [];
+  /** Containers hosts are still removing when control answers a removal. */
+  removing: Record<string, number> = {};
   /** Progress lines shown, when the runs are on a terminal; undefined: not a terminal. */
   progress?: string[];
   /** Hosts that do not serve: what their container and report say instead. */
@@ -153,7 +163,9 @@ export class World {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const headers = new Headers(init?.headers);
     const method = init?.method ?? "GET";
-    if (url.host === this.registry) return Promise.resolve(this.#registry(url, headers));
+    if (url.host === this.registry) {
+      return Promise.resolve(this.#registry(url, headers, method));
+    }
     if (this.controlDown || url.host !== "127.0.0.1:7070") {
       return Promise.reject(new TypeError("error sending request: Connection refused"));
     }
@@ -165,16 +177,36 @@ export class World {
     return Promise.resolve(this.#control(method, url.pathname, body));
   }
 
-  #registry(url: URL, headers: Headers): Response {
+  #registry(url: URL, headers: Headers, method: string): Response {
+    const expected = "Basic " + btoa(`dn:${PASSWORD}`);
+    const repo = /^\/v2\/([a-z0-9-]+)\/(tags\/list|manifests\/(.+))$/.exec(url.pathname);
+    if (url.protocol === "http:" && repo && headers.get("authorization") === expected) {
+      return this.#manifests(repo[1], repo[3], method);
+    }
     if (url.protocol !== "http:" || url.pathname !== "/v2/") {
       return new Response(null, { status: 404 });
     }
-    const expected = "Basic " + btoa(`dn:${PASSWORD}`);
     if (headers.get("authorization") === expected) return json(200, {});
     return new Response("{}", {
       status: 401,
       headers: { "www-authenticate": 'Basic realm="Registry Realm"' },
     });
+  }
+
+  /** The registry's tags list and manifests of `repo` (`registryTags`). */
+  #manifests(repo: string, ref: string | undefined, method: string): Response {
+    const tags = this.registryTags.get(repo);
+    if (!tags) return json(404, { errors: [{ code: "NAME_UNKNOWN" }] });
+    if (ref === undefined) return json(200, { name: repo, tags: [...tags.keys()] });
+    if (method === "HEAD" && tags.has(ref)) {
+      return new Response(null, { headers: { "docker-content-digest": tags.get(ref)! } });
+    }
+    if (method === "DELETE") {
+      this.registryDeletes.push(`${repo}@${ref}`);
+      for (const [tag, digest] of tags) if (digest === ref) tags.delete(tag);
+      return new Response(null, { status: 202 });
+    }
+    return new Response(null, { status: 404 });
   }
 
   #control(method: string, path: string, body: Record<string, unknown>): Response {
@@ -205,7 +237,7 @@ export class World {
     if (!action && method === "GET") return json(200, { app: publicApp(app) });
     if (!action && method === "DELETE") {
       this.apps.delete(name);
-      return json(200, { app: publicApp(app) });
+      return json(200, { app: publicApp(app), removing: this.removing });
     }
     if (action === "start" || action === "stop") {
       app.status = action === "start" ? "running" : "stopped";
