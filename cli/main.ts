@@ -33,7 +33,7 @@ function terminalProgress(): ((text: string) => void) | undefined {
   return (text) => {
     let columns = 80;
     try {
-      columns = Deno.consoleSize().columns;
+      columns = Deno.consoleSize().columns || 80; // 0 when the terminal does not say
     } catch {
       // no size known: 80 columns
     }
