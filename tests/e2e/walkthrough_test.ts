@@ -8,8 +8,9 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 
-const NAME = "walkthrough";
-const HOSTNAME = "walkthrough.dn.test";
+// Unique per run: test networks share the registry, and dn remove deletes the app's images there.
+const NAME = `walkthrough-${crypto.randomUUID().slice(0, 6)}`;
+const HOSTNAME = `${NAME}.dn.test`;
 const opts = { sanitizeOps: false, sanitizeResources: false };
 let net: TestNetwork;
 let dir: string;
@@ -154,7 +155,7 @@ Deno.test(
       `bus round trip (best of 8) and Docker time, load ${Deno.loadavg()[0]}:`,
       [...best].map(([h, v]) => `${h} ${v.latencyMs} ms (docker ${v.dockerMs} ms)`).join(", "),
     );
-    for (const [host, { latencyMs }] of best) assert(latencyMs < 25, `${host}: ${latencyMs} ms`);
+    for (const [host, { latencyMs }] of best) assert(latencyMs < 50, `${host}: ${latencyMs} ms`);
   },
 );
 
