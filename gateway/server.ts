@@ -212,7 +212,9 @@ export function createGatewayHandler(
   }
 
   return async (req, info) => {
-    const hostHeader = req.headers.get("host");
+    // HTTP/2 (HTTPS) has no Host header: its :authority is the URL's host.
+    const hostHeader = req.headers.get("host") ??
+      (req.url.startsWith("https:") ? new URL(req.url).host : null);
     if (!hostHeader) return await refuse(req, problem(400, "missing Host header"));
     if (!HOST_HEADER.test(hostHeader)) {
       return await refuse(req, problem(400, "invalid Host header"));

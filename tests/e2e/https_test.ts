@@ -94,6 +94,24 @@ reliabilityTest("https: the gateway serves each hostname its own certificate (SN
   assertEquals(listed.code, 0, listed.stderr);
   assert(listed.stdout.includes(A.hostname) && listed.stdout.includes(B.hostname), listed.stdout);
   assert(!listed.stdout.includes("PRIVATE KEY"), "list never shows a key");
+  const h2 = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_version} %{http_code}",
+      "--http2",
+      "--cacert",
+      ca.cert,
+      "--resolve",
+      `${A.hostname}:${httpsPort}:127.0.0.1`,
+      `https://${A.hostname}:${httpsPort}/`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(new TextDecoder().decode(h2.stdout), "2 200", "HTTP/2 (no Host header) works");
   const misdirected = await httpsGet(httpsPort, A.hostname, caPem, "/", B.hostname);
   assertEquals(misdirected.status, 421, "a Host other than the SNI name is refused");
   const metrics = await (await fetch(`${await net.healthUrl("gateway")}/metrics`)).text();
