@@ -21,6 +21,8 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import { compareNames } from "../lib/names.ts";
 
 const REPLY_TO = "amq.rabbitmq.reply-to";
+/** How long a command waits for a lost broker connection to come back (on another node). */
+const RECONNECT_WAIT_MS = 2000;
 
 /** Raised when the broker cannot take a message right now. */
 export class BrokerUnavailableError extends Error {
@@ -72,8 +74,13 @@ export class ControlBroker {
     this.broker.start();
   }
 
-  /** Publishes a command to every host; throws BrokerUnavailableError when not connected. */
+  /**
+   * Publishes a command to every host and waits for the broker's confirm
+   * (given once the hosts' quorum queues hold it); waits up to 2 s for a
+   * reconnect when not connected, then throws BrokerUnavailableError.
+   */
   async publish(command: Command): Promise<void> {
+    await this.broker.whenReady(RECONNECT_WAIT_MS);
     const channel = this.#commands;
     if (!this.broker.ready || channel === null || channel.closed) {
       throw new BrokerUnavailableError("message broker unavailable");

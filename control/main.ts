@@ -15,7 +15,7 @@ import {
 } from "../lib/health.ts";
 import { Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
-import { connectRedis } from "../lib/redis.ts";
+import { connectRedis, redisTarget } from "../lib/redis.ts";
 import { AppStore } from "../lib/store.ts";
 import { CertStore } from "../lib/certs.ts";
 import { ChallengeStore } from "../lib/acme_challenges.ts";
@@ -35,10 +35,13 @@ const { values } = parseArgs({ args: Deno.args, options: { config: { type: "stri
 const config = loadConfig({ file: values.config });
 requireKeys(config, ["token", "amqpUrl", "redisUrl", "registry"], "control");
 const log = new Logger("control", config.logLevel);
-const redis = connectRedis({ url: config.redisUrl, log, name: "dn-control" });
+const redis = connectRedis({ ...redisTarget(config), log, name: "dn-control" });
 const broker = new ControlBroker(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 broker.start();
-const store = new AppStore(redis, config.redisPrefix);
+const store = new AppStore(redis, config.redisPrefix, {
+  replicas: config.redisWaitReplicas,
+  timeoutMs: config.redisWaitMs,
+});
 const rebalancer = new Rebalancer(
   store,
   (app) => broker.publish({ kind: "update", app }).catch(() => {}), // hosts also converge from Redis

@@ -13,7 +13,7 @@ import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/healt
 import { errorMessage, Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { Http1Pool } from "../lib/http1.ts";
-import { connectRedis, redisReady } from "../lib/redis.ts";
+import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { AppStore } from "../lib/store.ts";
 import { DirectClient, DirectRoutes } from "./direct.ts";
@@ -28,8 +28,8 @@ const { values } = parseArgs({ args: Deno.args, options: { config: { type: "stri
 const config = loadConfig({ file: values.config });
 requireKeys(config, ["amqpUrl", "redisUrl"], "gateway");
 const log = new Logger("gateway", config.logLevel);
-const redis = connectRedis({ url: config.redisUrl, log, name: "dn-gateway" });
-const subscriber = connectRedis({ url: config.redisUrl, log, name: "dn-gateway-events" });
+const redis = connectRedis({ ...redisTarget(config), log, name: "dn-gateway" });
+const subscriber = connectRedis({ ...redisTarget(config), log, name: "dn-gateway-events" });
 const domains = new DomainTable(new AppStore(redis, config.redisPrefix), log);
 const rpc = new GatewayRpc(config.amqpUrl, config.amqpCaFile, config.exchange, log);
 rpc.start();

@@ -7,6 +7,14 @@
  * after every (re)connect, and on a timer, so a host that missed anything
  * catches up. Work on one app is serialised; apps proceed independently.
  *
+ * The command queue is a quorum queue: replicated on every node of a
+ * RabbitMQ cluster, so a command survives the loss of the node it was on,
+ * and acked only once handled, so one a host took but did not finish (it
+ * died, or its node did) is delivered again. It outlives the host's
+ * connection, so it is not exclusive; it is dropped after 30 min without a
+ * consumer (a host gone for good), and commands older than 5 min are dropped
+ * (a host back after longer converges from Redis anyway).
+ *
  * @module
  */
 
@@ -25,6 +33,14 @@ import { isAppName } from "../lib/names.ts";
 import { AppNotFoundError, type AppStore } from "../lib/store.ts";
 import type { Containers } from "./containers.ts";
 import type { RequestServer } from "./requests.ts";
+
+/** Arguments of a host's command queue (fixed: RabbitMQ refuses a re-declare with others). */
+export const COMMAND_QUEUE_ARGS = {
+  "x-queue-type": "quorum",
+  "x-single-active-consumer": true,
+  "x-expires": 30 * 60_000,
+  "x-message-ttl": 5 * 60_000,
+} as const;
 
 /** Options of a {@link HostAgent}. */
 export interface HostAgentOptions {
@@ -52,11 +68,14 @@ export class HostAgent {
   async attach(channel: AMQPChannel): Promise<void> {
     const { hostName, exchange } = this.options;
     const queue = `dn.host.${hostName}`;
-    await channel.queueDeclare(queue, { durable: false, exclusive: true, autoDelete: true });
+    await channel.queueDeclare(queue, { durable: true }, { ...COMMAND_QUEUE_ARGS });
     for (const kind of [...COMMAND_KINDS, "status"]) {
       await channel.queueBind(queue, exchange, `${kind}.*`);
     }
-    await channel.basicConsume(queue, { noAck: true }, (msg) => this.#onMessage(channel, msg));
+    await channel.basicConsume(queue, { noAck: false }, async (msg) => {
+      await this.#onMessage(channel, msg);
+      await msg.ack().catch(() => {}); // a closed channel: the broker delivers it again
+    });
   }
 
   /** Converges every app known in Redis or present on this host. */

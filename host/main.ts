@@ -16,7 +16,7 @@ import { Http1Pool } from "../lib/http1.ts";
 import { errorMessage, Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { isHostName } from "../lib/names.ts";
-import { connectRedis, redisReady } from "../lib/redis.ts";
+import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
@@ -56,9 +56,9 @@ try {
   console.error(`host ${config.hostName}: ${e.message}`);
   Deno.exit(1);
 }
-const redis = connectRedis({ url: config.redisUrl, log, name: `dn-host-${config.hostName}` });
+const redis = connectRedis({ ...redisTarget(config), log, name: `dn-host-${config.hostName}` });
 const subscriber = connectRedis({
-  url: config.redisUrl,
+  ...redisTarget(config),
   log,
   name: `dn-host-${config.hostName}-events`,
 });

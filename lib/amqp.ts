@@ -1,19 +1,25 @@
 /**
- * A connection to RabbitMQ that stays up: it reconnects with exponential
- * backoff and jitter, runs the service's set-up (exchanges, queues, consumers)
- * after every connect, sets TCP_NODELAY, and tells whether it is usable now so
- * callers can fail fast instead of waiting on a dead broker.
+ * A connection to RabbitMQ that stays up: given the nodes of a cluster, it
+ * moves to the next node at once when its own is lost or refuses it, backs
+ * off (exponential, with jitter) only once every node refused, runs the
+ * service's set-up (exchanges, queues, consumers) after every connect, sets
+ * TCP_NODELAY, and tells whether it is usable now so callers can fail fast
+ * instead of waiting on a dead broker.
  *
  * @module
  */
 
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import type { AMQPChannel } from "@cloudamqp/amqp-client";
+import { ConfigError, parseAmqpUrls } from "./config_values.ts";
 import { errorMessage, type Logger } from "./log.ts";
 
 /** Options of a {@link Broker}. */
 export interface BrokerOptions {
-  /** `amqp://` or `amqps://` URL with user, password and vhost. */
+  /**
+   * `amqp://` or `amqps://` URL with user, password and vhost, or several
+   * separated by commas (one per cluster node, all with the same user).
+   */
   url: string;
   /** PEM CA file to verify the broker's certificate for `amqps://` ("" = system roots). */
   caFile?: string;
@@ -44,13 +50,28 @@ function withHeartbeat(url: string): string {
   return parsed.toString();
 }
 
-/** The user name in an AMQP URL; messages are stamped with it as `user_id`. */
+/**
+ * The user name in an AMQP URL (the first of a comma-separated list);
+ * messages are stamped with it as `user_id`.
+ */
 export function amqpUser(url: string): string {
   try {
-    return decodeURIComponent(new URL(url).username) || "guest";
+    return decodeURIComponent(new URL(url.split(",")[0].trim()).username) || "guest";
   } catch {
     return "";
   }
+}
+
+/**
+ * The URLs of a `url` option, validated: amqp(s) URLs that all name the same
+ * user (messages are stamped with it, whichever node takes them).
+ */
+export function brokerUrls(url: string): string[] {
+  const urls = parseAmqpUrls(url);
+  if (new Set(urls.map(amqpUser)).size > 1) {
+    throw new ConfigError("amqpUrl: every broker URL must name the same user");
+  }
+  return urls;
 }
 
 /** Removes the password from a URL for logs. */
@@ -66,16 +87,22 @@ export function redactUrl(url: string): string {
 
 /** A self-healing RabbitMQ connection. */
 export class Broker {
+  readonly #urls: string[];
+  /** Index in #urls of the node connected to, or tried next. */
+  #node = 0;
   #client: AMQPClient | null = null;
   #ready = false;
   #stopped = false;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   #firstReady: Promise<void>;
+  /** Called at the next successful set-up. */
+  #readyWaiters = new Set<() => void>();
   #resolveFirstReady!: () => void;
 
   /** Creates a broker connection; call {@link start} to connect. */
   constructor(readonly options: BrokerOptions) {
+    this.#urls = brokerUrls(options.url);
     this.#firstReady = new Promise((resolve) => this.#resolveFirstReady = resolve);
   }
 
@@ -87,6 +114,24 @@ export class Broker {
   /** The connected client, or null between connections. */
   get client(): AMQPClient | null {
     return this.#ready ? this.#client : null;
+  }
+
+  /**
+   * True once connected and set up, waiting up to `timeoutMs` for a
+   * reconnect (to another node after this one was lost) if not now.
+   */
+  whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#readyWaiters.add(onReady);
+    });
   }
 
   /** Starts the connect loop; resolves after the first successful set-up. */
@@ -122,22 +167,33 @@ export class Broker {
 
   async #run(): Promise<void> {
     const { log, minDelayMs = 200, maxDelayMs = 2_000 } = this.options;
-    let attempt = 0;
+    const nodes = this.#urls.length;
+    let failed = 0; // connect attempts failed in a row
     while (!this.#stopped) {
+      const url = this.#urls[this.#node];
+      let lost = false;
       try {
-        await this.#connectOnce();
-        attempt = 0;
+        await this.#connectOnce(url);
+        failed = 0;
+        // stop() may have run while the set-up finished: then nobody would wake us.
+        if (this.#stopped) break;
         await new Promise<void>((resolve) => this.#wake = resolve);
         this.#wake = null;
         if (this.#stopped) break;
-        log.warn("amqp connection lost, reconnecting");
+        lost = true;
+        log.warn("amqp connection lost, reconnecting", { url: redactUrl(url) });
       } catch (e) {
         this.#ready = false;
         if (this.#client && !this.#client.closed) this.#client.close().catch(() => {});
-        log.warn("amqp connect failed", { error: errorMessage(e), attempt });
+        failed++;
+        log.warn("amqp connect failed", { url: redactUrl(url), error: errorMessage(e), failed });
       }
       if (this.#stopped) break;
-      const delay = backoffDelay(attempt++, minDelayMs, maxDelayMs);
+      this.#node = (this.#node + 1) % nodes;
+      // Another node at once; the same one, or a new round of all, after a backoff.
+      const delay = nodes > 1 && (lost || failed % nodes !== 0)
+        ? 0
+        : backoffDelay(Math.max(0, Math.ceil(failed / nodes) - 1), minDelayMs, maxDelayMs);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.#wake = () => {
@@ -149,8 +205,8 @@ export class Broker {
     }
   }
 
-  async #connectOnce(): Promise<void> {
-    const { url, caFile, name, log } = this.options;
+  async #connectOnce(url: string): Promise<void> {
+    const { caFile, name, log } = this.options;
     const tls = caFile ? { ca: [Deno.readTextFileSync(caFile)] } : undefined;
     const client = new AMQPClient(withHeartbeat(url), tls, null);
     this.#client = client;
@@ -165,6 +221,7 @@ export class Broker {
     this.#ready = true;
     log.info("amqp connected", { url: redactUrl(url), name });
     this.#resolveFirstReady();
+    for (const waiter of [...this.#readyWaiters]) waiter();
   }
 }
 

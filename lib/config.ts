@@ -16,6 +16,23 @@
  * @module
  */
 
+import {
+  ConfigError,
+  isAmqpUrlList,
+  parseAmqpUrls,
+  parseSentinels,
+  parseUrlList,
+} from "./config_values.ts";
+
+export {
+  ConfigError,
+  parseAmqpUrls,
+  parseListen,
+  parseSentinels,
+  parseUrlList,
+  type SentinelAddress,
+} from "./config_values.ts";
+
 /** Every setting dn knows, fully resolved. */
 export interface DnConfig {
   /** Base URL of the control API, used by the CLI (`http://127.0.0.1:7070`). */
@@ -26,12 +43,35 @@ export interface DnConfig {
   controlMetricsListen: string;
   /** API token shared by CLI and control. */
   token: string;
-  /** AMQP URL with the role's own user (`amqp://user:pass@127.0.0.1:5679/dn`). */
+  /**
+   * AMQP URL with the role's own user (`amqp://user:pass@127.0.0.1:5679/dn`),
+   * or several, comma-separated, one per node of a RabbitMQ cluster: a
+   * service moves to the next when its node is lost.
+   */
   amqpUrl: string;
   /** CA certificate (PEM file) to verify an `amqps://` broker. */
   amqpCaFile: string;
-  /** Redis URL (`redis://:pass@127.0.0.1:6389/0`). */
+  /**
+   * Redis URL (`redis://:pass@127.0.0.1:6389/0`). With `redisSentinels`,
+   * only its password, database and scheme are used: the primary's address
+   * comes from the Sentinels.
+   */
   redisUrl: string;
+  /**
+   * Redis Sentinels that name the primary, comma-separated `host:port`
+   * (`""` = none: `redisUrl` is the one Redis). They take the password of
+   * `redisUrl` too.
+   */
+  redisSentinels: string;
+  /** Name the Sentinels monitor the primary under. */
+  redisSentinelName: string;
+  /**
+   * Replicas that must acknowledge each state change control makes (Redis
+   * `WAIT`) before it answers success (0 = do not wait).
+   */
+  redisWaitReplicas: number;
+  /** Longest wait for those acknowledgements, in milliseconds (503 after). */
+  redisWaitMs: number;
   /** Registry host and port images are pushed to and pulled from (`127.0.0.1:5055`). */
   registry: string;
   /**
@@ -118,11 +158,6 @@ export interface DnConfig {
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
-/** Raised for any invalid configuration value; the message names the key and source. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 /** Default values; secrets and URLs of a running network have no useful default. */
 export const DEFAULTS: DnConfig = {
   controlUrl: "http://127.0.0.1:7070",
@@ -132,6 +167,10 @@ export const DEFAULTS: DnConfig = {
   amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",
   amqpCaFile: "",
   redisUrl: "redis://127.0.0.1:6379/0",
+  redisSentinels: "",
+  redisSentinelName: "dn",
+  redisWaitReplicas: 0,
+  redisWaitMs: 1000,
   registry: "127.0.0.1:5000",
   registryCaFile: "",
   registryUser: "",
@@ -170,7 +209,10 @@ const NUMBER_KEYS: ReadonlySet<Key> = new Set([
   "bodyTimeoutMs",
   "streamIdleTimeoutMs",
   "dashboardSessionMs",
+  "redisWaitMs",
 ]);
+/** Number keys that may also be 0. */
+const ZERO_KEYS: ReadonlySet<Key> = new Set(["redisWaitReplicas"]);
 /** Keys that may be read from a file (`tokenFile`, `DN_TOKEN_FILE`). */
 export const SECRET_KEYS: ReadonlySet<Key> = new Set([
   "token",
@@ -251,40 +293,25 @@ export function readSecretFile(path: string, key: string): string {
     } catch {
       // reported below, without the content
     }
-    if (!schemes.includes(protocol)) {
+    const list = key === "amqpUrl";
+    if (!schemes.includes(protocol) || (list && !isAmqpUrlList(text))) {
       throw new ConfigError(
-        `${key}File: ${path} must hold one ${schemes.map((s) => s + "//").join(" or ")} URL`,
+        `${key}File: ${path} must hold ${list ? "comma-separated" : "one"} ${
+          schemes.map((s) => s + "//").join(" or ")
+        } URL${list ? "s" : ""}`,
       );
     }
   }
   return text;
 }
 
-/**
- * A comma-separated list of http(s) URLs (`""` = none), validated; `what`
- * names the key and its source in the ConfigError.
- */
-export function parseUrlList(value: string, what: string): string[] {
-  const urls = value.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  for (const text of urls) {
-    let url: URL | undefined;
-    try {
-      url = new URL(text);
-    } catch {
-      // reported below
-    }
-    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      throw new ConfigError(`${what} must be http:// or https:// URLs separated by commas`);
-    }
-  }
-  return urls;
-}
-
 function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
-  if (NUMBER_KEYS.has(key)) {
+  if (NUMBER_KEYS.has(key) || ZERO_KEYS.has(key)) {
     const n = typeof value === "number" ? value : Number(String(value).trim());
-    if (!Number.isSafeInteger(n) || n <= 0) {
-      throw new ConfigError(`${key} from ${source} must be a positive integer, got ${value}`);
+    const least = ZERO_KEYS.has(key) ? 0 : 1;
+    if (!Number.isSafeInteger(n) || n < least) {
+      const kind = least === 0 ? "a whole number" : "a positive integer";
+      throw new ConfigError(`${key} from ${source} must be ${kind}, got ${value}`);
     }
     return n;
   }
@@ -295,6 +322,13 @@ function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
     throw new ConfigError(`logLevel from ${source} must be one of ${LOG_LEVELS.join(", ")}`);
   }
   if (key === "gatewayMetricsUrls") return parseUrlList(value, `${key} from ${source}`).join(",");
+  if (key === "amqpUrl" && value !== "") {
+    return parseAmqpUrls(value, `${key} from ${source}`).join(",");
+  }
+  if (key === "redisSentinels") {
+    parseSentinels(value, `${key} from ${source}`);
+    return value.split(",").map((part) => part.trim()).filter((part) => part !== "").join(",");
+  }
   if (key === "requestRoute" && !REQUEST_ROUTES.includes(value)) {
     throw new ConfigError(
       `requestRoute from ${source} must be one of ${REQUEST_ROUTES.join(", ")}`,
@@ -373,16 +407,6 @@ export function loadConfig(sources: ConfigSources = {}): DnConfig {
     if (fromFlag !== undefined) config[key] = coerce(key, fromFlag, `--${flagName(key)}`);
   }
   return config as unknown as DnConfig;
-}
-
-/** Splits `host:port` into its parts, validating the port. */
-export function parseListen(value: string, key: string): { hostname: string; port: number } {
-  const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) {
-    throw new ConfigError(`${key} must be host:port, got ${value}`);
-  }
-  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
 }
 
 /** Throws a ConfigError naming each key in `keys` that is empty. */

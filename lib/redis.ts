@@ -1,13 +1,16 @@
 /**
  * Redis connection shared by the services: reconnects with backoff and jitter,
  * fails commands at once while disconnected (no offline queue) so callers can
- * answer 503 instead of hanging.
+ * answer 503 instead of hanging. With Sentinels it asks them for the primary
+ * (and again after every loss, and when they announce a failover).
  *
  * @module
  */
 
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions as IoRedisOptions } from "ioredis";
 import { backoffDelay, redactUrl } from "./amqp.ts";
+import type { DnConfig } from "./config.ts";
+import { ConfigError, parseSentinels, type SentinelAddress } from "./config_values.ts";
 import type { Logger } from "./log.ts";
 
 /** Raised when Redis cannot be reached right now. */
@@ -17,8 +20,15 @@ export class RedisUnavailableError extends Error {
 
 /** Options of {@link connectRedis}. */
 export interface RedisOptions {
-  /** Redis URL (`redis://:password@127.0.0.1:6389/0`). */
+  /**
+   * Redis URL (`redis://:password@127.0.0.1:6389/0`); with `sentinels`, only
+   * its user, password, database and scheme are used.
+   */
   url: string;
+  /** Sentinels to ask for the primary (none: `url` is the one Redis). */
+  sentinels?: readonly SentinelAddress[];
+  /** Name the Sentinels know the primary by (default `dn`). */
+  sentinelName?: string;
   /** Logger for connection events. */
   log: Logger;
   /** Client name shown by `CLIENT LIST`. */
@@ -27,21 +37,74 @@ export interface RedisOptions {
   onReady?: () => void;
 }
 
+/**
+ * Where to connect: the URL's address, or with Sentinels the primary they
+ * name, with the URL's credentials and database (Sentinels take the same
+ * password).
+ */
+function target(options: RedisOptions): string | IoRedisOptions {
+  const sentinels = options.sentinels ?? [];
+  if (sentinels.length === 0) return options.url;
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new ConfigError("redisUrl must be a redis:// or rediss:// URL");
+  }
+  const db = url.pathname.replace(/^\//, "") || "0";
+  if (!/^\d{1,2}$/.test(db)) throw new ConfigError("redisUrl must name a database number");
+  const password = decodeURIComponent(url.password) || undefined;
+  const tls = url.protocol === "rediss:" ? {} : undefined;
+  return {
+    sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+    name: options.sentinelName ?? "dn",
+    username: decodeURIComponent(url.username) || undefined,
+    password,
+    sentinelPassword: password,
+    db: Number(db),
+    tls,
+    sentinelTLS: tls,
+    enableTLSForSentinelMode: tls !== undefined,
+    // Subscribe to the Sentinels' +switch-master: reconnect as soon as a replica is promoted.
+    failoverDetector: true,
+    sentinelRetryStrategy: (times) => backoffDelay(times - 1, 100, 1000),
+  };
+}
+
+/** The `url`, `sentinels` and `sentinelName` options of a service's config. */
+export function redisTarget(
+  config: Pick<DnConfig, "redisUrl" | "redisSentinels" | "redisSentinelName">,
+): Pick<RedisOptions, "url" | "sentinels" | "sentinelName"> {
+  return {
+    url: config.redisUrl,
+    sentinels: parseSentinels(config.redisSentinels),
+    sentinelName: config.redisSentinelName,
+  };
+}
+
 /** Creates a Redis client that keeps reconnecting forever. */
 export function connectRedis(options: RedisOptions): Redis {
-  const client = new Redis(options.url, {
+  const where = target(options);
+  const shown = typeof where === "string"
+    ? redactUrl(where)
+    : `sentinels ${(options.sentinels ?? []).map((s) => `${s.host}:${s.port}`).join(",")}`;
+  const common: IoRedisOptions = {
     connectionName: options.name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 5000,
     retryStrategy: (times) => backoffDelay(times - 1, 100, 2000),
-    reconnectOnError: () => false,
-  });
+    // A primary demoted to replica (after a failover) refuses writes: find the new one.
+    reconnectOnError: (e) => /^READONLY/.test(e.message) ? 1 : false,
+  };
+  const client = typeof where === "string"
+    ? new Redis(where, common)
+    : new Redis({ ...where, ...common });
   let up = false;
   client.on("ready", () => {
     up = true;
-    options.log.info("redis connected", { url: redactUrl(options.url) });
+    options.log.info("redis connected", { url: shown });
     options.onReady?.();
   });
   client.on("end", () => options.log.warn("redis connection ended"));
@@ -60,7 +123,8 @@ export async function withRedis<T>(client: Redis, fn: () => Promise<T>): Promise
   } catch (e) {
     const message = (e as Error).message ?? "";
     if (
-      client.status !== "ready" || /Connection is closed|ECONNREFUSED|offline queue|timed out/i
+      client.status !== "ready" ||
+      /Connection is closed|ECONNREFUSED|offline queue|timed out|^READONLY|^LOADING|^MASTERDOWN/i
         .test(message)
     ) {
       throw new RedisUnavailableError(message);

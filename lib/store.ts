@@ -23,7 +23,7 @@ import {
   isHttpsMode,
 } from "./apps.ts";
 import { compareNames, isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
-import { withRedis } from "./redis.ts";
+import { RedisUnavailableError, withRedis } from "./redis.ts";
 import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
 /** Raised when a stored value does not validate. */
@@ -142,6 +142,14 @@ function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
+/** How many replicas must hold each change before it counts as made (Redis `WAIT`). */
+export interface Durability {
+  /** Replicas that must acknowledge (0 = none). */
+  replicas: number;
+  /** Longest wait for them, in milliseconds. */
+  timeoutMs: number;
+}
+
 /** Reads and changes app state in Redis. */
 export class AppStore {
   readonly #apps: string;
@@ -150,8 +158,16 @@ export class AppStore {
   /** Name of the pub/sub channel change events go to. */
   readonly eventsChannel: string;
 
-  /** Creates a store over `redis` with key `prefix`. */
-  constructor(readonly redis: Redis, prefix: string) {
+  /**
+   * Creates a store over `redis` with key `prefix`. With `durability`, each
+   * app change returns only once that many replicas hold it, else throws
+   * RedisUnavailableError (the change may or may not survive a failover).
+   */
+  constructor(
+    readonly redis: Redis,
+    prefix: string,
+    readonly durability: Durability = { replicas: 0, timeoutMs: 0 },
+  ) {
     this.#apps = `${prefix}apps`;
     this.#domains = `${prefix}domains`;
     this.#hosts = `${prefix}hosts`;
@@ -199,6 +215,7 @@ export class AppStore {
     if (result === "hostname") {
       throw new StoreConflictError(`hostname ${app.hostname} is already used by another app`);
     }
+    await this.#replicated();
   }
 
   /** Replaces `previous` (raw JSON from {@link get}) with `next`, atomically. */
@@ -218,6 +235,7 @@ export class AppStore {
         this.#event(next.name),
       ));
     this.#check(result, next);
+    await this.#replicated();
   }
 
   /** Removes the app if it is still `previous`. */
@@ -235,6 +253,7 @@ export class AppStore {
         this.#event(previous.app.name),
       ));
     this.#check(result, previous.app);
+    await this.#replicated();
   }
 
   /** Records that host `name` is alive now, by Redis's clock. */
@@ -263,6 +282,18 @@ export class AppStore {
   /** Forgets host `name` (on clean shutdown). */
   async forgetHost(name: string): Promise<void> {
     await withRedis(this.redis, () => this.redis.hdel(this.#hosts, name));
+  }
+
+  /** Waits until the replicas {@link durability} asks for hold every write made so far. */
+  async #replicated(): Promise<void> {
+    const { replicas, timeoutMs } = this.durability;
+    if (replicas === 0) return;
+    const acked = await withRedis(this.redis, () => this.redis.wait(replicas, timeoutMs));
+    if (acked < replicas) {
+      throw new RedisUnavailableError(
+        `change acknowledged by ${acked} of ${replicas} replicas in ${timeoutMs} ms`,
+      );
+    }
   }
 
   #event(app: string): string {

@@ -1,0 +1,73 @@
+/**
+ * Settings of a network without a single point: several broker URLs,
+ * Sentinels and the replicas each state change waits for, validated with
+ * errors that name the key and never a password.
+ */
+import { assertEquals, assertThrows } from "../helpers/assert.ts";
+import { ConfigError, loadConfig, parseAmqpUrls, parseSentinels } from "../../lib/config.ts";
+import { brokerUrls } from "../../lib/amqp.ts";
+
+const A = "amqp://dn-host:pw-Secret-1@10.0.0.1:5672/dn";
+const B = "amqps://dn-host:pw-Secret-1@10.0.0.2:5671/dn";
+
+Deno.test("amqpUrl takes several comma-separated broker URLs", () => {
+  assertEquals(parseAmqpUrls(`${A}, ${B}`), [A, B]);
+  assertEquals(
+    loadConfig({ env: { DN_AMQP_URL: `${A} ,${B}` }, file: undefined }).amqpUrl,
+    [
+      A,
+      B,
+    ].join(","),
+  );
+  for (const bad of [`${A},`, `${A},http://x/`, "not a url", `${A},,${B}`]) {
+    const error = assertThrows(() => loadConfig({ env: { DN_AMQP_URL: bad } }), ConfigError);
+    assertEquals(
+      error.message,
+      "amqpUrl from DN_AMQP_URL must be amqp:// or amqps:// URLs separated by commas",
+    );
+  }
+});
+
+Deno.test("a broker list must name one user on every node", () => {
+  assertEquals(brokerUrls(`${A},${B}`).length, 2);
+  const error = assertThrows(
+    () => brokerUrls(`${A},amqp://dn-gateway:pw-Secret-1@10.0.0.2/dn`),
+    ConfigError,
+  );
+  assertEquals(error.message.includes("Secret"), false);
+});
+
+Deno.test("redisSentinels is a host:port list; WAIT settings are whole numbers", () => {
+  assertEquals(parseSentinels("127.0.0.1:26379, redis-2:26380,[::1]:26381"), [
+    { host: "127.0.0.1", port: 26379 },
+    { host: "redis-2", port: 26380 },
+    { host: "::1", port: 26381 },
+  ]);
+  assertEquals(parseSentinels(""), []);
+  const config = loadConfig({
+    env: {
+      DN_REDIS_SENTINELS: "127.0.0.1:26379 ,127.0.0.1:26380",
+      DN_REDIS_WAIT_REPLICAS: "1",
+      DN_REDIS_WAIT_MS: "500",
+    },
+  });
+  assertEquals(config.redisSentinels, "127.0.0.1:26379,127.0.0.1:26380");
+  assertEquals([config.redisWaitReplicas, config.redisWaitMs, config.redisSentinelName], [
+    1,
+    500,
+    "dn",
+  ]);
+  assertEquals(loadConfig({ env: { DN_REDIS_WAIT_REPLICAS: "0" } }).redisWaitReplicas, 0);
+  for (
+    const [key, value] of [
+      ["DN_REDIS_SENTINELS", "127.0.0.1"],
+      ["DN_REDIS_SENTINELS", "127.0.0.1:0"],
+      ["DN_REDIS_SENTINELS", "a b:1"],
+      ["DN_REDIS_WAIT_REPLICAS", "-1"],
+      ["DN_REDIS_WAIT_MS", "0"],
+    ]
+  ) {
+    const error = assertThrows(() => loadConfig({ env: { [key]: value } }), ConfigError);
+    assertEquals(error.message.includes(key), true, error.message);
+  }
+});
