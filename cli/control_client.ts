@@ -38,6 +38,7 @@ export type {
   StatusReport,
   UpdateAppRequest,
 } from "./control_api.ts";
+import { ControlUrls } from "./control_urls.ts";
 
 /** An error answer from control, or no answer (status 0). */
 export class ControlError extends Error {
@@ -54,7 +55,11 @@ export class ControlError extends Error {
 
 /** Options of a {@link ControlClient}. */
 export interface ControlClientOptions {
-  /** Base URL of control (`http://127.0.0.1:7070`). */
+  /**
+   * Base URL of control (`http://127.0.0.1:7070`), or several separated by
+   * commas (controls of one network): a request that cannot connect to one
+   * goes to the next.
+   */
   url: string;
   /** API token. */
   token: string;
@@ -74,14 +79,14 @@ export interface ControlClientOptions {
  * ```
  */
 export class ControlClient {
-  readonly #base: string;
+  readonly #controls: ControlUrls;
   readonly #token: string;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
 
   /** Creates a client; nothing is sent until a method is called. */
   constructor(options: ControlClientOptions) {
-    this.#base = options.url.replace(/\/+$/, "");
+    this.#controls = new ControlUrls(options.url);
     this.#token = options.token;
     this.#fetch = options.fetch ?? fetch;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
@@ -89,7 +94,7 @@ export class ControlClient {
 
   /** The control URL as shown in messages (any user:password part removed). */
   get displayUrl(): string {
-    return displayUrl(this.#base);
+    return displayUrl(this.#controls.current);
   }
 
   /** `GET /v1/apps`: every app. */
@@ -212,11 +217,11 @@ export class ControlClient {
     );
     let response: Response;
     try {
-      response = await this.#fetch(this.#base + path, {
+      response = await this.#controls.send(this.#fetch, path, () => ({
         method: "GET",
         headers: { "authorization": `Bearer ${this.#token}`, "accept": "application/x-ndjson" },
         signal: abort.signal,
-      });
+      }));
     } catch (e) {
       const reason = abort.signal.aborted
         ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`
@@ -267,12 +272,12 @@ export class ControlClient {
     if (body !== undefined) headers["content-type"] = "application/json";
     let response: Response;
     try {
-      response = await this.#fetch(this.#base + path, {
+      response = await this.#controls.send(this.#fetch, path, () => ({
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#timeoutMs),
-      });
+      }));
     } catch (e) {
       const reason = e instanceof DOMException && e.name === "TimeoutError"
         ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`

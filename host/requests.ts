@@ -195,6 +195,16 @@ export class RequestServer {
       (msg) => this.#handle(app, served, msg),
     );
     served.consumerTag = consumer.tag;
+    // Cancelled by the broker while our channel lives on: the queue went with the cluster node it
+    // lived on (we are connected to another). Declare it again, on our node.
+    consumer.wait().catch(() => {
+      if (channel.closed || served.consumerTag !== consumer.tag) return;
+      served.consumerTag = null;
+      this.options.log.warn("request queue lost with its node, declaring it again", { app });
+      this.#consume(app, served).catch((e) =>
+        this.options.log.warn("request queue not declared again", { app, error: errorMessage(e) })
+      );
+    });
   }
 
   async #handle(app: string, served: Served, msg: AMQPMessage): Promise<void> {

@@ -65,8 +65,8 @@ function target(options: RedisOptions): string | IoRedisOptions {
     tls,
     sentinelTLS: tls,
     enableTLSForSentinelMode: tls !== undefined,
-    // Subscribe to the Sentinels' +switch-master: reconnect as soon as a replica is promoted.
-    failoverDetector: true,
+    // No failoverDetector: in ioredis 5.9 a +switch-master that arrives while the client is
+    // reconnecting ends the client for good. Retries every 100-500 ms find the new primary.
     sentinelRetryStrategy: (times) => backoffDelay(times - 1, 100, 1000),
   };
 }
@@ -94,7 +94,7 @@ export function connectRedis(options: RedisOptions): Redis {
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 5000,
-    retryStrategy: (times) => backoffDelay(times - 1, 100, 2000),
+    retryStrategy: (times) => backoffDelay(times - 1, 100, typeof where === "string" ? 2000 : 500),
     // A primary demoted to replica (after a failover) refuses writes: find the new one.
     reconnectOnError: (e) => /^READONLY/.test(e.message) ? 1 : false,
   };

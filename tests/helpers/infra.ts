@@ -27,7 +27,8 @@ export class PrivateInfra {
     this.stateDir = `/var/lib/dn-${name}`;
   }
 
-  #env(): Record<string, string> {
+  /** The environment scripts/infra (and scripts/ha) run with. */
+  env(): Record<string, string> {
     return {
       DN_STATE_DIR: this.stateDir,
       DN_AMQP_PORT: String(this.ports.amqp),
@@ -42,7 +43,7 @@ export class PrivateInfra {
   async #infra(...args: string[]): Promise<void> {
     const out = await new Deno.Command(`${ROOT}/scripts/infra`, {
       args,
-      env: this.#env(),
+      env: this.env(),
       stdout: "piped",
       stderr: "piped",
     }).output();

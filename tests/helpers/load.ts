@@ -26,7 +26,10 @@ export class Load {
   #loops: Promise<void>[] = [];
   readonly started = performance.now();
 
-  /** Starts `concurrency` loops of `GET path` for `hostname` (at most `maxRequests` in all). */
+  /**
+   * Starts `concurrency` loops of `GET path` for `hostname` (at most
+   * `maxRequests` in all) on the gateway at `port` (default the network's).
+   */
   constructor(
     readonly net: TestNetwork,
     readonly hostname: string,
@@ -34,6 +37,7 @@ export class Load {
     readonly concurrency = 8,
     readonly maxRequests = 200_000,
     readonly method = "GET",
+    readonly port = net.gatewayPort,
   ) {
     for (let i = 0; i < concurrency; i++) this.#loops.push(this.#loop());
   }
@@ -42,7 +46,12 @@ export class Load {
     while (this.#running && this.outcomes.length < this.maxRequests) {
       const at = performance.now() - this.started;
       try {
-        const res = await this.net.gateway(this.hostname, this.path, { method: this.method });
+        const res = await this.net.gateway(
+          this.hostname,
+          this.path,
+          { method: this.method },
+          this.port,
+        );
         const body = (await res.text()).slice(0, 200);
         this.outcomes.push({
           at,

@@ -3,9 +3,10 @@
  * Sentinels and the replicas each state change waits for, validated with
  * errors that name the key and never a password.
  */
-import { assertEquals, assertThrows } from "../helpers/assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts";
 import { ConfigError, loadConfig, parseAmqpUrls, parseSentinels } from "../../lib/config.ts";
 import { brokerUrls } from "../../lib/amqp.ts";
+import { ControlUrls } from "../../cli/control_urls.ts";
 
 const A = "amqp://dn-host:pw-Secret-1@10.0.0.1:5672/dn";
 const B = "amqps://dn-host:pw-Secret-1@10.0.0.2:5671/dn";
@@ -70,4 +71,28 @@ Deno.test("redisSentinels is a host:port list; WAIT settings are whole numbers",
     const error = assertThrows(() => loadConfig({ env: { [key]: value } }), ConfigError);
     assertEquals(error.message.includes(key), true, error.message);
   }
+});
+
+Deno.test("the CLI tries the next control only when it cannot connect", async () => {
+  const refused = new TypeError("fetch failed", {
+    cause: new Error("client error (Connect): tcp connect error: Connection refused"),
+  });
+  const asked: string[] = [];
+  const fetcher = ((url: string) => {
+    asked.push(url);
+    if (url.startsWith("http://a")) return Promise.reject(refused);
+    if (url.startsWith("http://b")) return Promise.reject(new TypeError("connection reset"));
+    return Promise.resolve(new Response("ok"));
+  }) as typeof fetch;
+  const controls = new ControlUrls("http://a:1/, http://c:3");
+  assertEquals(await (await controls.send(fetcher, "/v1/apps", () => ({}))).text(), "ok");
+  assertEquals(asked, ["http://a:1/v1/apps", "http://c:3/v1/apps"]);
+  assertEquals(controls.current, "http://c:3");
+  await controls.send(fetcher, "/x", () => ({}));
+  assertEquals(asked.at(-1), "http://c:3/x"); // the one that answered is tried first
+  const taken = new ControlUrls("http://b:2,http://c:3");
+  await assertRejects(() => taken.send(fetcher, "/v1/apps", () => ({ method: "POST" })));
+  assertEquals(asked.at(-1), "http://b:2/v1/apps"); // b may have taken the POST: not resent
+  assertThrows(() => new ControlUrls("http://a:1,ftp://b"), ConfigError);
+  assertThrows(() => new ControlUrls(" , "), ConfigError);
 });

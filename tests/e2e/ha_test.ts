@@ -1,0 +1,225 @@
+/**
+ * No single point of failure, on a private HA infrastructure (scripts/ha):
+ * a 3-node RabbitMQ cluster, Redis with two replicas and three Sentinels,
+ * two gateways and two controls. Each fault runs under load.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { HaInfra } from "../helpers/ha.ts";
+import { byStatus, Load, sleep } from "../helpers/load.ts";
+import { freePort, ROOT, type Service, testHostNames, TestNetwork } from "../helpers/network.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+
+const HOSTNAME = "ha.dn.test";
+const infra = new HaInfra("ha", {
+  amqp: 5979,
+  amqps: 5980,
+  dist: 25979,
+  redis: 6689,
+  registry: 5355,
+}, {
+  amqp: [5981, 5983],
+  amqps: [5982, 5984],
+  dist: [25981, 25983],
+  redis: [6690, 6691, 6692],
+  sentinel: [26690, 26691, 26692],
+});
+let net: TestNetwork;
+let digest2 = "";
+const gateway2Port = freePort();
+const gateway2MetricsPort = freePort();
+const control2Port = freePort();
+
+Deno.test.beforeAll(async () => {
+  await infra.upHa();
+  net = new TestNetwork(testHostNames(), { stateDir: infra.stateDir, configSuffix: "-ha" });
+  await net.start();
+  const gateway2 = net.spawn("gateway", "gateway2", [], {
+    DN_GATEWAY_LISTEN: `127.0.0.1:${gateway2Port}`,
+    DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${gateway2MetricsPort}`,
+  });
+  const control2 = net.spawn("control", "control2", [], {
+    DN_CONTROL_LISTEN: `127.0.0.1:${control2Port}`,
+    DN_CONTROL_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+  });
+  await Promise.all([gateway2.waitFor("gateway listening"), control2.waitFor("amqp connected")]);
+  await net.deploy(`${ROOT}/apps/hello-world`, "ha", HOSTNAME);
+  digest2 = await net.buildAndPush(`${ROOT}/apps/hello-world`, "ha", 2);
+});
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await infra.downHa();
+});
+
+/** Milliseconds between each "amqp connection lost" and the next "amqp connected", per service. */
+async function reconnectGaps(since: number): Promise<Record<string, number>> {
+  const gaps: Record<string, number> = {};
+  for (const [key, service] of net.services) {
+    let lost = 0;
+    const text = await Deno.readTextFile(service.logFile).catch(() => "");
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("{")) continue;
+      const { time, msg } = JSON.parse(line) as { time: string; msg: string };
+      const at = Date.parse(time);
+      if (at < since) continue;
+      if (msg === "amqp connection lost, reconnecting" && lost === 0) lost = at;
+      if (msg === "amqp connected" && lost > 0) {
+        gaps[key] = Math.max(gaps[key] ?? 0, at - lost);
+        lost = 0;
+      }
+    }
+    if (lost > 0) gaps[key] = Infinity;
+  }
+  return gaps;
+}
+
+reliabilityTest("kill the RabbitMQ node every service uses", {
+  fault: "SIGKILL RabbitMQ node 1 of 3 (control, both gateways and 3 hosts are on it) while " +
+    "8 clients send GETs; `update` to v2 right after",
+  expected: "0 failed GETs; every service on another node within 1 s; the update command " +
+    "reaches every host over the broker",
+}, async (note) => {
+  const load = new Load(net, HOSTNAME, "/", 8);
+  await sleep(1000);
+  const killedAt = Date.now();
+  await infra.killRabbit(1);
+  const update = await net.api("POST", "/v1/apps/ha/update", { version: 2, digest: digest2 });
+  assertEquals(update.status, 200, JSON.stringify(update.body));
+  await net.waitForRunning("ha", 3);
+  await sleep(500);
+  const outcomes = await load.stop();
+  const gaps = await reconnectGaps(killedAt);
+  const worst = Math.max(...Object.values(gaps));
+  const commanded = net.hostNames.filter((host) =>
+    net.services.get(host)!.output.split("\n").some((line) =>
+      line.includes('"msg":"command"') && line.includes('"kind":"update"') &&
+      Date.parse(JSON.parse(line).time) >= killedAt
+    )
+  );
+  note(
+    `${outcomes.length} GETs ${JSON.stringify(byStatus(outcomes))}; reconnected after at most ` +
+      `${worst} ms (${JSON.stringify(gaps)}); update command received by ` +
+      `${commanded.length}/3 hosts`,
+  );
+  assertEquals(load.failures.length, 0, JSON.stringify(load.failures.slice(0, 5)));
+  assertEquals(Object.keys(gaps).length, net.services.size, JSON.stringify(gaps));
+  assert(worst < 1000, `reconnected after ${worst} ms`);
+  assertEquals(commanded.length, 3);
+});
+
+reliabilityTest("kill the Redis primary", {
+  fault: "SIGKILL the Redis primary (of 1 primary + 2 replicas, 3 Sentinels) while control " +
+    "creates an app every 50 ms and 8 clients send GETs",
+  expected: "a replica is promoted; control answers only 201 or 503, 503 no longer than the " +
+    "failover; every create answered 201 is there afterwards; 0 failed GETs",
+}, async (note) => {
+  const before = await infra.status();
+  assertEquals(before.replicas, 2);
+  const load = new Load(net, HOSTNAME, "/", 8);
+  const answers: { name: string; status: number; at: number }[] = [];
+  let running = true;
+  let killedAt = 0;
+  const creating = (async () => {
+    for (let i = 0; running; i++) {
+      const name = `ha-c${i}`;
+      const res = await net.api("POST", "/v1/apps", { name, hostname: `${name}.dn.test` })
+        .catch(() => ({ status: 0 }));
+      answers.push({ name, status: res.status, at: Date.now() });
+      await sleep(50);
+    }
+  })();
+  await sleep(1000);
+  killedAt = Date.now();
+  await infra.killRedis(Number(before.primary.split(":")[1]));
+  const deadline = Date.now() + 30_000;
+  while (
+    Date.now() < deadline && answers.filter((a) => a.at > killedAt && a.status === 201).length < 5
+  ) await sleep(100);
+  running = false;
+  await creating;
+  const outcomes = await load.stop();
+  const after = await infra.status();
+  const failed = answers.filter((a) => a.status !== 201);
+  const firstFailure = failed.find((a) => a.at > killedAt)?.at ?? killedAt;
+  const back = answers.find((a) => a.at > firstFailure && a.status === 201)?.at ?? Infinity;
+  const lastFailure = failed.at(-1)?.at ?? killedAt;
+  const listed = await net.api("GET", "/v1/apps");
+  const names = new Set((listed.body.apps as { name: string }[]).map((a) => a.name));
+  const lost = answers.filter((a) => a.status === 201 && !names.has(a.name)).map((a) => a.name);
+  note(
+    `primary ${before.primary} → ${after.primary}; creates ${
+      JSON.stringify(byStatus(answers as never))
+    }, 503 from ${firstFailure - killedAt} to ${lastFailure - killedAt} ms after the kill, ` +
+      `first success after ${back - killedAt} ms; ` +
+      `${lost.length} acknowledged creates lost; GETs ${JSON.stringify(byStatus(outcomes))}`,
+  );
+  assert(after.primary !== "" && after.primary !== before.primary, `primary ${after.primary}`);
+  assert(back < Infinity, "control never worked again");
+  assertEquals(failed.filter((a) => a.status !== 503), [], "only 503 while failing over");
+  assertEquals(lost, []);
+  assertEquals(load.failures.length, 0, JSON.stringify(load.failures.slice(0, 5)));
+});
+
+/** Sum of `dn_gateway_requests_total` of the gateway whose metrics are at `base`. */
+async function requestsServed(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return text.split("\n").filter((line) => line.startsWith("dn_gateway_requests_total{"))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+}
+
+reliabilityTest("kill a gateway", {
+  fault: "SIGKILL one of two gateways while 8 clients send GETs to the other",
+  expected: "the other gateway's clients see nothing (0 failed GETs); before the kill, the " +
+    "two gateways' request counters add up to the requests sent to both",
+}, async (note) => {
+  const bases = [
+    `http://127.0.0.1:${net.gatewayMetricsPort}`,
+    `http://127.0.0.1:${gateway2MetricsPort}`,
+  ];
+  const before = (await Promise.all(bases.map(requestsServed))).reduce((a, b) => a + b);
+  for (let i = 0; i < 30; i++) {
+    assertEquals((await net.gateway(HOSTNAME, "/")).status, 200);
+    assertEquals((await net.gateway(HOSTNAME, "/", {}, gateway2Port)).status, 200);
+  }
+  const after = (await Promise.all(bases.map(requestsServed))).reduce((a, b) => a + b);
+  const load = new Load(net, HOSTNAME, "/", 8, 200_000, "GET", gateway2Port);
+  await sleep(1000);
+  await net.services.get("gateway")!.stop("SIGKILL");
+  await sleep(3000);
+  const outcomes = await load.stop();
+  note(
+    `counters rose by ${after - before} for 60 requests; the other gateway: ${outcomes.length} ` +
+      `GETs ${JSON.stringify(byStatus(outcomes))}`,
+  );
+  assertEquals(after - before, 60);
+  assertEquals(load.failures.length, 0, JSON.stringify(load.failures.slice(0, 5)));
+});
+
+reliabilityTest("kill a control", {
+  fault: "SIGKILL one of two controls; the CLI's controlUrl lists both",
+  expected: "the CLI goes to the other control and works (status and a stop/start)",
+}, async (note) => {
+  const control = net.services.get("control") as Service;
+  await control.stop("SIGKILL");
+  const urls = `${net.controlUrl},http://127.0.0.1:${control2Port}`;
+  const status = await net.cli(["status", "ha"], ROOT, { DN_CONTROL_URL: urls });
+  note(`dn status with the first control dead: exit ${status.code}`);
+  assertEquals(status.code, 0, status.stderr);
+  assert(status.stdout.includes("ha"), status.stdout);
+});
+
+reliabilityTest("restart every killed node", {
+  fault: "scripts/ha up after the kills above (RabbitMQ node 1, the old Redis primary)",
+  expected: "the RabbitMQ node rejoins (3 of 3 running), the old primary comes back as a " +
+    "replica (Sentinel counts 2), with no manual step",
+}, async (note) => {
+  const started = Date.now();
+  await infra.upHa();
+  let status = await infra.status();
+  const deadline = Date.now() + 60_000;
+  while ((status.rabbitNodes !== 3 || status.replicas !== 2) && Date.now() < deadline) {
+    await sleep(500);
+    status = await infra.status();
+  }
+  note(`whole again after ${Date.now() - started} ms: ${JSON.stringify(status)}`);
+  assertEquals([status.rabbitNodes, status.replicas], [3, 2]);
+});

@@ -1,0 +1,106 @@
+/**
+ * A private infrastructure without a single point (scripts/ha on top of a
+ * {@link PrivateInfra}): a 3-node RabbitMQ cluster, a Redis primary with two
+ * replicas and three Sentinels, with ways to kill any of them.
+ *
+ * @module
+ */
+
+import { type InfraPorts, PrivateInfra } from "./infra.ts";
+import { ROOT } from "./network.ts";
+
+/** Ports of the HA parts (three each; RabbitMQ node 1 is the PrivateInfra's). */
+export interface HaPorts {
+  /** AMQP, AMQPS and dist ports of RabbitMQ nodes 2 and 3. */
+  amqp: [number, number];
+  amqps: [number, number];
+  dist: [number, number];
+  redis: [number, number, number];
+  sentinel: [number, number, number];
+}
+
+/** What scripts/ha status reports. */
+export interface HaStatus {
+  rabbitNodes: number;
+  primary: string;
+  replicas: number;
+}
+
+/** Runs a command, failing with its output. */
+async function run(cmd: string, args: string[], env: Record<string, string>): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed:\n${text}`);
+  return text;
+}
+
+/** Sends `signal` to the pid in `file` and waits until that process is gone. */
+export async function killPidFile(file: string, signal: Deno.Signal = "SIGKILL"): Promise<void> {
+  const pid = Number(Deno.readTextFileSync(file).trim());
+  Deno.kill(pid, signal);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      Deno.kill(pid, "SIGCONT");
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${file}: process ${pid} did not stop`);
+}
+
+/** The HA infrastructure of one test file. */
+export class HaInfra extends PrivateInfra {
+  /** Describes (does not start) the infrastructure. */
+  constructor(name: string, ports: InfraPorts, readonly ha: HaPorts) {
+    super(name, ports);
+  }
+
+  /** Environment of scripts/infra and scripts/ha. */
+  override env(): Record<string, string> {
+    return {
+      ...super.env(),
+      DN_HA_AMQP_PORTS: this.ha.amqp.join(","),
+      DN_HA_AMQPS_PORTS: this.ha.amqps.join(","),
+      DN_HA_DIST_PORTS: this.ha.dist.join(","),
+      DN_HA_REDIS_PORTS: this.ha.redis.join(","),
+      DN_HA_SENTINEL_PORTS: this.ha.sentinel.join(","),
+    };
+  }
+
+  /** Starts (or restarts what is down) and returns scripts/ha's status output. */
+  async upHa(): Promise<string> {
+    return await run(`${ROOT}/scripts/ha`, ["up"], this.env());
+  }
+
+  /** Stops the HA parts and scripts/infra's. */
+  async downHa(): Promise<void> {
+    await run(`${ROOT}/scripts/ha`, ["down"], this.env());
+    await this.down();
+  }
+
+  /** Cluster members running, the primary and its connected replicas. */
+  async status(): Promise<HaStatus> {
+    const text = await run("bash", ["-c", `"${ROOT}/scripts/ha" status || true`], this.env());
+    return {
+      rabbitNodes: Number(/rabbitmq: (\d+) of 3/.exec(text)?.[1] ?? 0),
+      primary: /primary (\S+),/.exec(text)?.[1] ?? "",
+      replicas: Number(/, (\d+) replicas/.exec(text)?.[1] ?? 0),
+    };
+  }
+
+  /** SIGKILLs RabbitMQ node `k` (1-3). */
+  async killRabbit(k: number): Promise<void> {
+    const dir = k === 1 ? "rabbitmq" : `rabbitmq-${k}`;
+    await killPidFile(`${this.stateDir}/${dir}/rabbitmq.pid`);
+  }
+
+  /** SIGKILLs the Redis node listening on `port`; returns its node number (1-3). */
+  async killRedis(port: number): Promise<number> {
+    const k = this.ha.redis.indexOf(port as never) + 1;
+    if (k === 0) throw new Error(`no redis node on port ${port}`);
+    await killPidFile(`${this.stateDir}/ha-redis-${k}/redis.pid`);
+    return k;
+  }
+}
