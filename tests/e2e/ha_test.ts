@@ -36,6 +36,7 @@ Deno.test.beforeAll(async () => {
   const gateway2 = net.spawn("gateway", "gateway2", [], {
     DN_GATEWAY_LISTEN: `127.0.0.1:${gateway2Port}`,
     DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${gateway2MetricsPort}`,
+    DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
   });
   const control2 = net.spawn("control", "control2", [], {
     DN_CONTROL_LISTEN: `127.0.0.1:${control2Port}`,
@@ -115,15 +116,16 @@ reliabilityTest("kill the Redis primary", {
   const before = await infra.status();
   assertEquals(before.replicas, 2);
   const load = new Load(net, HOSTNAME, "/", 8);
-  const answers: { name: string; status: number; at: number }[] = [];
+  const answers: { name: string; status: number; at: number; ms: number }[] = [];
   let running = true;
   let killedAt = 0;
   const creating = (async () => {
     for (let i = 0; running; i++) {
       const name = `ha-c${i}`;
+      const sent = performance.now();
       const res = await net.api("POST", "/v1/apps", { name, hostname: `${name}.dn.test` })
         .catch(() => ({ status: 0 }));
-      answers.push({ name, status: res.status, at: Date.now() });
+      answers.push({ name, status: res.status, at: Date.now(), ms: performance.now() - sent });
       await sleep(50);
     }
   })();
@@ -142,13 +144,17 @@ reliabilityTest("kill the Redis primary", {
   const firstFailure = failed.find((a) => a.at > killedAt)?.at ?? killedAt;
   const back = answers.find((a) => a.at > firstFailure && a.status === 201)?.at ?? Infinity;
   const lastFailure = failed.at(-1)?.at ?? killedAt;
+  const acked = answers.filter((a) => a.at < killedAt && a.status === 201).map((a) => a.ms).sort(
+    (a, b) => a - b,
+  );
   const listed = await net.api("GET", "/v1/apps");
   const names = new Set((listed.body.apps as { name: string }[]).map((a) => a.name));
   const lost = answers.filter((a) => a.status === 201 && !names.has(a.name)).map((a) => a.name);
   note(
-    `primary ${before.primary} → ${after.primary}; creates ${
-      JSON.stringify(byStatus(answers as never))
-    }, 503 from ${firstFailure - killedAt} to ${lastFailure - killedAt} ms after the kill, ` +
+    `primary ${before.primary} → ${after.primary}; a create (with WAIT 1) took ` +
+      `${acked[acked.length >> 1]?.toFixed(1)} ms (median); creates ${
+        JSON.stringify(byStatus(answers as never))
+      }, 503 from ${firstFailure - killedAt} to ${lastFailure - killedAt} ms after the kill, ` +
       `first success after ${back - killedAt} ms; ` +
       `${lost.length} acknowledged creates lost; GETs ${JSON.stringify(byStatus(outcomes))}`,
   );
