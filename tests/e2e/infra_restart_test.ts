@@ -33,6 +33,7 @@ Deno.test.beforeAll(async () => {
   const gateway = net.spawn("gateway", "gateway-broker-only", ["--config", brokerOnly], {
     DN_GATEWAY_LISTEN: `127.0.0.1:${brokerOnlyPort}`,
     DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+    DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
   });
   await gateway.waitFor("gateway listening");
   await gateway.waitFor("amqp connected");
