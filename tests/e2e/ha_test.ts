@@ -252,6 +252,17 @@ reliabilityTest("kill a control", {
   assert(status.stdout.includes("ha"), status.stdout);
 });
 
+reliabilityTest("an Erlang node with another cookie", {
+  fault:
+    "rabbitmqctl (an Erlang node) with a cookie of its own asks RabbitMQ node 2 for its status",
+  expected: "refused, and the node logs the rejected connection attempt",
+}, async (note) => {
+  const { refused, logged } = await infra.foreignCookie(2);
+  note(`refused: ${refused}; node 2 logged: ${logged.replace(/^.*\[error\] <[^>]*> /, "")}`);
+  assert(refused, "the foreign node was let in");
+  assert(logged.includes("rejected"), `node 2 logged: ${logged}`);
+});
+
 reliabilityTest("restart every killed node", {
   fault: "scripts/ha up after the kills above (RabbitMQ node 1, the old Redis primary)",
   expected: "the RabbitMQ node rejoins (3 of 3 running), the old primary comes back as a " +

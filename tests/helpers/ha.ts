@@ -96,6 +96,42 @@ export class HaInfra extends PrivateInfra {
     await killPidFile(`${this.stateDir}/${dir}/rabbitmq.pid`);
   }
 
+  /**
+   * Tries to reach RabbitMQ node `k` as an Erlang node with another cookie
+   * (rabbitmqctl, itself an Erlang node, from a home of its own); returns
+   * whether it was refused and the node's log line saying so ("" if none).
+   */
+  async foreignCookie(k: number): Promise<{ refused: boolean; logged: string }> {
+    const home = await Deno.makeTempDir();
+    const name = k === 1 ? this.env().DN_AMQP_NODE : this.env().DN_AMQP_NODE.replace("@", `${k}@`);
+    const logFile = `${this.stateDir}/${k === 1 ? "rabbitmq" : `rabbitmq-${k}`}/log/${name}.log`;
+    const logLength = (await Deno.readTextFile(logFile)).length;
+    try {
+      await Deno.writeTextFile(`${home}/.erlang.cookie`, crypto.randomUUID().replaceAll("-", ""), {
+        mode: 0o400,
+      });
+      const out = await new Deno.Command("/usr/lib/rabbitmq/bin/rabbitmqctl", {
+        args: ["-n", name, "-q", "status"],
+        env: {
+          HOME: home,
+          RABBITMQ_CTL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
+          ERL_EPMD_ADDRESS: "127.0.0.1",
+        },
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      let logged = "";
+      for (let i = 0; i < 50 && logged === ""; i++) { // the node writes its log a little later
+        const added = (await Deno.readTextFile(logFile)).slice(logLength);
+        logged = added.split("\n").find((line) => line.includes("Connection attempt")) ?? "";
+        if (logged === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      return { refused: !out.success, logged };
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  }
+
   /** SIGKILLs the Redis node listening on `port`; returns its node number (1-3). */
   async killRedis(port: number): Promise<number> {
     const k = this.ha.redis.indexOf(port as never) + 1;
