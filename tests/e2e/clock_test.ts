@@ -101,6 +101,7 @@ reliabilityTest("clocks: hosts 3 minutes ahead and behind answer on the broker p
   const gateway = net.spawn("gateway", "gateway-broker-only", ["--config", file], {
     DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
     DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+    DN_GATEWAY_HTTPS_LISTEN: "127.0.0.1:0", // beside the network's own gateway
   });
   try {
     await gateway.waitFor("gateway listening");

@@ -10,6 +10,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { type CliResult, infraConfig, ROOT, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
+import { httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
 
 const NAME = `secrets-${crypto.randomUUID().slice(0, 6)}`;
 const HOSTNAME = `${NAME}.dn.test`;
@@ -17,6 +18,8 @@ let net: TestNetwork;
 let dir: string;
 /** Every CLI run, labelled, for the final search. */
 const cliRuns: [string, CliResult][] = [];
+/** A line of the HTTPS certificate's private key, once set. */
+let certKeyLine = "";
 /** Secrets the test invents for the error paths. */
 const WRONG = {
   token: `wrong-token-${crypto.randomUUID()}`,
@@ -138,6 +141,7 @@ reliabilityTest("secrets: a service with wrong AMQP and Redis passwords logs nei
     DN_REDIS_URL: redis.toString(),
     DN_GATEWAY_LISTEN: `127.0.0.1:${freePort()}`,
     DN_GATEWAY_METRICS_LISTEN: "127.0.0.1:0", // beside the network's own gateway
+    DN_GATEWAY_HTTPS_LISTEN: "127.0.0.1:0",
   });
   await gateway.waitFor("amqp connect failed");
   // The gateway gives Redis 10 s at start-up, then logs why it goes on without.
@@ -154,15 +158,38 @@ reliabilityTest("secrets: a service with wrong AMQP and Redis passwords logs nei
 });
 
 reliabilityTest("secrets: no service log and no CLI output holds a secret", {
-  fault: "dn create/start/list/status/stop/start, GET/POST (inline and Redis-borne bodies), " +
+  fault:
+    "dn create/start/certs set/list/status/stop/start, GET/POST (inline and Redis-borne bodies), HTTPS, " +
     "wrong-token API calls, all at debug level",
-  expected: "no token, registry, AMQP or Redis password (plain, URL- or base64-encoded) " +
+  expected:
+    "no token, registry, AMQP or Redis password, nor certificate key (plain, URL- or base64-encoded) " +
     "in any service log or CLI output",
 }, async (note) => {
   const created = await dn("create", ["create"]);
   assertEquals(created.code, 0, created.stderr);
   assertEquals((await dn("start", ["start"])).code, 0);
   await net.waitForApp(HOSTNAME, (res) => res.status === 200, 60_000);
+  // An HTTPS certificate: its private key is a secret too.
+  const ca = await makeCa(dir);
+  const cert = await issueCert(dir, ca, HOSTNAME);
+  certKeyLine = (await Deno.readTextFile(cert.key)).split("\n")[1];
+  const set = await dn("certs set", [
+    "certs",
+    "set",
+    HOSTNAME,
+    "--cert",
+    cert.cert,
+    "--key",
+    cert.key,
+  ]);
+  assertEquals(set.code, 0, set.stderr);
+  await dn("certs list", ["certs", "list", "--json"]);
+  const secure = await httpsGet(net.gatewayHttpsPort, HOSTNAME, await Deno.readTextFile(ca.cert))
+    .catch(async () => {
+      await new Promise((r) => setTimeout(r, 500)); // the gateway hears of it within ms
+      return await httpsGet(net.gatewayHttpsPort, HOSTNAME, await Deno.readTextFile(ca.cert));
+    });
+  assertEquals(secure.status, 200);
   for (let i = 0; i < 10; i++) {
     const res = await net.gateway(HOSTNAME, `/secrets?i=${i}`);
     assertEquals(res.status, 200);
@@ -190,7 +217,7 @@ reliabilityTest("secrets: no service log and no CLI output holds a secret", {
   assertEquals((await dn("remove", ["remove"])).code, 0);
   await new Promise((r) => setTimeout(r, 500)); // let hosts log the removal
 
-  const secrets = { ...realSecrets(), ...WRONG };
+  const secrets = { ...realSecrets(), ...WRONG, "certificate key": certKeyLine };
   // The search finds a secret inside an X-Registry-Auth-like value, at any offset.
   for (const prefix of ["", "u", "us"]) {
     const auth = btoa(JSON.stringify({ username: prefix, password: WRONG.registryPassword }));
