@@ -24,24 +24,22 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/** `openssl req` arguments for a new unencrypted ECDSA P-256 key written to `keyFile`. */
+function newKey(keyFile: string, subject: string): string[] {
+  return "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes".split(" ")
+    .concat(["-keyout", keyFile, "-subj", subject]);
+}
+
 /** Makes a CA (EC P-256) in `dir`: `ca.pem`, `ca.key`. */
 export async function makeCa(dir: string, name = "dn test CA"): Promise<CertFiles> {
   await openssl([
     "req",
     "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ca.key",
+    ...newKey("ca.key", `/CN=${name}`),
     "-out",
     "ca.pem",
     "-days",
     "30",
-    "-subj",
-    `/CN=${name}`,
   ], dir);
   return { cert: `${dir}/ca.pem`, key: `${dir}/ca.key` };
 }
@@ -59,21 +57,10 @@ export async function issueCert(
   san = `DNS:${hostname}`,
 ): Promise<CertFiles> {
   await Deno.writeTextFile(`${dir}/${file}.ext`, `subjectAltName=${san}\n`);
-  await openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    `${file}.key`,
-    "-out",
-    `${file}.csr`,
-    "-subj",
-    `/CN=${hostname}`,
-  ], dir);
+  await openssl(
+    ["req", "-new", ...newKey(`${file}.key`, `/CN=${hostname}`), "-out", `${file}.csr`],
+    dir,
+  );
   await openssl([
     "x509",
     "-req",
