@@ -11,7 +11,7 @@
 # - --allow-read: the configuration directories only ($DN_STATE_DIR/config,
 #   /etc/dn) and the local CA certificate scripts/infra generates
 #   ($DN_STATE_DIR/tls/ca.pem, public; not the keys beside it), so `*File`
-#   secrets and other amqpCaFile paths must live there too; hosts
+#   secrets and other amqpCaFile and acmeCaFile paths must live there too; hosts
 #   and the CLI also open the Docker socket, which needs read and write on it.
 #   The CLI reads app directories wherever the user keeps them, so it reads
 #   everything. npm packages load without read permission, and so do the
