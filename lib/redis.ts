@@ -38,17 +38,20 @@ export interface RedisOptions {
 }
 
 /**
- * Where to connect: the URL's address, or with Sentinels the primary they
- * name, with the URL's credentials and database (Sentinels take the same
- * password).
+ * What ioredis connects with: the URL itself, or with Sentinels their
+ * addresses and the URL's credentials, database and TLS (Sentinels take the
+ * same password and TLS).
  */
-function target(options: RedisOptions): string | IoRedisOptions {
+export function redisConnection(options: RedisOptions): string | IoRedisOptions {
   const sentinels = options.sentinels ?? [];
   if (sentinels.length === 0) return options.url;
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(options.url);
   } catch {
+    // reported below, without the URL (it holds the password)
+  }
+  if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:")) {
     throw new ConfigError("redisUrl must be a redis:// or rediss:// URL");
   }
   const db = url.pathname.replace(/^\//, "") || "0";
@@ -84,7 +87,7 @@ export function redisTarget(
 
 /** Creates a Redis client that keeps reconnecting forever. */
 export function connectRedis(options: RedisOptions): Redis {
-  const where = target(options);
+  const where = redisConnection(options);
   const shown = typeof where === "string"
     ? redactUrl(where)
     : `sentinels ${(options.sentinels ?? []).map((s) => `${s.host}:${s.port}`).join(",")}`;

@@ -7,6 +7,10 @@ import { assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts"
 import { ConfigError, loadConfig, parseAmqpUrls, parseSentinels } from "../../lib/config.ts";
 import { brokerUrls } from "../../lib/amqp.ts";
 import { ControlUrls } from "../../cli/control_urls.ts";
+import { redisConnection } from "../../lib/redis.ts";
+import { Logger } from "../../lib/log.ts";
+
+const log = new Logger("test", "error");
 
 const A = "amqp://dn-host:pw-Secret-1@10.0.0.1:5672/dn";
 const B = "amqps://dn-host:pw-Secret-1@10.0.0.2:5671/dn";
@@ -95,4 +99,31 @@ Deno.test("the CLI tries the next control only when it cannot connect", async ()
   assertEquals(asked.at(-1), "http://b:2/v1/apps"); // b may have taken the POST: not resent
   assertThrows(() => new ControlUrls("http://a:1,ftp://b"), ConfigError);
   assertThrows(() => new ControlUrls(" , "), ConfigError);
+});
+
+Deno.test("with Sentinels, redisUrl gives the password, database and TLS", () => {
+  const sentinels = [{ host: "127.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 26380 }];
+  assertEquals(
+    redisConnection({ url: "redis://:p@127.0.0.1:6379/1", name: "x", log }),
+    "redis://:p@127.0.0.1:6379/1",
+  );
+  const options = redisConnection({
+    url: "rediss://:pa%40ss-Secret-2@ignored:1/3",
+    sentinels,
+    sentinelName: "net",
+    name: "x",
+    log,
+  }) as Record<string, unknown>;
+  assertEquals(
+    [options.name, options.password, options.sentinelPassword, options.db, options.sentinels],
+    ["net", "pa@ss-Secret-2", "pa@ss-Secret-2", 3, sentinels],
+  );
+  assertEquals([options.tls, options.enableTLSForSentinelMode], [{}, true]);
+  for (const url of ["http://:x-Secret-2@h/1", "redis://h/db", "not a url"]) {
+    const error = assertThrows(
+      () => redisConnection({ url, sentinels, name: "x", log }),
+      ConfigError,
+    );
+    assertEquals(error.message.includes("Secret"), false);
+  }
 });
