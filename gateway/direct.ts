@@ -237,13 +237,15 @@ export class DirectClient {
    * POST/PATCH whose upstream failed after it was sent); null when none took
    * it and the body can still go the broker path. A failure of the client's
    * body is raised as its HttpError (408, 413, 400). `onPath` hears which
-   * path answered.
+   * path answered. With `upgrade` (`websocket`) the request asks for that
+   * upgrade, and a 101 hands over the connection (`reply.upgraded`).
    */
   async call(
     app: string,
     head: RequestHead,
     body: ClientBody,
     onPath?: (path: DirectPath) => void,
+    upgrade?: string,
   ): Promise<UpstreamResult | null> {
     const idempotent = !AT_MOST_ONCE_METHODS.has(head.method);
     const tried = new Set<string>();
@@ -261,7 +263,7 @@ export class DirectClient {
         let reply: StreamedReply;
         if (route.container) {
           timeouts.connectMs = CONTAINER_CONNECT_MS;
-          reply = await toContainer(this.pool, route.container, head, body, timeouts);
+          reply = await toContainer(this.pool, route.container, head, body, timeouts, upgrade);
           onPath?.("container");
         } else {
           const answer = await toHost(
@@ -272,6 +274,7 @@ export class DirectClient {
             head,
             body,
             timeouts,
+            upgrade,
           );
           if (!answer.ok) {
             const next = this.#hostRefused(app, route.host, answer.status, idempotent, body);
@@ -281,6 +284,7 @@ export class DirectClient {
           reply = answer.reply;
           onPath?.("host");
         }
+        body.answered();
         counted = false; // the count now lasts as long as the body
         return { ok: true, reply: this.#counted(reply, target.endpoint) };
       } catch (e) {

@@ -69,6 +69,7 @@ const handler = createGatewayHandler({
   rpc,
   direct: direct ?? undefined,
   onUpstream: (path) => metrics.upstream(path),
+  onWebSocket: (open) => metrics.webSocket(open),
   bodies: new BodyStore(redis, config.redisPrefix),
   log,
   inlineBodyLimit: config.inlineBodyLimit,

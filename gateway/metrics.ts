@@ -61,6 +61,8 @@ export class GatewayMetrics {
   readonly #apps = new Map<string, AppSeries>();
   readonly #inFlight: GaugeChild;
   readonly #upstream: Record<UpstreamPath, CounterChild>;
+  readonly #webSockets: CounterChild;
+  readonly #webSocketsOpen: GaugeChild;
 
   /** Registers the metrics on `registry`. */
   constructor(registry: Registry, readonly sources: GatewayMetricsSources) {
@@ -87,6 +89,14 @@ export class GatewayMetrics {
         "host (HTTP to a host) or broker (RabbitMQ).",
       ["path"],
     );
+    this.#webSockets = registry.counter(
+      "dn_gateway_websockets_total",
+      "WebSocket connections relayed to apps (after the app's 101).",
+    ).labels();
+    this.#webSocketsOpen = registry.gauge(
+      "dn_gateway_websockets_open",
+      "WebSocket connections being relayed now.",
+    ).labels();
     this.#upstream = {
       container: upstream.labels("container"),
       host: upstream.labels("host"),
@@ -115,6 +125,12 @@ export class GatewayMetrics {
   /** Counts one request sent on to a host by `path`. */
   upstream(path: UpstreamPath): void {
     this.#upstream[path].value++;
+  }
+
+  /** Counts a WebSocket relay opening (true) or closing (false). */
+  webSocket(open: boolean): void {
+    if (open) this.#webSockets.value++;
+    this.#webSocketsOpen.value += open ? 1 : -1;
   }
 
   /** Counts one answered request (also used by tests). */

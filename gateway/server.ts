@@ -41,6 +41,7 @@ import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
 import { challengeAnswer } from "./acme_challenge.ts";
 import type { ChallengeStore } from "../lib/acme_challenges.ts";
 import type { GatewayRpc } from "./rpc.ts";
+import { isWebSocketUpgrade, proxyWebSocket, type WebSocketEvents } from "./websocket.ts";
 
 /** What the handler needs. */
 export interface GatewayDeps {
@@ -50,6 +51,8 @@ export interface GatewayDeps {
   direct?: DirectClient;
   /** Told which path each request sent on to a host took (metrics). */
   onUpstream?: (path: UpstreamPath) => void;
+  /** Told when a WebSocket relay opens (true) and closes (false) (metrics). */
+  onWebSocket?: WebSocketEvents;
   bodies: BodyStore;
   log: Logger;
   inlineBodyLimit: number;
@@ -267,7 +270,19 @@ export function createGatewayHandler(
         deadline: Date.now() + timeoutMs,
       };
       let result: UpstreamResult | null = null;
-      if (direct) result = await direct.call(app.name, head, body, deps.onUpstream);
+      if (isWebSocketUpgrade(req)) {
+        const events = deps.onWebSocket ?? (() => {});
+        const upgraded = direct && await proxyWebSocket(req, app.name, head, body, direct, events);
+        if (upgraded instanceof Response) return upgraded;
+        if (!upgraded) {
+          return problem(
+            503,
+            `no direct route to ${app.name}: WebSockets cannot take the broker path`,
+            requestId,
+          );
+        }
+        result = upgraded;
+      } else if (direct) result = await direct.call(app.name, head, body, deps.onUpstream);
       if (result === null) {
         deps.onUpstream?.("broker");
         result = await viaBroker(app.name, head, await body.bytes(), timeoutMs);

@@ -15,12 +15,13 @@
 import {
   decodeResponse,
   encodeEnvelope,
+  ENVELOPE_HEADER,
   EnvelopeError,
   type HeaderList,
   type RequestHead,
 } from "../lib/envelope.ts";
 import type { Http1Pool, StreamResponse, StreamTimeouts } from "../lib/http1.ts";
-import { UpstreamBadResponseError } from "../lib/http1.ts";
+import { latin1Decode, UpstreamBadResponseError } from "../lib/http1.ts";
 import type { Endpoint } from "../lib/routes.ts";
 import { prefixed, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
 import type { ClientBody } from "./client_body.ts";
@@ -37,23 +38,23 @@ export interface StreamedReply {
   upgraded?: StreamResponse["upgraded"];
 }
 
-/** Sends the request straight to the app's container at `to`. */
+/** Sends the request straight to the app's container at `to` (asking for `upgrade`, if set). */
 export async function toContainer(
   pool: Http1Pool,
   to: { address: string; port: number },
   head: RequestHead,
   body: ClientBody,
   timeouts: StreamTimeouts,
+  upgrade?: string,
 ): Promise<StreamedReply> {
-  const response = await pool.exchange(to.address, to.port, {
+  return await pool.exchange(to.address, to.port, {
     method: head.method,
     url: head.url,
     headers: head.headers,
     body: body.empty ? null : body,
     length: body.length,
+    upgrade,
   }, timeouts);
-  body.answered();
-  return response;
 }
 
 /** What a host's direct listener answered: the app's reply, or the host's own status. */
@@ -61,7 +62,11 @@ export type HostAnswer =
   | { ok: true; reply: StreamedReply }
   | { ok: false; status: number };
 
-/** Sends the request as an envelope to the host's direct listener at `host`. */
+/**
+ * Sends the request as an envelope to the host's direct listener at `host`.
+ * An upgrade is a GET asking the host for it, the envelope's head in the
+ * `dn-envelope` header (base64): the host relays the upgraded connection.
+ */
 export async function toHost(
   pool: Http1Pool,
   host: Endpoint,
@@ -70,8 +75,27 @@ export async function toHost(
   head: RequestHead,
   body: ClientBody,
   timeouts: StreamTimeouts,
+  upgrade?: string,
 ): Promise<HostAnswer> {
   const envelopeHead = encodeEnvelope(head, new Uint8Array(0));
+  if (upgrade !== undefined) {
+    const response = await pool.exchange(host.address, host.port, {
+      method: "GET",
+      url: `/v1/requests/${app}`,
+      headers: [
+        ["host", host.endpoint],
+        ["authorization", authorization],
+        [ENVELOPE_HEADER, btoa(latin1Decode(envelopeHead))],
+        ["sec-websocket-key", btoa(latin1Decode(crypto.getRandomValues(new Uint8Array(16))))],
+        ["sec-websocket-version", "13"],
+      ],
+      body: null,
+      length: 0,
+      upgrade,
+    }, timeouts);
+    if (response.upgraded) return { ok: true, reply: response };
+    return await hostReply(head, response);
+  }
   const response = await pool.exchange(host.address, host.port, {
     method: "POST",
     url: `/v1/requests/${app}`,
@@ -83,11 +107,15 @@ export async function toHost(
     body: prefixed(envelopeHead, body.empty ? null : body),
     length: body.length === null ? null : envelopeHead.length + body.length,
   }, timeouts);
+  return await hostReply(head, response);
+}
+
+/** What a host's answer to the request `head` means: the app's reply in its envelope, or the host's status. */
+async function hostReply(head: RequestHead, response: StreamResponse): Promise<HostAnswer> {
   if (response.status !== 200) {
     await response.body?.cancel();
     return { ok: false, status: response.status };
   }
-  body.answered();
   if (response.body === null) throw new UpstreamBadResponseError("host sent no envelope");
   try {
     const { head: bytes, rest } = await splitPrefixedHead(response.body, MAX_ENVELOPE_HEAD);

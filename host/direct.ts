@@ -18,6 +18,9 @@
  *   before answering (it may have run: only an idempotent request may go to
  *   another host);
  * - 504: the deadline passed, before or while the app ran the request;
+ * - `GET` with `Upgrade: websocket` and the envelope head in `dn-envelope`
+ *   (base64): the app's 101 upgrades this connection and the host relays
+ *   messages between it and the app's (lib/websocket.ts);
  * - 400 bad envelope, 401 bad token, 404 other paths, 405 other methods,
  *   408 envelope head not received in time. The gateway enforces the app's
  *   body limit; the request token is what lets it here.
@@ -25,13 +28,15 @@
  * @module
  */
 
-import { decodeRequest, encodeEnvelope } from "../lib/envelope.ts";
+import { decodeRequest, encodeEnvelope, ENVELOPE_HEADER } from "../lib/envelope.ts";
+import { latin1Encode } from "../lib/http1.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { tokenChecker } from "../lib/token.ts";
 import { piecesOf, prefixedStream, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
-import { proxyToContainer, type StreamedRequest } from "./proxy.ts";
+import { isWebSocketUpgrade, relayWebSocket } from "../lib/websocket.ts";
+import { proxyToContainer, type StreamedRequest, type StreamOutcome } from "./proxy.ts";
 import type { RequestServer } from "./requests.ts";
 
 /** Options of {@link serveDirectRequests}. */
@@ -102,6 +107,47 @@ async function readRequest(req: Request, timeoutMs: number): Promise<StreamedReq
   return { head, body, length };
 }
 
+/** An upgrade request: its envelope head comes in a header (HttpError 400 when broken). */
+function upgradeRequest(req: Request): StreamedRequest {
+  const encoded = req.headers.get(ENVELOPE_HEADER);
+  if (encoded === null) {
+    throw new HttpError(400, `an upgrade needs its envelope in ${ENVELOPE_HEADER}`);
+  }
+  try {
+    const { head } = decodeRequest(latin1Encode(atob(encoded)));
+    return { head, body: null, length: 0, upgrade: "websocket" };
+  } catch (e) {
+    throw new HttpError(400, `invalid ${ENVELOPE_HEADER}: ${errorMessage(e)}`);
+  }
+}
+
+/** The answer to the gateway: the app's (in an envelope, or upgraded and relayed), or why not. */
+function answer(req: Request, app: string, outcome: StreamOutcome): Response {
+  switch (outcome.kind) {
+    case "response": {
+      const { status, headers, body, upgraded } = outcome.response;
+      if (upgraded) {
+        const protocol = headers.find(([name]) => name === "sec-websocket-protocol")?.[1];
+        const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });
+        relayWebSocket(socket, upgraded, { onClose: () => {} });
+        return response;
+      }
+      const head = encodeEnvelope({ status, headers }, new Uint8Array(0));
+      return new Response(prefixedStream(head, body), { headers: ENVELOPE_TYPE });
+    }
+    case "reply": {
+      const envelope = encodeEnvelope(outcome.reply.head, outcome.reply.body);
+      return new Response(envelope as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
+    }
+    case "not served":
+      return text(421, `${app} is not served here`);
+    case "dropped":
+      return text(502, `${app} failed during the request`);
+    case "expired":
+      return text(504, "deadline passed");
+  }
+}
+
 /** Starts the listener; returns the server (shut it down on exit). */
 export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpServer {
   const { requests, log } = options;
@@ -116,9 +162,9 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
       await req.body?.cancel().catch(() => {});
       return text(404, "no such path");
     }
-    if (req.method !== "POST") {
+    if (req.method !== "POST" && !isWebSocketUpgrade(req)) {
       await req.body?.cancel().catch(() => {});
-      return text(405, "POST only");
+      return text(405, "POST only (GET to upgrade)");
     }
     if (!checkToken(req.headers.get("authorization"))) {
       await req.body?.cancel().catch(() => {});
@@ -133,26 +179,12 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
       return text(421, `${app} may be stale here`);
     }
     try {
-      const request = await readRequest(req, options.headTimeoutMs);
+      const request = isWebSocketUpgrade(req)
+        ? upgradeRequest(req)
+        : await readRequest(req, options.headTimeoutMs);
       if (Date.now() > request.head.deadline) return text(504, "deadline passed");
       const outcome = await proxyToContainer(requests, app, request, options.idleTimeoutMs);
-      switch (outcome.kind) {
-        case "response": {
-          const { status, headers, body } = outcome.response;
-          const head = encodeEnvelope({ status, headers }, new Uint8Array(0));
-          return new Response(prefixedStream(head, body), { headers: ENVELOPE_TYPE });
-        }
-        case "reply": {
-          const envelope = encodeEnvelope(outcome.reply.head, outcome.reply.body);
-          return new Response(envelope as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
-        }
-        case "not served":
-          return text(421, `${app} is not served here`);
-        case "dropped":
-          return text(502, `${app} failed during the request`);
-        case "expired":
-          return text(504, "deadline passed");
-      }
+      return answer(req, app, outcome);
     } catch (e) {
       if (e instanceof HttpError) {
         log.warn("refused invalid direct request", { app, error: e.message });

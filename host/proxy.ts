@@ -39,6 +39,8 @@ export interface StreamedRequest {
   body: AsyncIterable<Uint8Array> | null;
   /** Declared body length; null when unknown. */
   length: number | null;
+  /** A protocol to upgrade to (`websocket`): a 101 hands over the connection. */
+  upgrade?: string;
 }
 
 /** Sends `request` to `app`'s container and returns as soon as the response head arrives. */
@@ -51,7 +53,7 @@ export async function proxyToContainer(
   const { pool, log, onServed, onUnreachable } = requests.options;
   const lease = requests.begin(app);
   if (lease === null) return { kind: "not served" };
-  const { head, body, length } = request;
+  const { head, body, length, upgrade } = request;
   let target = lease.target;
   let handedOver = false;
   const started = performance.now();
@@ -65,6 +67,7 @@ export async function proxyToContainer(
           headers: head.headers,
           body,
           length: body === null ? 0 : length,
+          upgrade,
         }, { connectMs: 2000, headMs, idleMs });
         onServed?.(app, response.status, performance.now() - started);
         handedOver = true;

@@ -34,6 +34,13 @@ export const COMMAND_TYPE = "dn.command.v1";
 /** AMQP `type` of a status reply. */
 export const STATUS_REPLY_TYPE = "dn.status-reply.v1";
 
+/**
+ * Header of an upgrade request (a WebSocket) sent to a host's direct
+ * listener: the request envelope's head, base64 (the upgrade has no body to
+ * carry it).
+ */
+export const ENVELOPE_HEADER = "dn-envelope";
+
 /** Raised when a message does not match its envelope. */
 export class EnvelopeError extends Error {
   override name = "EnvelopeError";

@@ -133,7 +133,8 @@ export class Http1Pool {
     timeouts: StreamTimeouts,
   ): Promise<StreamResponse> {
     const key = `${hostname}:${port}`;
-    const head = serialiseHead(req.method, req.url, req.headers, req.body ? req.length : 0);
+    const length = req.body ? req.length : 0;
+    const head = serialiseHead(req.method, req.url, req.headers, length, req.upgrade);
     while (true) {
       const c = this.#takeIdle(key) ?? await this.#connect(hostname, port, timeouts.connectMs);
       try {

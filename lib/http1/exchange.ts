@@ -21,7 +21,6 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from "./errors.ts";
-import { headerValue } from "./response.ts";
 import { framingOf, keepsAlive, passedHeaders, readResponseHead } from "./response.ts";
 
 /** A request whose body streams. */
@@ -36,6 +35,8 @@ export interface StreamRequest {
   body: AsyncIterable<Uint8Array> | null;
   /** Declared body length; null when unknown (sent chunked). 0 when `body` is null. */
   length: number | null;
+  /** A protocol to upgrade to (`websocket`): a 101 then hands the connection over. */
+  upgrade?: string;
 }
 
 /** A response whose body streams. */
@@ -163,7 +164,7 @@ export async function exchange(
   headArrived = true;
   if (head.status === 101) {
     watchdog.stop();
-    if (headerValue(req.headers, "upgrade") === undefined) {
+    if (req.upgrade === undefined) {
       c.close();
       throw new UpstreamBadResponseError("switched protocols unasked");
     }

@@ -80,12 +80,16 @@ const BODYLESS_METHODS = ["GET", "HEAD", "DELETE", "OPTIONS"];
  * Serialises a request head; the client owns framing and connection
  * headers: `content-length: length` when the length is known (and not a
  * bodyless method's 0), else `transfer-encoding: chunked` (length null).
+ * With `upgrade` (a protocol such as `websocket`) it asks for that upgrade
+ * (`upgrade` and `connection: upgrade`, the one case where those hop-by-hop
+ * headers are sent), else for keep-alive.
  */
 export function serialiseHead(
   method: string,
   url: string,
   headers: HeaderList,
   length: number | null,
+  upgrade?: string,
 ): Uint8Array {
   let head = `${method} ${url} HTTP/1.1\r\n`;
   for (const [name, value] of endToEndHeaders(headers)) head += `${name}: ${value}\r\n`;
@@ -93,7 +97,8 @@ export function serialiseHead(
   else if (length > 0 || !BODYLESS_METHODS.includes(method)) {
     head += `content-length: ${length}\r\n`;
   }
-  head += "connection: keep-alive\r\n\r\n";
+  if (upgrade !== undefined) head += `upgrade: ${upgrade}\r\nconnection: upgrade\r\n\r\n`;
+  else head += "connection: keep-alive\r\n\r\n";
   return latin1Encode(head);
 }
 

@@ -11,6 +11,7 @@
  *   GET  /utf8-header     a content-disposition header with a UTF-8 filename
  *   ANY  /target          the request target as received, and the body's length
  *   GET  /ws              a WebSocket echo (any other upgrade is refused with 400)
+ *   GET  /ws-refused      403 "no WebSockets here", to an upgrade too
  *   ANY  other            200 "ok"
  */
 
@@ -104,6 +105,7 @@ Deno.serve({ hostname: "0.0.0.0", port }, async (req) => {
     const body = await req.bytes();
     return json({ url: req.url, length: body.length, method: req.method });
   }
+  if (path === "/ws-refused") return new Response("no WebSockets here\n", { status: 403 });
   if (path === "/ws") {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("not an upgrade I take\n", { status: 400 });
