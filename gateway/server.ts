@@ -334,7 +334,8 @@ function answer(method: string, reply: AppReply, done: () => void): [Response, b
 /**
  * The request target as the client sent it: Deno.serve's `req.url` is the
  * scheme and authority followed by the raw target (no dot segment resolved,
- * nothing percent-encoded; bytes over 0x7F one character each).
+ * nothing percent-encoded; bytes over 0x7F decoded as UTF-8, and encoded so
+ * again on the way to the app).
  */
 function rawTarget(url: string): string {
   const at = url.indexOf("/", url.indexOf("//") + 2);

@@ -13,7 +13,7 @@
 
 import { type AppRecord, type ContainerReport, imageRef } from "../lib/apps.ts";
 import type { ContainerInfo, DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
-import type { Http1Pool } from "../lib/http1.ts";
+import { type Http1Pool, UpstreamTimeoutError } from "../lib/http1.ts";
 import { appLimits } from "./limits.ts";
 import type { Target } from "./requests.ts";
 
@@ -192,22 +192,31 @@ export class Containers {
 
   /**
    * Probes the app once: healthy when `healthPath` answers 2xx or 3xx, or,
-   * without a health path, when `/` answers at all. Returns the reason when not.
+   * without a health path, when `/` answers at all. A status line and headers
+   * are the answer: the body is not waited for (a path that streams, such as
+   * Server-Sent Events, is ready once its head is in). Returns the reason
+   * when not.
    */
   async probe(target: Target, healthPath: string, timeoutMs = 2000): Promise<string | null> {
+    const url = healthPath || "/";
     try {
-      const res = await this.options.pool.request(target.address, target.port, {
+      const res = await this.options.pool.exchange(target.address, target.port, {
         method: "GET",
-        url: healthPath || "/",
+        url,
         headers: [["host", "localhost"], ["user-agent", "dn-host-probe"]],
-        body: new Uint8Array(0),
-      }, timeoutMs);
+        body: null,
+        length: 0,
+      }, { connectMs: timeoutMs, headMs: timeoutMs, idleMs: timeoutMs });
+      await res.body?.cancel();
       if (healthPath && (res.status < 200 || res.status >= 400)) {
         return this.#problem(target, `${healthPath} answered ${res.status}`);
       }
       return this.#problem(target, null);
     } catch (e) {
-      return this.#problem(target, (e as Error).message);
+      const why = e instanceof UpstreamTimeoutError
+        ? `GET ${url} no answer in ${timeoutMs} ms`
+        : `GET ${url}: ${(e as Error).message}`;
+      return this.#problem(target, why);
     }
   }
 
@@ -221,13 +230,17 @@ export class Containers {
   async #waitReady(name: string, target: Target, healthPath: string): Promise<void> {
     const deadline = Date.now() + this.options.readyTimeoutMs;
     let last = "";
+    let tries = 0;
     while (Date.now() < deadline) {
       const problem = await this.probe(target, healthPath, 1000);
       if (problem === null) return;
       last = problem;
+      tries++;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new ContainerStartError(`container ${name} did not become ready in time: ${last}`);
+    throw new ContainerStartError(
+      `container ${name} did not become ready in time: ${last} (${tries} tries)`,
+    );
   }
 }
 

@@ -96,9 +96,11 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 /**
  * An origin-form request target as the client sent it: `/` then printable
- * ASCII or raw bytes over 0x7F (one character each), no space or control.
+ * ASCII or any text beyond it (raw UTF-8, as Deno.serve decodes it), no
+ * space or control character.
  */
-const ORIGIN_FORM = /^\/[\x21-\x7e\x80-\xff]*$/;
+// deno-lint-ignore no-control-regex -- refusing control characters is the point
+const ORIGIN_FORM = /^\/[^\0-\x20\x7f-\x9f]*$/;
 const MAX_HEAD = 1024 * 1024;
 const MAX_HEADERS = 1000;
 /** Longest `timeoutMs` a request may carry (an app's timeout is at most 10 minutes). */

@@ -6,6 +6,7 @@
  */
 
 import type { HeaderList } from "../envelope.ts";
+import { concatBytes } from "../streams.ts";
 
 /** A request to send upstream. */
 export interface Http1Request {
@@ -74,6 +75,7 @@ export function latin1Decode(bytes: Uint8Array): string {
   return out;
 }
 
+const encoder = new TextEncoder();
 const BODYLESS_METHODS = ["GET", "HEAD", "DELETE", "OPTIONS"];
 
 /**
@@ -91,7 +93,9 @@ export function serialiseHead(
   length: number | null,
   upgrade?: string,
 ): Uint8Array {
-  let head = `${method} ${url} HTTP/1.1\r\n`;
+  // The target is text (Deno.serve hands it over decoded from UTF-8); header values are bytes.
+  const line = encoder.encode(`${method} ${url} HTTP/1.1\r\n`);
+  let head = "";
   for (const [name, value] of endToEndHeaders(headers)) head += `${name}: ${value}\r\n`;
   if (length === null) head += "transfer-encoding: chunked\r\n";
   else if (length > 0 || !BODYLESS_METHODS.includes(method)) {
@@ -99,7 +103,7 @@ export function serialiseHead(
   }
   if (upgrade !== undefined) head += `upgrade: ${upgrade}\r\nconnection: upgrade\r\n\r\n`;
   else head += "connection: keep-alive\r\n\r\n";
-  return latin1Encode(head);
+  return concatBytes([line, latin1Encode(head)]);
 }
 
 /** Serialises the request, head and body in one buffer. */

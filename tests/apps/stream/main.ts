@@ -9,7 +9,7 @@
  *   GET  /stats           JSON: uploads completed and cut (the client went away mid-body)
  *   GET  /headers         JSON: request headers, values as their raw bytes (hex)
  *   GET  /utf8-header     a content-disposition header with a UTF-8 filename
- *   ANY  /target          the request target as received, and the body's length
+ *   ANY  ...?show-target  the request target as received (any path), and the body's length
  *   GET  /ws              a WebSocket echo (any other upgrade is refused with 400)
  *   GET  /ws-refused      403 "no WebSockets here", to an upgrade too
  *   ANY  other            200 "ok"
@@ -101,9 +101,11 @@ Deno.serve({ hostname: "0.0.0.0", port }, async (req) => {
       headers: { "content-disposition": 'attachment; filename="caf\xc3\xa9.txt"' },
     });
   }
-  if (path === "/target") {
+  if (url.search.includes("show-target")) {
     const body = await req.bytes();
-    return json({ url: req.url, length: body.length, method: req.method });
+    // Deno's req.url is the raw target after the scheme and authority (not normalised).
+    const target = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
+    return json({ target: hex(target), length: body.length, method: req.method });
   }
   if (path === "/ws-refused") return new Response("no WebSockets here\n", { status: 403 });
   if (path === "/ws") {
