@@ -55,6 +55,8 @@ export interface Http1Limits extends ResponseLimits {
 
 /** Longest delay a timer takes (2^31 - 1 ms); longer ones would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a busy connection must have moved no byte for {@link Http1Pool.abort} to close it. */
+const ABORT_QUIET_MS = 500;
 /** Default longest wait for a connection: a local container accepts at once or not at all. */
 const CONNECT_TIMEOUT_MS = 2000;
 
@@ -181,14 +183,19 @@ export class Http1Pool {
   /**
    * Closes every connection to `hostname:port` at once, idle or busy (its
    * machine went silent): requests in flight there fail with an
-   * {@link UpstreamError} and are not sent again on a new connection.
+   * {@link UpstreamError} and are not sent again on a new connection. A busy
+   * connection that moved a byte either way in the last `quietMs` is spared:
+   * bytes still flowing (a streamed body on a loaded machine whose probe was
+   * slow) show the machine is not silent; a silent machine's connections go
+   * quiet, and the next abort closes them.
    */
-  abort(hostname: string, port: number): void {
+  abort(hostname: string, port: number, quietMs = ABORT_QUIET_MS): void {
     const key = `${hostname}:${port}`;
+    const now = performance.now();
     for (const c of this.#idle.get(key) ?? []) c.close();
     this.#idle.delete(key);
     for (const [c, busyKey] of this.#busy) {
-      if (busyKey !== key) continue;
+      if (busyKey !== key || now - c.lastActive < quietMs) continue;
       c.aborted = true;
       c.close();
     }

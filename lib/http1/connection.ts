@@ -38,6 +38,8 @@ export class Connection {
   retired = false;
   /** Set when closed by `Http1Pool.abort`: its request failed, never to be sent again. */
   aborted = false;
+  /** When a byte last moved either way (performance.now()). */
+  lastActive = performance.now();
   /** Set when the app closed the connection (or sent bytes nobody asked for) while it idled. */
   closedWhileIdle = false;
 
@@ -88,6 +90,7 @@ export class Connection {
     while (rest.length > 0) {
       const n = await this.conn.write(rest);
       this.written += n;
+      this.lastActive = performance.now();
       rest = rest.subarray(n);
     }
   }
@@ -114,6 +117,7 @@ export class Connection {
     if (n === null) return false;
     this.#end += n;
     this.received += n;
+    this.lastActive = performance.now();
     return true;
   }
 
@@ -170,6 +174,7 @@ export class Connection {
     const n = await this.conn.read(out);
     if (n === null) return null;
     this.received += n;
+    this.lastActive = performance.now();
     return out.subarray(0, n);
   }
 
@@ -189,6 +194,7 @@ export class Connection {
         const read = await this.conn.read(out.subarray(offset + done, offset + n));
         if (read === null) throw new Deno.errors.UnexpectedEof("closed mid-body");
         this.received += read;
+        this.lastActive = performance.now();
         done += read;
         continue;
       }
