@@ -715,4 +715,17 @@ for (const r of runs) {
 }
 p("</details>", "");
 
+// Sections written by their own runs (--machines, --streaming, scripts/bench-https) follow the
+// raw output: kept as they were.
+let previous = "";
+try {
+  previous = Deno.readTextFileSync(out);
+} catch {
+  // no report yet
+}
+const rawAt = previous.indexOf("\n## Raw wrk output");
+const rawEnd = rawAt === -1 ? -1 : previous.indexOf("</details>", rawAt);
+const others = rawEnd === -1 ? "" : previous.slice(rawEnd + "</details>".length).trim();
+if (others) p(others, "");
+
 Deno.writeTextFileSync(out, md.join("\n"));

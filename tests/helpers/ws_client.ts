@@ -23,15 +23,16 @@ export class TestWebSocket {
   constructor(readonly conn: Deno.Conn, readonly reader: FrameReader) {}
 
   /**
-   * Opens `ws://127.0.0.1:port<target>` with `Host: host`; the socket, or
+   * Opens `ws://address:port<target>` with `Host: host`; the socket, or
    * the status and text of the answer when it was not a 101.
    */
   static async open(
     port: number,
     host: string,
     target = "/ws",
+    address = "127.0.0.1",
   ): Promise<TestWebSocket | { status: number; text: string }> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const conn = await Deno.connect({ hostname: address, port });
     await conn.write(encoder.encode(
       `GET ${target} HTTP/1.1\r\nhost: ${host}\r\nupgrade: websocket\r\nconnection: upgrade\r\n` +
         "sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",

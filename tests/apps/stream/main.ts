@@ -5,6 +5,8 @@
  *   ANY  /echo            the request body back as it arrives (`new Response(req.body)`)
  *   ANY  /count           reads the body; JSON {bytes, sum} (sum: bytes added mod 2^32)
  *   GET  /download/:n     n bytes (byte i is i mod 251), chunked, 64 KiB at a time
+ *   GET  /zeros/:n        n zero bytes, chunked, 64 KiB at a time (cheap to make: benchmarks)
+ *   ANY  /discard         reads the body without looking at it; JSON {bytes}
  *   GET  /sse?n=&ms=      n events ms apart; each says when it was written (epoch ms)
  *   GET  /stats           JSON: uploads completed and cut (the client went away mid-body)
  *   GET  /headers         JSON: request headers, values as their raw bytes (hex)
@@ -37,6 +39,28 @@ async function count(req: Request): Promise<Response> {
   }
   stats.completed++;
   return json({ bytes, sum });
+}
+
+function zeros(n: number): Response {
+  let sent = 0;
+  const piece = new Uint8Array(64 * 1024);
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= n) return controller.close();
+        const size = Math.min(piece.length, n - sent);
+        sent += size;
+        controller.enqueue(piece.slice(0, size));
+      },
+    }, { highWaterMark: 0 }),
+    { headers: { "content-type": "application/octet-stream" } },
+  );
+}
+
+async function discard(req: Request): Promise<Response> {
+  let bytes = 0;
+  for await (const piece of req.body ?? []) bytes += piece.length;
+  return json({ bytes });
 }
 
 function download(n: number): Response {
@@ -88,6 +112,8 @@ Deno.serve({ hostname: "0.0.0.0", port }, async (req) => {
   if (path === "/echo") return new Response(req.body);
   if (path === "/count") return await count(req);
   if (path.startsWith("/download/")) return download(Number(path.slice(10)));
+  if (path.startsWith("/zeros/")) return zeros(Number(path.slice(7)));
+  if (path === "/discard") return await discard(req);
   if (path === "/sse") {
     return sse(Number(url.searchParams.get("n") ?? 5), Number(url.searchParams.get("ms") ?? 200));
   }
