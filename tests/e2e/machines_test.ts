@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { Machines } from "../helpers/machines.ts";
-import { infraConfig, ROOT, STATE_DIR, type TestNetwork } from "../helpers/network.ts";
+import { freePort, infraConfig, ROOT, STATE_DIR, type TestNetwork } from "../helpers/network.ts";
 import { startNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { DockerClient } from "../../lib/docker/mod.ts";
@@ -114,6 +114,34 @@ Deno.test("machines cannot reach each other, only the edge", async () => {
     `(exec 3<>/dev/tcp/${machines.edge}/5680) 2>/dev/null && echo open || echo closed`,
   ]);
   assertEquals(edge.stdout.trim(), "open");
+});
+
+Deno.test("requests cross machines through RabbitMQ too (a gateway without the token)", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${STATE_DIR}/config/test-gateway-tls.json`));
+  delete config.requestToken;
+  const file = `${STATE_DIR}/config/test-gateway-broker-${crypto.randomUUID().slice(0, 8)}.json`;
+  await Deno.writeTextFile(file, JSON.stringify(config), { mode: 0o600 });
+  try {
+    const port = freePort();
+    const gateway = net.spawn("gateway", "gateway-broker", ["--config", file], {
+      DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
+    });
+    await Promise.all([gateway.waitFor("gateway listening"), gateway.waitFor("amqp connected")]);
+    const seen = new Set<string>();
+    for (let i = 0; i < 60 && seen.size < 3; i++) {
+      const res = await net.gateway(HOSTNAME, "/whoami", {}, port);
+      const who = (await res.text()).trim();
+      assertEquals(res.status, 200, who);
+      seen.add(who);
+    }
+    assert(seen.size >= 2, `only ${[...seen].join(", ")} answered through the broker`);
+    for (const who of seen) assert(net.hostNames.includes(who), `${who} is not a machine's host`);
+    await gateway.stop();
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 reliabilityTest("a machine joins a running network", {
