@@ -265,3 +265,25 @@ reliabilityTest("hosts with bad input stop at start", {
     await Deno.remove(other);
   }
 });
+
+Deno.test("scripts/machines down removes namespaces, bridge, engines, rules and data", async () => {
+  await net.stop();
+  await machines.down();
+  const namespaces = (await run("ip", ["netns", "list"])).split("\n")
+    .filter((l) => l.startsWith(`${machines.net}-m`));
+  assertEquals(namespaces, []);
+  const bridge = await new Deno.Command("ip", { args: ["link", "show", `${machines.net}-br`] })
+    .output();
+  assert(!bridge.success, "the bridge is still there");
+  const rules = (await run("iptables", ["-S"])) + (await run("iptables", ["-t", "nat", "-S"]));
+  assert(!rules.includes(`${machines.net}-br`), "edge rules left");
+  for (const i of [1, 2, 3, 4]) {
+    const name = machines.name(i);
+    for (const path of [`${STATE_DIR}/machines/${name}`, `/etc/netns/${name}`]) {
+      assert(!(await Deno.stat(path).then(() => true, () => false)), `${path} left`);
+    }
+  }
+  const engines = (await run("ps", ["-eo", "args"])).split("\n")
+    .filter((l) => l.includes(`${STATE_DIR}/machines/${machines.net}-m`));
+  assertEquals(engines, []);
+});
