@@ -42,6 +42,9 @@ export const COMMAND_QUEUE_ARGS = {
   "x-message-ttl": 5 * 60_000,
 } as const;
 
+/** How soon a host tries an app again after a converge failed, in ms. */
+export const CONVERGE_RETRY_MS = 5000;
+
 /** Options of a {@link HostAgent}. */
 export interface HostAgentOptions {
   hostName: string;
@@ -58,6 +61,7 @@ export interface HostAgentOptions {
 export class HostAgent {
   #chains = new Map<string, Promise<void>>();
   #waiting = new Map<string, Promise<void>>();
+  #retries = new Map<string, ReturnType<typeof setTimeout>>();
   /** Why the last attempt to run each app's current release failed, until one succeeds. */
   #failures = new Map<string, HostFailure>();
 
@@ -99,6 +103,22 @@ export class HostAgent {
   }
 
   /**
+   * After a failed converge (a registry it cannot reach, an engine error),
+   * tries the app again in {@link CONVERGE_RETRY_MS} rather than at the next
+   * 30 s reconcile, once per failure.
+   */
+  #retryLater(app: string): void {
+    if (this.#retries.has(app)) return;
+    this.#retries.set(
+      app,
+      setTimeout(() => {
+        this.#retries.delete(app);
+        this.converge(app);
+      }, CONVERGE_RETRY_MS),
+    );
+  }
+
+  /**
    * Converges one app. Calls for the same app run one after another; a call
    * made while another is still waiting to start joins that one.
    */
@@ -109,7 +129,10 @@ export class HostAgent {
     const next = previous.then(() => {
       this.#waiting.delete(app);
       return this.#converge(app);
-    }).catch((e) => this.options.log.error("converge failed", { app, error: errorMessage(e) }));
+    }).catch((e) => {
+      this.options.log.error("converge failed", { app, error: errorMessage(e) });
+      this.#retryLater(app);
+    });
     this.#waiting.set(app, next);
     this.#chains.set(app, next);
     next.then(() => {

@@ -204,7 +204,6 @@ const machines = new Machines();
 let net: TestNetwork | null = null;
 let nginx: Deno.ChildProcess | null = null;
 try {
-  await machines.down();
   const names = await machines.up(count);
   net = await startNetwork(names, { configSuffix: "-tls", hostPlace: (n) => machines.place(n) });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOST);

@@ -23,7 +23,6 @@ Deno.test.beforeAll(async () => {
   for (const file of ["Dockerfile", "main.ts"]) {
     await Deno.copyFile(`${ROOT}/apps/hello-world/${file}`, `${appDir}/${file}`);
   }
-  await machines.down(); // leftovers of an interrupted run
   const names = await machines.up(3);
   net = await startNetwork(names, {
     configSuffix: "-tls",

@@ -20,7 +20,6 @@ const HOSTNAME = `${APP}.dn.test`;
 let net: TestNetwork;
 
 Deno.test.beforeAll(async () => {
-  await machines.down(); // leftovers of an interrupted run
   const names = await machines.up(3);
   net = await startNetwork(names, {
     configSuffix: "-tls",

@@ -18,10 +18,28 @@ export interface ScriptResult {
   stderr: string;
 }
 
-/** The test machines of one net. */
+/**
+ * The test machines of one net. Test runs on one box (several worktrees, a
+ * bench) share the net's names and range: each claims the net with an
+ * exclusive lock from {@link up} to {@link down}, so a second run waits for
+ * the first instead of tearing its machines down.
+ */
 export class Machines {
+  #lock: Deno.FsFile | null = null;
+
   /** Creates the handle (nothing is started). */
   constructor(readonly net = "dnt", readonly subnet = "10.78.0") {}
+
+  async #claim(): Promise<void> {
+    if (this.#lock) return;
+    await Deno.mkdir(`${STATE_DIR}/machines`, { recursive: true });
+    const file = await Deno.open(`${STATE_DIR}/machines/${this.net}.tests.lock`, {
+      create: true,
+      write: true,
+    });
+    await file.lock(true);
+    this.#lock = file;
+  }
 
   /** The edge's address on the bridge. */
   get edge(): string {
@@ -53,8 +71,16 @@ export class Machines {
     return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
   }
 
-  /** Brings up machines 1..`count` (running ones are kept), with no hosts. */
+  /**
+   * Brings up machines 1..`count` (running ones are kept, unless this run is
+   * the first to claim the net: then leftovers of an interrupted run go
+   * first), with no hosts.
+   */
   async up(count: number): Promise<string[]> {
+    if (!this.#lock) {
+      await this.#claim();
+      await this.#down();
+    }
     const res = await this.script(
       "up",
       String(count),
@@ -69,8 +95,18 @@ export class Machines {
     return Array.from({ length: count }, (_, i) => this.name(i + 1));
   }
 
-  /** Removes every machine of this net, the bridge and their data. */
+  /** Removes every machine of this net, the bridge and their data, and frees the net. */
   async down(): Promise<void> {
+    if (!this.#lock) return; // not ours
+    try {
+      await this.#down();
+    } finally {
+      this.#lock.close();
+      this.#lock = null;
+    }
+  }
+
+  async #down(): Promise<void> {
     const res = await this.script("down", "--net", this.net);
     if (res.code !== 0) throw new Error(`machines down failed: ${res.stderr}`);
   }
