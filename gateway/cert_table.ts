@@ -18,7 +18,7 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import type { Counter, Registry } from "../lib/metrics.ts";
 import { normaliseHostname } from "../lib/names.ts";
 import { RedisMirror } from "../lib/redis.ts";
-import { type RefusalReason, TlsBackend } from "./tls_front.ts";
+import { BACKEND_HOST, type RefusalReason, TlsBackend } from "./tls_front.ts";
 
 /** Handles an HTTPS request for the backend of `hostname`; `info` carries the real client. */
 export type HttpsHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
@@ -33,7 +33,9 @@ const GATHER_LIMIT = 64 * 1024;
  * accepted socket has Nagle's algorithm on (Deno.serve offers no way to turn
  * it off), so that record waits for the front to acknowledge the first one,
  * and Linux delays that acknowledgement by 40 ms: measured, every small
- * HTTPS answer took 44 ms. Bytes go out with the head in one write.
+ * HTTPS answer took 44 ms. Bytes go out with the head in one write. (The
+ * `quickack` route scripts/infra gives 127.0.0.2 cures it for every body;
+ * this keeps small answers fast where that route is missing.)
  */
 async function inOneWrite(res: Response): Promise<Response> {
   const length = Number(res.headers.get("content-length") ?? NaN);
@@ -144,7 +146,7 @@ export class CertTable extends RedisMirror {
     const hostname = record.hostname;
     try {
       const server = Deno.serve({
-        hostname: "127.0.0.1",
+        hostname: BACKEND_HOST,
         port: 0,
         cert: record.cert,
         key: record.key,

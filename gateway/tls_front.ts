@@ -22,6 +22,12 @@
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { ALERT, CLIENT_HELLO_LIMIT, fatalAlert, readServerName } from "./client_hello.ts";
 
+/**
+ * Loopback address of the per-certificate servers. scripts/infra gives it a
+ * `quickack` route, so the front acknowledges their writes at once (see
+ * gateway/cert_table.ts on Nagle's algorithm).
+ */
+export const BACKEND_HOST = "127.0.0.2";
 /** Longest wait for a client's ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
 /** Longest a replaced backend keeps serving its open connections. */
@@ -137,7 +143,7 @@ export class TlsFront {
         return;
       }
       backend.active++;
-      upstream = await Deno.connect({ hostname: "127.0.0.1", port: backend.port });
+      upstream = await Deno.connect({ hostname: BACKEND_HOST, port: backend.port });
       upstream.setNoDelay(true);
       this.#conns.add(upstream);
       const port = (upstream.localAddr as Deno.NetAddr).port;
