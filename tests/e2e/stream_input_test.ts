@@ -1,8 +1,10 @@
 /**
  * Bad streaming input on the container route and the host route: truncated
- * chunked bodies, and clients that go away mid-upload and mid-download. The
- * app sees each cut, and nothing leaks in the gateway (open descriptors and
- * memory back where they were). The app is tests/apps/stream.
+ * chunked bodies, and clients that go away mid-upload and mid-download (the
+ * app sees each cut, and nothing leaks in the gateway: open descriptors and
+ * memory back where they were); a chunked body over APP_BODY_LIMIT; a stream
+ * that goes quiet (streamIdleTimeoutMs, 2 s here). The app is
+ * tests/apps/stream.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
@@ -14,6 +16,8 @@ const APP_DIR = `${ROOT}/tests/apps/stream`;
 const ID = crypto.randomUUID().slice(0, 6);
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
+/** The network's streamIdleTimeoutMs in this file. */
+const IDLE_MS = 2000;
 
 interface Path {
   name: "container" | "host";
@@ -22,6 +26,8 @@ interface Path {
 
 let net: TestNetwork;
 let paths: Path[] = [];
+/** An app with APP_BODY_LIMIT 1m (on either route). */
+let small: Path;
 let gatewayPid = 0;
 
 /** The app's upload counts behind `path`. */
@@ -75,7 +81,10 @@ async function settledFds(fds: number): Promise<number> {
 
 Deno.test.beforeAll(async () => {
   const hosts = testHostNames(2);
-  net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
+  net = await startNetwork(hosts, {
+    hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } },
+    env: { DN_STREAM_IDLE_TIMEOUT_MS: String(IDLE_MS) },
+  });
   gatewayPid = net.services.get("gateway")!.child.pid;
   const placed = new Map<string, Path>();
   for (const name of ["a", "b"]) {
@@ -89,6 +98,13 @@ Deno.test.beforeAll(async () => {
   }
   assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
   paths = [placed.get(hosts[0])!, placed.get(hosts[1])!];
+  const smallApp = `cut-${ID}-small`;
+  const record = await net.deploy(APP_DIR, smallApp, `${smallApp}.dn.test`, 8000, {
+    replicas: 1,
+    bodyLimit: MiB,
+  });
+  const route = record.placement[0] === hosts[0] ? "container" : "host";
+  small = { name: route, hostname: `${smallApp}.dn.test` };
   await sleep(1000); // the gateway has read the routes
 });
 Deno.test.afterAll(async () => {
@@ -162,6 +178,115 @@ reliabilityTest("stream input: 100 clients gone mid-upload and mid-download leak
     assertEquals(after.cut - before.cut, 50, `${path.name}: cuts the app saw`);
     assert(fdsAfter <= fdsBefore + 5, `${path.name}: fds ${fdsBefore} → ${fdsAfter}`);
     assert(grew < 64, `${path.name}: RSS grew ${grew} MiB`);
+  }
+  note(out.join("; "));
+});
+
+/**
+ * Sends a chunked body of `total` bytes on a raw socket while reading the
+ * answer: its first 64 KiB piece, then (after `pauseMs`) the rest. Stops
+ * reading at the end of the head when `headOnly`, else when the gateway
+ * closes the connection.
+ */
+async function chunkedUpload(
+  path: Path,
+  target: string,
+  total: number,
+  pauseMs: number,
+  headOnly: boolean,
+) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+  const piece = new Uint8Array(64 * 1024);
+  const chunk = new Uint8Array([...encoder.encode("10000\r\n"), ...piece, 13, 10]);
+  const writing = (async () => {
+    await conn.write(encoder.encode(
+      `POST ${target} HTTP/1.1\r\nhost: ${path.hostname}\r\ntransfer-encoding: chunked\r\n\r\n`,
+    ));
+    for (let sent = 0; sent < total; sent += piece.length) {
+      if (sent === piece.length) await sleep(pauseMs);
+      let rest = chunk.subarray(0);
+      while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+    }
+    await conn.write(encoder.encode("0\r\n\r\n"));
+  })().catch(() => "write failed");
+  let text = "";
+  const buf = new Uint8Array(64 * 1024);
+  const decoder = new TextDecoder();
+  const timer = setTimeout(() => conn.close(), 10_000);
+  while (!(headOnly && text.includes("\r\n\r\n"))) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    if (text.length < 4096) text += decoder.decode(buf.subarray(0, n));
+  }
+  clearTimeout(timer);
+  try {
+    conn.close();
+  } catch {
+    // closed
+  }
+  await writing;
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text };
+}
+
+reliabilityTest("stream input: a chunked body over APP_BODY_LIMIT is refused or cut", {
+  fault: "a 4 MiB chunked POST (no length declared) to an app with APP_BODY_LIMIT 1m: to " +
+    "/count, which answers after the whole body, and to /echo, which answers at once (the " +
+    "client pauses 500 ms after its first 64 KiB, so the echo's head comes first)",
+  expected: "/count: 413 (the limit crossed before the response began), the app sees its " +
+    "upload cut; /echo: the response began, so the connection is cut (no second status)",
+}, async (note) => {
+  const before = await stats(small);
+  const counted = await chunkedUpload(small, "/count", 4 * MiB, 0, true);
+  assertEquals(counted.status, 413, counted.text);
+  // The echo's head comes back during the pause, before the limit is crossed.
+  const echoed = await chunkedUpload(small, "/echo", 4 * MiB, 500, false);
+  assertEquals(echoed.status, 200, echoed.text);
+  assert(!/\r\n0\r\n\r\n$/.test(echoed.text), "the echo ended as if complete");
+  let after = await stats(small);
+  for (let i = 0; i < 30 && after.cut === before.cut; i++) {
+    await sleep(100);
+    after = await stats(small);
+  }
+  assert(after.cut > before.cut, "the app did not see the upload cut");
+  note(
+    `${small.name} route: /count: 413; /echo: 200 then cut; the app saw ${
+      after.cut - before.cut
+    } cut upload(s)`,
+  );
+});
+
+reliabilityTest("stream input: a stream with no byte either way is cut after the idle timeout", {
+  fault: `Server-Sent Events 10 s apart with streamIdleTimeoutMs ${IDLE_MS} ms, on the ` +
+    "container route and the host route",
+  expected: `the first event arrives, then the connection is cut about ${IDLE_MS} ms later ` +
+    "(a chunked answer without its last chunk)",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of paths) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+    await conn.write(encoder.encode(
+      `GET /sse?n=3&ms=10000 HTTP/1.1\r\nhost: ${path.hostname}\r\n\r\n`,
+    ));
+    const started = performance.now();
+    let text = "";
+    const buf = new Uint8Array(4096);
+    const timer = setTimeout(() => conn.close(), 8000);
+    while (true) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - started);
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+    assert(text.includes("id: 0"), `${path.name}: ${text}`);
+    assert(!text.includes("id: 1"), `${path.name}: a second event came`);
+    assert(ms >= IDLE_MS - 100 && ms < IDLE_MS + 2500, `${path.name}: cut after ${ms} ms`);
+    out.push(`${path.name}: cut ${ms} ms after the request`);
   }
   note(out.join("; "));
 });
