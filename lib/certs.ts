@@ -62,13 +62,14 @@ export const PEM_LIMIT = 64 * 1024;
  * Checks a certificate chain and private key for `hostname` and returns
  * what may be shown about them: the chain must be PEM certificates only,
  * the key one unencrypted PEM private key that matches the leaf, the leaf
- * must name `hostname` and be valid now. Errors never quote the key.
+ * must name `hostname` and be valid at `now` (`null`: not checked, for
+ * stored ones). Errors never quote the key.
  */
 export function checkCertPair(
   hostname: string,
   cert: string,
   key: string,
-  now = new Date(),
+  now: Date | null = new Date(),
 ): Omit<CertInfo, "source" | "updatedAt"> {
   if (!isHostname(hostname) || hostname !== hostname.toLowerCase()) {
     throw new CertError(`invalid hostname: must be a lower-case DNS name`);
@@ -105,10 +106,10 @@ export function checkCertPair(
   if (leaf.checkHost(hostname) === undefined) {
     throw new CertError(`certificate: not valid for ${hostname} (names: ${leaf.subjectAltName})`);
   }
-  if (leaf.validToDate.getTime() <= now.getTime()) {
+  if (now !== null && leaf.validToDate.getTime() <= now.getTime()) {
     throw new CertError(`certificate: expired ${leaf.validToDate.toISOString()}`);
   }
-  if (leaf.validFromDate.getTime() > now.getTime()) {
+  if (now !== null && leaf.validFromDate.getTime() > now.getTime()) {
     throw new CertError(`certificate: not valid before ${leaf.validFromDate.toISOString()}`);
   }
   return {
@@ -140,7 +141,14 @@ export function parseCertRecord(json: string): CertRecord {
     (value.source === "file" || value.source === "acme") &&
     typeof value.updatedAt === "string";
   if (!ok) throw new CertError("certificate record does not validate");
-  const info = checkCertPair(value.hostname as string, value.cert as string, value.key as string);
+  // A stored certificate that has since expired stays: served, listed, and shown with negative
+  // days in the gateway's /metrics, so the operator sees it rather than a vanished one.
+  const info = checkCertPair(
+    value.hostname as string,
+    value.cert as string,
+    value.key as string,
+    null,
+  );
   return {
     ...info,
     source: value.source as CertSource,

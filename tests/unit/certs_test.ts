@@ -101,3 +101,11 @@ Deno.test("acme: the gateway answers a known token, 404 otherwise, and leaves ot
   assertEquals(isChallengeToken("../etc"), false);
   assertEquals(isChallengeToken("a".repeat(129)), false);
 });
+
+Deno.test("certs: a stored certificate that has expired since is still read (and shown)", () => {
+  const info = checkCertPair("app.dn.test", cert, key);
+  const record = { ...info, source: "file" as const, updatedAt: "2026-01-01T00:00:00Z", cert, key };
+  const expiredSince = new Date(Date.parse(info.notAfter) + 1000);
+  refused(() => checkCertPair("app.dn.test", cert, key, expiredSince), /expired/);
+  assertEquals(parseCertRecord(JSON.stringify(record)).notAfter, info.notAfter);
+});
