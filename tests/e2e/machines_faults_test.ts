@@ -14,6 +14,7 @@ const machines = new Machines();
 const suffix = crypto.randomUUID().slice(0, 6);
 const READ = `mread-${suffix}`; // GETs
 const WRITE = `mwrite-${suffix}`; // POSTs
+const REP = `mrep-${suffix}`; // APP_REPLICAS 2
 const host = (app: string) => `${app}.dn.test`;
 let net: TestNetwork;
 let appDir: string;
@@ -30,7 +31,26 @@ Deno.test.beforeAll(async () => {
   });
   await net.deploy(appDir, READ, host(READ));
   await net.deploy(appDir, WRITE, host(WRITE));
+  await net.deploy(appDir, REP, host(REP), 8000, { replicas: 2 });
 });
+
+/** Waits until `check` holds (polled every 250 ms, at most `ms`); returns how long it took. */
+async function until(check: () => Promise<boolean>, ms: number): Promise<number | null> {
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    if (await check()) return Math.round(performance.now() - started);
+    await sleep(250);
+  }
+  return null;
+}
+
+/** Hosts running a container of `app`, from control's status. */
+async function runningOn(app: string): Promise<string[]> {
+  const status = await net.api("GET", `/v1/apps/${app}/status`);
+  return (status.body?.hosts ?? []).filter((h: { containers: { state: string }[] }) =>
+    h.containers.some((c) => c.state === "running")
+  ).map((h: { host: string }) => h.host);
+}
 Deno.test.afterAll(async () => {
   await net?.stop();
   await machines.down();
@@ -111,25 +131,35 @@ reliabilityTest("machine loss under load", {
 });
 
 reliabilityTest("partition of one machine", {
-  fault: "one of three machines cut off (iptables DROP in its namespace) for 20 s under GET " +
-    "load; during the cut one app is updated to v2 and another stopped",
-  expected: "0 failed GETs; after the heal the machine runs v2 of the first and nothing of the " +
-    "second, and no answer comes from the old version once the others run v2",
+  fault: "one of three machines cut off (iptables DROP in its namespace) for 20 s or until " +
+    "control re-placed its APP_REPLICAS 2 app, under GET load; during the cut one app is " +
+    "updated to v2 and another stopped",
+  expected: "0 failed GETs; the replicated app is placed on the third machine meanwhile and its " +
+    "extra copy goes after the heal; the healed machine runs v2 of the first app and nothing of " +
+    "the second, and no answer comes from the old version once the others run v2",
 }, async (note) => {
-  const victim = net.hostNames[1];
+  // Placed now (the machine loss above may have moved it).
+  const victim: string = (await net.api("GET", `/v1/apps/${REP}`)).body.app.placement[0];
   const load = new Load(net, host(READ), "/version", 8);
   await sleep(1000);
   const cutAt = performance.now() - load.started;
   await machines.cut(victim);
   let updatedAt = 0;
   let healedAt = 0;
+  let replacedMs: number | null = null;
   try {
     await sleep(2000);
     await update(READ, 2);
     assertEquals((await net.api("POST", `/v1/apps/${WRITE}/stop`)).status, 200);
     await net.waitForApp(host(READ), (_res, body) => body.trim() === "2", 30_000, "/version");
     updatedAt = performance.now() - load.started;
-    await sleep(Math.max(0, cutAt + 20_000 - updatedAt));
+    replacedMs = await until(async () => {
+      const placement: string[] = (await net.api("GET", `/v1/apps/${REP}`)).body.app.placement;
+      const running = await runningOn(REP);
+      return placement.length === 2 && !placement.includes(victim) &&
+        placement.every((h) => running.includes(h));
+    }, 45_000);
+    await sleep(Math.max(0, cutAt + 20_000 - (performance.now() - load.started)));
   } finally {
     healedAt = performance.now() - load.started;
     await machines.heal(victim);
@@ -139,28 +169,23 @@ reliabilityTest("partition of one machine", {
   const outcomes = await load.stop();
   const stale = outcomes.filter((o) => o.at > updatedAt + 1000 && o.body.trim() === "1");
   const failed = outcomes.filter((o) => o.status !== 200);
-  // The stop reaches the healed machine too (a stopped container gets SIGTERM and up to 10 s).
-  let writeLeft = -1;
-  const stopDeadline = Date.now() + 20_000;
-  while (writeLeft !== 0 && Date.now() < stopDeadline) {
-    const status = await net.api("GET", `/v1/apps/${WRITE}/status`);
-    writeLeft = (status.body?.hosts ?? []).filter((h: { containers: { state: string }[] }) =>
-      h.containers.some((c) =>
-        c.state === "running"
-      )
-    ).length;
-    if (writeLeft !== 0) await sleep(250);
-  }
-  const stoppedAfter = Math.round(performance.now() - load.started - healedAt);
+  // The stop and the re-placement reach the healed machine too (SIGTERM, up to 10 s each).
+  const stoppedMs = await until(async () => (await runningOn(WRITE)).length === 0, 20_000);
+  const extraGoneMs = await until(async () => !(await runningOn(REP)).includes(victim), 20_000);
+  const goneAt = Math.round(performance.now() - load.started - healedAt);
   note(
     `${outcomes.length} GETs ${JSON.stringify(byStatus(outcomes))}, slowest after the cut ` +
-      `${slowest(outcomes, cutAt)} ms; ${stale.length} v1 answers after the update; healed ` +
-      `after ${Math.round((healedAt - cutAt) / 1000)} s; the stopped app gone everywhere ` +
-      `${stoppedAfter} ms after the heal (${writeLeft} hosts left)`,
+      `${slowest(outcomes, cutAt)} ms; ${stale.length} v1 answers after the update; ` +
+      `${REP} re-placed ${replacedMs === null ? "never" : `${Math.round(replacedMs / 1000)} s`} ` +
+      `after the update; healed after ${Math.round((healedAt - cutAt) / 1000)} s; stopped app ` +
+      `gone: ${stoppedMs === null ? "never" : "yes"}; extra copy on ${victim} ` +
+      `${extraGoneMs === null ? "still there" : `gone ${goneAt} ms after the heal`}`,
   );
   assertEquals(failed, [], "failed GETs");
   assertEquals(stale, [], "answers from v1 after the update");
-  assertEquals(writeLeft, 0);
+  assert(stoppedMs !== null, "the stopped app still runs somewhere");
+  assert(replacedMs !== null, `${REP} was not re-placed off ${victim} during the cut`);
+  assert(extraGoneMs !== null, `${REP}'s extra copy stayed on ${victim}`);
 });
 
 reliabilityTest("registry unreachable from one machine during an update", {
