@@ -28,10 +28,6 @@ export interface HttpsOptions {
 
 /** The running HTTPS side. */
 export interface Https {
-  /** The certificate table. */
-  table: CertTable;
-  /** The front door. */
-  front: TlsFront;
   /** Stops listening and retires every backend. */
   stop(): void;
 }
@@ -60,8 +56,6 @@ export async function startHttps(options: HttpsOptions): Promise<Https> {
     certificates: table.hostnames.length,
   });
   return {
-    table,
-    front,
     stop() {
       front.close();
       table.stop();
