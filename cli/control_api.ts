@@ -142,6 +142,6 @@ export function isHostReport(value: unknown): boolean {
     Array.isArray(v.containers) &&
     v.containers.every((c) =>
       typeof c === "object" && c !== null && typeof c.imageId === "string" &&
-      typeof c.state === "string"
+      typeof c.state === "string" && (c.digest === undefined || typeof c.digest === "string")
     );
 }

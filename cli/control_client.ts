@@ -169,10 +169,13 @@ export class ControlClient {
     return body as StatusReport;
   }
 
-  /** `POST /v1/apps/:name/rollback`: back to `version` (default: the current one - 1). */
-  async rollbackApp(name: string, version?: number): Promise<AppInfo> {
+  /**
+   * `POST /v1/apps/:name/rollback`: back to `version` (default: the current
+   * one - 1); with `from`, only while the app still runs version `from`.
+   */
+  async rollbackApp(name: string, version?: number, from?: number): Promise<AppInfo> {
     const path = `${appPath(name)}/rollback`;
-    const body = version === undefined ? {} : { version };
+    const body = { ...(version === undefined ? {} : { version }), ...(from ? { from } : {}) };
     return this.#app(await this.request("POST", path, body), path);
   }
 

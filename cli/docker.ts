@@ -54,6 +54,9 @@ export function dockerBackend(config: Pick<DnConfig, "dockerSocket">): ImageBack
     remove(ref) {
       return docker.removeImage(ref);
     },
+    tag(source, repo, tag) {
+      return docker.tagImage(source, repo, tag);
+    },
     async inspect(ref) {
       const info = await docker.inspectImage(ref);
       return info && { id: info.id, repoDigests: info.repoDigests };

@@ -43,6 +43,8 @@ export interface ImageBackend {
     onLine: (line: string) => void,
     onBytes?: (layer: string, current: number, total: number) => void,
   ): Promise<{ digest: string }>;
+  /** Tags the local image `source` as `repo:tag`. */
+  tag(source: string, repo: string, tag: string): Promise<void>;
   /** The local image `ref`, or null when there is none. */
   inspect(ref: string): Promise<LocalImage | null>;
   /** Removes the local tag `ref` (the image with it when no other tag is left); false when absent. */

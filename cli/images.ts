@@ -2,10 +2,14 @@
  * The image steps commands share: which version to build, build, push (with
  * a credentials check first), and "build and push unless already built".
  *
+ * Pushes never overwrite a tag another update may own: every push goes to a
+ * tag of its own, `v<N>-<build id>` (12 random hex digits), and control is
+ * told the manifest digest, which is what hosts run. An update control
+ * refuses leaves only that unique tag behind, which nothing runs.
+ *
  * @module
  */
 
-import { imageRef } from "../lib/apps.ts";
 import type { AppConfig } from "./app_config.ts";
 import type { Context } from "./context.ts";
 import { CliError } from "./errors.ts";
@@ -33,14 +37,28 @@ export function repository(ctx: Context, name: string): string {
   return `${ctx.config().registry}/${name}`;
 }
 
+/** A tag for one build of `version` that no other build takes: `v<version>-<12 hex digits>`. */
+export function buildTag(version: number): string {
+  const id = crypto.getRandomValues(new Uint8Array(6));
+  return `v${version}-${Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+const BUILD_TAG = /^v[0-9]+-[0-9a-f]{12}$/;
+
+/** `v2` of `v2-0123456789ab`: how progress lines name a build. */
+function versionOf(tag: string): string {
+  return tag.replace(/-[0-9a-f]{12}$/, "");
+}
+
 /**
- * Builds the app directory into `<registry>/<name>:v<version>`, showing the
+ * Builds the app directory into `<registry>/<name>:<tag>` (`v<version>` for
+ * `dn build`, a {@link buildTag} for commands that push at once), showing the
  * engine's progress (cli/image_output.ts).
  */
 export async function buildImage(
   ctx: Context,
   app: AppConfig,
-  version: number,
+  tag: string,
 ): Promise<{ ref: string; imageId: string }> {
   const dir = ctx.appDir();
   try {
@@ -52,9 +70,9 @@ export async function buildImage(
     }
     throw e;
   }
-  const ref = imageRef(ctx.config().registry, app.name, version);
+  const ref = `${repository(ctx, app.name)}:${tag}`;
   const images = await ctx.images();
-  const output = new ImageOutput(ctx, `${app.name}:v${version}`);
+  const output = new ImageOutput(ctx, `${app.name}:${versionOf(tag)}`);
   try {
     const { imageId } = await images.build(dir, ref, output.build);
     return { ref, imageId };
@@ -71,17 +89,23 @@ const AUTH_FAILURE =
   /unauthori[sz]ed|authentication required|no basic auth credentials|requested access to the resource is denied/i;
 
 /**
- * Pushes `<registry>/<name>:v<version>`: checks the credentials with the
- * registry (`Login Succeeded` with `--verbose`), shows the engine's progress,
- * prints the digest line, and returns the manifest digest.
+ * Pushes the local image `<registry>/<name>:<built>` under a tag of its own
+ * (`built` itself when it is a {@link buildTag}, else a new one): checks the
+ * credentials with the registry (`Login Succeeded` with `--verbose`), shows
+ * the engine's progress, prints the digest line, and returns the manifest
+ * digest.
  */
-export async function pushImage(ctx: Context, name: string, version: number): Promise<string> {
+export async function pushImage(ctx: Context, name: string, built: string): Promise<string> {
   const config = ctx.config();
   const repo = repository(ctx, name);
-  const tag = `v${version}`;
   const images = await ctx.images();
-  if (await images.inspect(`${repo}:${tag}`) === null) {
-    throw new CliError(`image ${repo}:${tag} is not built; run dn build first`);
+  if (await images.inspect(`${repo}:${built}`) === null) {
+    throw new CliError(`image ${repo}:${built} is not built; run dn build first`);
+  }
+  let tag = built;
+  if (!BUILD_TAG.test(tag)) {
+    tag = buildTag(Number(versionOf(built).replace(/^v/, "")));
+    await images.tag(`${repo}:${built}`, repo, tag);
   }
   const auth: RegistryAuth = {
     username: config.registryUser,
@@ -92,7 +116,7 @@ export async function pushImage(ctx: Context, name: string, version: number): Pr
   if (await checkLogin(ctx) === "ok" && verbose) ctx.out("Login Succeeded");
   if (verbose) ctx.out(`pushing ${repo}:${tag}`);
   let digestShown = false;
-  const output = new ImageOutput(ctx, `${name}:${tag}`);
+  const output = new ImageOutput(ctx, `${name}:${versionOf(tag)}`);
   let digest: string;
   try {
     ({ digest } = await images.push(repo, tag, auth, (text) => {
@@ -144,8 +168,10 @@ function credentialsError(ctx: Context): CliError {
 }
 
 /**
- * Builds `<registry>/<name>:v<version>` (the engine's layer cache makes an
- * unchanged build quick) and pushes it. Returns the digest.
+ * Builds `<registry>/<name>:v<version>-<build id>` (the engine's layer cache
+ * makes an unchanged build quick; the tag is this build's alone, so a
+ * concurrent build on the same engine cannot swap the image) and pushes it.
+ * Returns the digest.
  */
 export async function ensurePushed(
   ctx: Context,
@@ -153,6 +179,7 @@ export async function ensurePushed(
   version: number,
 ): Promise<string> {
   await checkLogin(ctx);
-  await buildImage(ctx, app, version);
-  return await pushImage(ctx, app.name, version);
+  const tag = buildTag(version);
+  await buildImage(ctx, app, tag);
+  return await pushImage(ctx, app.name, tag);
 }

@@ -11,7 +11,7 @@
 
 import type { HostReport } from "../lib/apps.ts";
 import type { Context } from "./context.ts";
-import type { AppInfo } from "./control_client.ts";
+import { type AppInfo, ControlError } from "./control_client.ts";
 import { CliError } from "./errors.ts";
 import {
   failureOf,
@@ -107,7 +107,18 @@ async function poll(
   let progress: Progress;
   try {
     while (true) {
-      progress = look((await ctx.control().appStatus(name)).hosts);
+      const report = await ctx.control().appStatus(name).catch((e) => {
+        // Control's state store (or control) briefly away: look again until the bound.
+        if (e instanceof ControlError && (e.status === 503 || e.status === 0)) {
+          if (Date.now() < deadline) return null;
+        }
+        throw e;
+      });
+      if (report === null) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
+      }
+      progress = look(report.hosts);
       const total = progress.done.length + progress.behind.size + progress.failed.size;
       if (progress.behind.size === 0 && (total > 0 || !needsHosts)) return progress;
       if (Date.now() >= deadline) return progress;

@@ -3,12 +3,12 @@
  *
  * ```
  * GET    /v1/apps                  list
- * POST   /v1/apps                  create  {name, hostname, port?, digest?, ...settings}
+ * POST   /v1/apps                  create  {name, hostname, port?, digest, ...settings}
  * GET    /v1/apps/:name            get
  * POST   /v1/apps/:name/start      start
  * POST   /v1/apps/:name/stop       stop
- * POST   /v1/apps/:name/update     update  {version, digest?, hostname?, port?, ...settings}
- * POST   /v1/apps/:name/rollback   back to an earlier version {version?}
+ * POST   /v1/apps/:name/update     update  {version, digest, hostname?, port?, ...settings}
+ * POST   /v1/apps/:name/rollback   back to an earlier version {version?, from?}
  * GET    /v1/apps/:name/env        environment keys (values are never sent back)
  * POST   /v1/apps/:name/env        change the environment {set?: {K: V}, unset?: [K]}
  * DELETE /v1/apps/:name            remove
@@ -21,6 +21,11 @@
  * GET    /healthz                  liveness (no token)
  * ```
  *
+ * Every version is an image digest the CLI pushed (`digest`): control
+ * records it per version, and hosts run `<registry>/<name>@<digest>`, never
+ * a tag, so whoever can push to the registry cannot change what a version
+ * runs. A rollback runs the old version's recorded digest.
+ *
  * State changes are written to Redis first (the source of truth), then
  * broadcast to hosts; hosts also converge from Redis, so a command the broker
  * could not take is not lost.
@@ -32,7 +37,8 @@ import {
   APP_DEFAULTS,
   type AppRecord,
   type AppStatus,
-  imageRef,
+  digestOf,
+  digestRef,
   isAppMemory,
   isAppMilliCpus,
   isEnvKey,
@@ -132,8 +138,9 @@ const RULES: Record<string, string> = {
   hostname:
     "a lower-case DNS name: labels of a-z, 0-9 and '-' separated by '.', at most 253 characters",
   port: "an integer 1-65535",
-  digest: '"" or sha256: followed by 64 hex digits',
+  digest: "sha256: followed by 64 hex digits (the pushed image's manifest digest)",
   version: "a positive integer",
+  from: "a positive integer (the version the app must run now)",
   replicas: "an integer 0-100 (0 = every host)",
   healthPath: '"" or an absolute path without spaces, at most 256 characters',
   timeoutMs: "0 (the default) or an integer 100-600000",
@@ -163,10 +170,6 @@ function optional<T>(
   check: (v: unknown) => v is T,
 ): T | undefined {
   return body[key] === undefined ? undefined : field(body, key, check);
-}
-
-function isDigestOrEmpty(v: unknown): v is string {
-  return v === "" || isDigest(v);
 }
 
 function isHostnameLower(v: unknown): v is string {
@@ -225,20 +228,32 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   }
 
   async function rollback(req: Request, name: string): Promise<Response> {
-    const body = await readJsonObject(req, ["version"]);
+    const body = await readJsonObject(req, ["version", "from"]);
     const current = await store.get(name);
     const version = optional(body, "version", isVersion) ?? current.app.version - 1;
+    const from = optional(body, "from", isVersion);
+    if (from !== undefined && from !== current.app.version) {
+      throw new HttpError(409, `${name} runs v${current.app.version} now, not v${from}`);
+    }
     if (version < 1 || version > current.app.latestVersion || version === current.app.version) {
       throw new HttpError(
         409,
         `${name} runs v${current.app.version}; roll back to one of v1-v${current.app.latestVersion} other than that`,
       );
     }
+    const digest = digestOf(current.app, version);
+    if (digest === "") {
+      throw new HttpError(
+        409,
+        `${name} v${version} has no recorded image digest (deployed by an earlier release); ` +
+          `deploy it again with dn update`,
+      );
+    }
     const next: AppRecord = {
       ...current.app,
       version,
-      image: imageRef(deps.registry, name, version),
-      digest: "",
+      image: digestRef(deps.registry, name, digest),
+      digest,
       updatedAt: new Date().toISOString(),
     };
     await store.replace(current, next);
@@ -280,6 +295,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const body = await readJsonObject(req, ["name", "hostname", "port", "digest", ...SETTINGS]);
     const name = field(body, "name", isAppName);
     const hostname = field(body, "hostname", isHostnameLower);
+    const digest = field(body, "digest", isDigest);
     const now = new Date().toISOString();
     const app: AppRecord = {
       name,
@@ -287,11 +303,12 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
       port: optional(body, "port", isPort) ?? 80,
       status: "created",
       version: 1,
-      image: imageRef(deps.registry, name, 1),
-      digest: optional(body, "digest", isDigestOrEmpty) ?? "",
+      image: digestRef(deps.registry, name, digest),
+      digest,
       createdAt: now,
       updatedAt: now,
       ...APP_DEFAULTS,
+      digests: { "1": digest },
       latestVersion: 1,
       ...settings(body),
     };
@@ -303,6 +320,7 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
   async function update(req: Request, name: string): Promise<Response> {
     const body = await readJsonObject(req, ["version", "digest", "hostname", "port", ...SETTINGS]);
     const version = field(body, "version", isVersion);
+    const digest = field(body, "digest", isDigest);
     const current = await store.get(name);
     const latest = current.app.latestVersion;
     if (version !== latest + 1) {
@@ -311,8 +329,9 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     const next: AppRecord = await placed({
       ...current.app,
       version,
-      image: imageRef(deps.registry, name, version),
-      digest: optional(body, "digest", isDigestOrEmpty) ?? "",
+      image: digestRef(deps.registry, name, digest),
+      digest,
+      digests: { ...current.app.digests, [String(version)]: digest },
       hostname: optional(body, "hostname", isHostnameLower) ?? current.app.hostname,
       port: optional(body, "port", isPort) ?? current.app.port,
       updatedAt: new Date().toISOString(),

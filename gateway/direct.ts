@@ -11,9 +11,14 @@
  * That saves the broker's two messages, an ack and two process hops per
  * request; see BENCHMARKS.md.
  *
- * The route with the fewest requests in flight from this gateway is picked
- * (ties go round-robin). On the direct path this is the one place that sends
- * a request again (README, "Delivery"):
+ * Only routes of the app's current release (version, revision and digest,
+ * lib/routes.ts) are used while any is announced, so a container of an older
+ * version, left running by a host that died mid-rollout, gets no requests
+ * once the current one serves anywhere; older routes serve only while no
+ * host serves the current release yet (during a rollout, or after one that
+ * failed). The route with the fewest requests in flight from this gateway is
+ * picked (ties go round-robin). On the direct path this is the one place that
+ * sends a request again (README, "Delivery"):
  * - to the next route, any method, when the request never reached the app: a
  *   container or host that cannot be reached, a host that does not serve the
  *   app any more (421);
@@ -124,12 +129,17 @@ export class DirectRoutes extends RedisMirror {
     return (this.#routes.get(app)?.length ?? 0) > 0;
   }
 
-  /** The least busy reachable route of `app` whose upstream is not in `tried`, if any. */
-  pick(app: string, tried: ReadonlySet<string>): Route | null {
+  /**
+   * The least busy reachable route of `app` whose upstream is not in
+   * `tried`, if any; only routes of `release` when some route has it.
+   */
+  pick(app: string, tried: ReadonlySet<string>, release = ""): Route | null {
     const now = Date.now();
     let best: Route | null = null;
     let bestLoad = Infinity;
-    const list = this.#routes.get(app) ?? [];
+    const all = this.#routes.get(app) ?? [];
+    const current = all.filter((route) => route.release === release);
+    const list = current.length > 0 ? current : all;
     const start = this.#turn++ % Math.max(1, list.length);
     for (let i = 0; i < list.length; i++) {
       const route = list[(start + i) % list.length];
@@ -231,17 +241,19 @@ export class DirectClient {
 
   /**
    * Delivers the request (`head`, `body` streamed) to a container or host
-   * serving `app` and returns its answer as soon as its head arrives (the
-   * body streams; the route counts the request in flight until it ends), a
-   * timeout, a bad response (malformed or over the limit), or "lost" (a
-   * POST/PATCH whose upstream failed after it was sent); null when none took
-   * it and the body can still go the broker path. A failure of the client's
-   * body is raised as its HttpError (408, 413, 400). `onPath` hears which
-   * path answered. With `upgrade` (`websocket`) the request asks for that
-   * upgrade, and a 101 hands over the connection (`reply.upgraded`).
+   * serving `app` (preferring its current `release`) and returns its answer
+   * as soon as its head arrives (the body streams; the route counts the
+   * request in flight until it ends), a timeout, a bad response (malformed or
+   * over the limit), or "lost" (a POST/PATCH whose upstream failed after it
+   * was sent); null when none took it and the body can still go the broker
+   * path. A failure of the client's body is raised as its HttpError (408,
+   * 413, 400). `onPath` hears which path answered. With `upgrade`
+   * (`websocket`) the request asks for that upgrade, and a 101 hands over the
+   * connection (`reply.upgraded`).
    */
   async call(
     app: string,
+    release: string,
     head: RequestHead,
     body: ClientBody,
     onPath?: (path: DirectPath) => void,
@@ -252,7 +264,7 @@ export class DirectClient {
     while (true) {
       const remaining = head.deadline - Date.now();
       if (remaining <= 0) return { ok: false, failure: "timeout" };
-      const route = this.routes.pick(app, tried);
+      const route = this.routes.pick(app, tried, release);
       if (route === null) return body.replayable ? null : { ok: false, failure: "unroutable" };
       const target = upstreamOf(route);
       tried.add(target.endpoint);

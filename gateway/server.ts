@@ -35,6 +35,7 @@ import { normaliseHostname } from "../lib/names.ts";
 import { watchEnd } from "../lib/streams.ts";
 import { ClientBody } from "./client_body.ts";
 import type { AppReply, DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
+import { releaseOf } from "../lib/routes.ts";
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
 import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
@@ -272,7 +273,8 @@ export function createGatewayHandler(
       let result: UpstreamResult | null = null;
       if (isWebSocketUpgrade(req)) {
         const events = deps.onWebSocket ?? (() => {});
-        const upgraded = direct && await proxyWebSocket(req, app.name, head, body, direct, events);
+        const upgraded = direct &&
+          await proxyWebSocket(req, app.name, releaseOf(app), head, body, direct, events);
         if (upgraded instanceof Response) return upgraded;
         if (!upgraded) {
           return problem(
@@ -282,7 +284,9 @@ export function createGatewayHandler(
           );
         }
         result = upgraded;
-      } else if (direct) result = await direct.call(app.name, head, body, deps.onUpstream);
+      } else if (direct) {
+        result = await direct.call(app.name, releaseOf(app), head, body, deps.onUpstream);
+      }
       if (result === null) {
         deps.onUpstream?.("broker");
         result = await viaBroker(app.name, head, await body.bytes(), timeoutMs);

@@ -23,13 +23,15 @@ import type { DirectClient, UpstreamResult } from "./direct.ts";
 export type WebSocketEvents = (open: boolean) => void;
 
 /**
- * Sends the upgrade request `head` for `app` on the direct path: the
+ * Sends the upgrade request `head` for `app` (its current `release`
+ * preferred, as for any request) on the direct path: the
  * client's 101 with the relay started; else how the request ended (the
  * app's own answer when it refused the upgrade); null when no route took it.
  */
 export async function proxyWebSocket(
   req: Request,
   app: string,
+  release: string,
   head: RequestHead,
   body: ClientBody,
   direct: DirectClient,
@@ -37,7 +39,7 @@ export async function proxyWebSocket(
 ): Promise<Response | UpstreamResult | null> {
   // Messages are relayed, not bytes: no extension (compression) can span both sides.
   head.headers = head.headers.filter(([name]) => name !== "sec-websocket-extensions");
-  const result = await direct.call(app, head, body, undefined, "websocket");
+  const result = await direct.call(app, release, head, body, undefined, "websocket");
   if (result === null || !result.ok || result.reply.upgraded === undefined) return result;
   const protocol = result.reply.headers.find(([name]) => name === "sec-websocket-protocol")?.[1];
   const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });

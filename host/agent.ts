@@ -31,7 +31,8 @@ import {
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { AppNotFoundError, type AppStore } from "../lib/store.ts";
-import type { Containers } from "./containers.ts";
+import { releaseOf } from "../lib/routes.ts";
+import { type Containers, isCurrent } from "./containers.ts";
 import type { RequestServer } from "./requests.ts";
 
 /** Arguments of a host's command queue (fixed: RabbitMQ refuses a re-declare with others). */
@@ -55,6 +56,13 @@ export interface HostAgentOptions {
   log: Logger;
   /** RabbitMQ user of control: commands from anyone else are dropped. */
   controlUser: string;
+  /** Announces an app's route now, resolving once gateways can use it (before old containers go). */
+  confirmRoute: (app: string) => Promise<void>;
+  /**
+   * How long a new container must stay up before it replaces a running older
+   * one, in ms: one that crashes within it never gets traffic.
+   */
+  stableMs: number;
 }
 
 /** Converges containers and consumers on desired state. */
@@ -157,28 +165,31 @@ export class HostAgent {
     const placedHere = desired !== null &&
       (desired.placement.length === 0 || desired.placement.includes(this.options.hostName));
     if (desired?.status === "running" && placedHere) {
-      const isCurrent = (c: { version: number; revision: number }) =>
-        c.version === desired.version && c.revision === desired.revision;
-      const current = existing.find(isCurrent);
+      const current = existing.find((c) => isCurrent(c, desired));
       const target = requests.target(app);
       if (!current?.running || target?.containerId !== current.id) {
+        // An older container still serves: the new one must prove it stays up first.
+        const replacing = existing.some((c) => c.running && !isCurrent(c, desired));
         let fresh;
         try {
-          fresh = await containers.ensureRunning(desired);
+          fresh = await containers.ensureRunning(desired, replacing ? this.options.stableMs : 0);
         } catch (e) {
           const { version, revision } = desired;
           this.#failures.set(app, { version, revision, message: errorMessage(e).slice(0, 500) });
           throw e;
         }
-        await requests.serve(app, fresh); // traffic switches here
+        await requests.serve(app, fresh, releaseOf(desired)); // traffic switches here
         log.info("app serving", {
           app,
           version: desired.version,
+          digest: desired.digest,
           address: `${fresh.address}:${fresh.port}`,
         });
       }
       this.#failures.delete(app);
-      const old = existing.filter((c) => !isCurrent(c));
+      const old = existing.filter((c) => !isCurrent(c, desired));
+      // Gateways must be able to reach the new container before an old one goes.
+      if (old.length > 0) await this.options.confirmRoute(app);
       for (const c of old) {
         await requests.drain(app, c.id); // requests already sent to it finish first
         await containers.remove(c.id);
@@ -189,13 +200,12 @@ export class HostAgent {
       return;
     }
     this.#failures.delete(app);
-    if (requests.target(app)) {
+    if (requests.apps.includes(app)) {
       await requests.unserve(app);
       log.info("app no longer served", { app });
     }
     for (const c of existing) {
-      const keep = desired?.status === "stopped" && placedHere && c.version === desired.version &&
-        c.revision === desired.revision;
+      const keep = desired?.status === "stopped" && placedHere && isCurrent(c, desired);
       if (keep) {
         if (c.running) await containers.stop(c.id);
       } else {
@@ -231,9 +241,10 @@ export class HostAgent {
           msg.properties.correlationId,
           body,
         );
-        const serving = this.options.requests.target(app)?.containerId;
-        const containers = (await this.options.containers.report(app))
-          .map((c) => ({ ...c, serving: c.id === serving }));
+        const containers = await this.options.containers.report(
+          app,
+          this.options.requests.target(app),
+        );
         const failure = this.#failures.get(app);
         const reply = encodeStatusReply({
           host: this.options.hostName,

@@ -2,20 +2,28 @@
  * An app's containers on this host, through the Docker client adapter.
  *
  * Containers are named `dn-<host>-<app>-v<version>` and labelled with host,
- * app and version, so several host services can share one engine. They run
- * with the app's limits on the isolated app network (host/limits.ts,
- * host/isolation.ts). Requests reach the app on the container's IP on that
+ * app, version, revision, image digest and the app's incarnation (its
+ * creation time), so several host services can share one engine and a
+ * container left from an earlier incarnation of the same name, or from other
+ * code, is never taken for the current one. They run with the app's limits
+ * on the isolated app network (host/limits.ts, host/isolation.ts). Images are
+ * pulled and run by the digest control recorded (`<registry>/<app>@sha256:…`),
+ * never by a tag. Requests reach the app on the container's IP on that
  * network; its port is also published on 127.0.0.1 only, at a port Docker
  * picks, for operators and benchmarks.
  *
  * @module
  */
 
-import { type AppRecord, type ContainerReport, imageRef } from "../lib/apps.ts";
-import type { ContainerInfo, DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
+import { type AppRecord, type ContainerReport, digestRef } from "../lib/apps.ts";
+import type { DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
 import { type Http1Pool, UpstreamTimeoutError } from "../lib/http1.ts";
+import { isDigest } from "../lib/names.ts";
 import { appLimits } from "./limits.ts";
+import { ContainerStartError, targetOf, waitReady } from "./readiness.ts";
 import type { Target } from "./requests.ts";
+
+export { ContainerStartError };
 
 /** Labels dn puts on every container it runs. */
 export const LABEL = {
@@ -24,19 +32,35 @@ export const LABEL = {
   app: "network.dn.app",
   version: "network.dn.version",
   revision: "network.dn.revision",
+  digest: "network.dn.digest",
+  incarnation: "network.dn.incarnation",
 } as const;
 
-/** Raised when a container does not become ready. */
-export class ContainerStartError extends Error {
-  override name = "ContainerStartError";
-}
-
-/** A container of an app on this host. */
+/** A container of an app on this host, as its labels describe it. */
 export interface AppContainer {
   id: string;
   version: number;
   revision: number;
+  /** Image digest it was created from ("" when unlabelled). */
+  digest: string;
+  /** Creation time of the app incarnation it belongs to ("" when unlabelled). */
+  incarnation: string;
   running: boolean;
+}
+
+/** True when `c` is the container `app`'s desired state asks for: same incarnation, version, revision and digest. */
+export function isCurrent(c: Omit<AppContainer, "id" | "running">, app: AppRecord): boolean {
+  return c.version === app.version && c.revision === app.revision && c.digest === app.digest &&
+    c.incarnation === app.createdAt;
+}
+
+function describe(labels: Record<string, string>): Omit<AppContainer, "id" | "running"> {
+  return {
+    version: Number(labels[LABEL.version]) || 0,
+    revision: Number(labels[LABEL.revision]) || 0,
+    digest: labels[LABEL.digest] ?? "",
+    incarnation: labels[LABEL.incarnation] ?? "",
+  };
 }
 
 /** Options of {@link Containers}. */
@@ -49,6 +73,8 @@ export interface ContainersOptions {
   readyTimeoutMs: number;
   /** Network app containers join (host/isolation.ts). */
   network: string;
+  /** The exit code of a container's last run, when the host heard of it (Docker's events). */
+  lastExit?: (id: string) => number | undefined;
 }
 
 /** Creates, starts, stops and reports an app's containers on this host. */
@@ -73,8 +99,7 @@ export class Containers {
     }, true);
     return found.map((c) => ({
       id: c.id,
-      version: Number(c.labels[LABEL.version]) || 0,
-      revision: Number(c.labels[LABEL.revision]) || 0,
+      ...describe(c.labels),
       running: c.state === "running",
     })).sort((a, b) => b.version - a.version);
   }
@@ -88,14 +113,32 @@ export class Containers {
     return new Set(found.map((c) => c.labels[LABEL.app]).filter((a): a is string => !!a));
   }
 
-  /** Makes sure `app`'s current version runs and answers; returns where to reach it. */
-  async ensureRunning(app: AppRecord): Promise<Target> {
+  /**
+   * Makes sure `app`'s current container (its incarnation, version, revision
+   * and digest) runs and answers; returns where to reach it. A container of
+   * that name made for anything else is removed first. With `stableMs`, the
+   * container must also have stayed up that long since it started (an
+   * update: the old version serves meanwhile, and a new one that crashes
+   * after a few seconds never gets traffic).
+   */
+  async ensureRunning(app: AppRecord, stableMs = 0): Promise<Target> {
     const { docker } = this.options;
+    if (!isDigest(app.digest)) {
+      throw new ContainerStartError(
+        `${app.name} v${app.version} has no recorded image digest and is never run from a tag: ` +
+          `deploy it again with dn update`,
+      );
+    }
     const name = this.name(app.name, app.version, app.revision);
     let info = await docker.inspectContainer(name, app.port);
+    if (info !== null && !isCurrent(describe(info.labels), app)) {
+      // Left by an earlier incarnation of the app (removed while this host was away) or other code.
+      await docker.removeContainer(info.id, { force: true });
+      info = null;
+    }
     if (info === null) {
       // Built from validated parts and our registry, never taken from the record as is.
-      const image = imageRef(this.options.registryAuth.serverAddress, app.name, app.version);
+      const image = digestRef(this.options.registryAuth.serverAddress, app.name, app.digest);
       if ((await docker.inspectImage(image)) === null) {
         await docker.pullImage(image, this.options.registryAuth);
       }
@@ -114,6 +157,8 @@ export class Containers {
           [LABEL.app]: app.name,
           [LABEL.version]: String(app.version),
           [LABEL.revision]: String(app.revision),
+          [LABEL.digest]: app.digest,
+          [LABEL.incarnation]: app.createdAt,
         },
         containerPort: app.port,
         restartPolicy: "unless-stopped",
@@ -123,22 +168,27 @@ export class Containers {
       info = await docker.inspectContainer(name, app.port);
     }
     if (info === null) throw new ContainerStartError(`container ${name} vanished`);
-    if (!info.state.running) {
-      await docker.startContainer(info.id);
-      info = await docker.inspectContainer(info.id, app.port);
-    }
-    const target = info === null ? null : targetOf(info, app.port);
-    if (target === null) throw new ContainerStartError(`container ${name} has no address`);
-    await this.#waitReady(name, target, app.healthPath);
-    return target;
+    if (!info.state.running) await docker.startContainer(info.id);
+    return await waitReady({
+      docker,
+      probe: (target) => this.probe(target, app.healthPath, 1000),
+      id: info.id,
+      name,
+      port: app.port,
+      timeoutMs: this.options.readyTimeoutMs,
+      lastExit: this.options.lastExit,
+      stableMs,
+    });
   }
 
-  /** Where the running container of `app` (its current version) is reachable now, if it runs. */
-  async locate(app: AppRecord): Promise<Target | null> {
-    const name = this.name(app.name, app.version, app.revision);
-    const info = await this.options.docker.inspectContainer(name, app.port);
+  /**
+   * Where container `id` answers now, if it still runs: its bridge IP or
+   * published port, and when it started (which tells a restart apart).
+   */
+  async locate(id: string, port: number): Promise<Target | null> {
+    const info = await this.options.docker.inspectContainer(id, port);
     if (info === null || !info.state.running) return null;
-    return targetOf(info, app.port);
+    return targetOf(info, port);
   }
 
   /** Stops a container (SIGTERM, then SIGKILL after 10 s). */
@@ -157,8 +207,8 @@ export class Containers {
     this.#problems.delete(id);
   }
 
-  /** Reports the app's containers on this host (their inspections run at once). */
-  async report(app: string): Promise<ContainerReport[]> {
+  /** Reports the app's containers on this host (inspected at once); `served` takes its requests. */
+  async report(app: string, served?: Target): Promise<ContainerReport[]> {
     const listed = await this.list(app);
     const inspected = await Promise.all(
       listed.map((c) => this.options.docker.inspectContainer(c.id)),
@@ -172,6 +222,8 @@ export class Containers {
         imageId: info.imageId,
         version: c.version,
         revision: c.revision,
+        digest: c.digest,
+        serving: info.id === served?.containerId,
         state: info.state.status,
         exitCode: info.state.exitCode,
         createdAt: info.created,
@@ -226,31 +278,4 @@ export class Containers {
     else this.#problems.set(target.containerId, problem.slice(0, 300));
     return problem;
   }
-
-  async #waitReady(name: string, target: Target, healthPath: string): Promise<void> {
-    const deadline = Date.now() + this.options.readyTimeoutMs;
-    let last = "";
-    let tries = 0;
-    while (Date.now() < deadline) {
-      const problem = await this.probe(target, healthPath, 1000);
-      if (problem === null) return;
-      last = problem;
-      tries++;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new ContainerStartError(
-      `container ${name} did not become ready in time: ${last} (${tries} tries)`,
-    );
-  }
-}
-
-/** Where a running container's app answers: its bridge IP, else its published loopback port. */
-function targetOf(info: ContainerInfo, appPort: number): Target | null {
-  if (info.ipAddress !== null) {
-    return { containerId: info.id, address: info.ipAddress, port: appPort };
-  }
-  if (info.hostPort !== null) {
-    return { containerId: info.id, address: "127.0.0.1", port: info.hostPort };
-  }
-  return null;
 }

@@ -20,6 +20,7 @@ import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
 import { HostAgent } from "./agent.ts";
+import { followContainerEvents, LastExits } from "./events.ts";
 import { HealthMonitor } from "./health.ts";
 import { Containers, LABEL } from "./containers.ts";
 import { APP_NETWORK, isolateApps } from "./isolation.ts";
@@ -30,6 +31,12 @@ import { serveDirectRequests } from "./direct.ts";
 import { preflight, PreflightError } from "./preflight.ts";
 import { Staleness } from "./staleness.ts";
 import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
+
+/**
+ * How long a new container must stay up before it replaces an older one that
+ * serves (an update, a rollback, an environment change), in ms.
+ */
+const READY_STABLE_MS = 8000;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -80,6 +87,7 @@ await isolateApps(dockerClient).catch((e) => {
   log.flush();
   Deno.exit(1);
 });
+const exits = new LastExits();
 const containers = new Containers({
   docker: dockerClient,
   hostName: config.hostName,
@@ -91,6 +99,7 @@ const containers = new Containers({
   pool,
   readyTimeoutMs: 30_000,
   network: APP_NETWORK,
+  lastExit: (id) => exits.get(id),
 });
 const requests = new RequestServer({
   exchange: config.exchange,
@@ -99,7 +108,8 @@ const requests = new RequestServer({
   log,
   inlineBodyLimit: config.inlineBodyLimit,
   prefetch: 64,
-  refreshTarget: async (app) => await containers.locate((await store.get(app)).app),
+  refreshTarget: async (app, target) =>
+    await containers.locate(target.containerId, (await store.get(app)).app.port),
   onUnreachable: (app) => agent.converge(app),
   gatewayUser: config.gatewayUser,
   onServing: (app, serving) => {
@@ -112,7 +122,8 @@ const requests = new RequestServer({
 const routes = new RouteAnnouncer(
   new RouteStore(redis, config.redisPrefix),
   config.hostName,
-  () => requests.apps,
+  () => requests.live,
+  (app) => requests.release(app),
   containerRoutes ? (app) => containerEndpoint(requests.target(app)) : null,
   log,
 );
@@ -147,6 +158,8 @@ const agent = new HostAgent({
   containers,
   requests,
   log,
+  confirmRoute: (app) => routes.confirm(app),
+  stableMs: READY_STABLE_MS,
 });
 const staleness = new Staleness({
   hostName: config.hostName,
@@ -172,6 +185,17 @@ const broker = new Broker({
 
 // `logs.<app>` (host/logs.ts); health and metrics (lib/health.ts, host/metrics.ts).
 const docker = containers.options.docker;
+// A container that dies loses its route at once, not at the next heartbeat (host/events.ts).
+const containerEvents = new AbortController();
+followContainerEvents({
+  docker,
+  hostName: config.hostName,
+  log,
+  exits,
+  signal: containerEvents.signal,
+  onEnded: (app, id) => requests.suspend(app, id),
+  onResync: () => void requests.refreshTargets(),
+});
 const logs = new HostLogs({
   hostName: config.hostName,
   exchange: config.exchange,
@@ -241,6 +265,7 @@ broker.start();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     clearInterval(heartbeat);
+    containerEvents.abort();
     healthMonitor.stop();
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});

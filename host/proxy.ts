@@ -5,9 +5,10 @@
  * duplex, with backpressure. The request counts in flight on its container
  * (an update or a stop waits for it) until the response body has ended.
  *
- * The request goes to the container once (lib/http1.ts); when no connection
- * took it, once more to the container's new address if it has moved. How it
- * ended is the gateway's to act on (README, "Delivery").
+ * The request goes to the container once (lib/http1.ts); a container that
+ * took no connection is suspended (it stopped or restarted: the host checks
+ * it again before it gets requests). How it ended is the gateway's to act on
+ * (README, "Delivery").
  *
  * @module
  */
@@ -54,43 +55,36 @@ export async function proxyToContainer(
   const lease = requests.begin(app);
   if (lease === null) return { kind: "not served" };
   const { head, body, length, upgrade } = request;
-  let target = lease.target;
+  const target = lease.target;
   let handedOver = false;
   const started = performance.now();
   try {
-    for (let attempt = 0;; attempt++) {
-      const headMs = Math.max(1, head.deadline - Date.now());
-      try {
-        const response = await pool.exchange(target.address, target.port, {
-          method: head.method,
-          url: head.url,
-          headers: head.headers,
-          body,
-          length: body === null ? 0 : length,
-          upgrade,
-        }, { connectMs: 2000, headMs, idleMs });
-        onServed?.(app, response.status, performance.now() - started);
-        handedOver = true;
-        if (response.body === null) lease.end();
-        else response.body = watchEnd(response.body, lease.end);
-        return { kind: "response", response };
-      } catch (e) {
-        if (e instanceof RequestBodyError) return { kind: "dropped" }; // the gateway cut it
-        const failure = failureOf(e, app);
-        if (failure === "unreachable" && attempt === 0) {
-          const fresh = await requests.moved(app, target);
-          if (fresh) {
-            target = fresh;
-            continue;
-          }
-        }
-        log.warn("app request failed", { app, error: errorMessage(e) });
-        if (typeof failure !== "string") return { kind: "reply", reply: failure };
-        if (failure !== "timeout") onUnreachable(app);
-        onServed?.(app, failure === "timeout" ? 504 : 0, performance.now() - started);
-        if (failure === "unreachable") return { kind: "not served" };
-        return { kind: failure === "dropped" ? "dropped" : "expired" };
-      }
+    const headMs = Math.max(1, head.deadline - Date.now());
+    try {
+      const response = await pool.exchange(target.address, target.port, {
+        method: head.method,
+        url: head.url,
+        headers: head.headers,
+        body,
+        length: body === null ? 0 : length,
+        upgrade,
+      }, { connectMs: 2000, headMs, idleMs });
+      onServed?.(app, response.status, performance.now() - started);
+      handedOver = true;
+      if (response.body === null) lease.end();
+      else response.body = watchEnd(response.body, lease.end);
+      return { kind: "response", response };
+    } catch (e) {
+      if (e instanceof RequestBodyError) return { kind: "dropped" }; // the gateway cut it
+      const failure = failureOf(e, app);
+      // Stopped or restarted: checked again before it gets requests (its address may be reused).
+      if (failure === "unreachable") requests.suspend(app, target.containerId);
+      log.warn("app request failed", { app, error: errorMessage(e) });
+      if (typeof failure !== "string") return { kind: "reply", reply: failure };
+      if (failure !== "timeout") onUnreachable(app);
+      onServed?.(app, failure === "timeout" ? 504 : 0, performance.now() - started);
+      if (failure === "unreachable") return { kind: "not served" };
+      return { kind: failure === "dropped" ? "dropped" : "expired" };
     }
   } finally {
     if (!handedOver) lease.end();

@@ -32,7 +32,7 @@ import {
 import type { Http1Pool, Http1Request } from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { failureOf, type NoReply, noReply, plain, type Reply, replyOf } from "./forward.ts";
-import { sameEndpoint, Served, type Target } from "./served.ts";
+import { sameRun, Served, type Target } from "./served.ts";
 
 export type { Target } from "./served.ts";
 
@@ -46,7 +46,7 @@ export interface RequestServerOptions {
   /** Messages each app consumer may hold unacked. */
   prefetch: number;
   /** Finds the container's current port again after a connect failure. */
-  refreshTarget: (app: string) => Promise<Target | null>;
+  refreshTarget: (app: string, target: Target) => Promise<Target | null>;
   /** RabbitMQ user of the gateway: requests from anyone else are dropped. */
   gatewayUser: string;
   /** Told when an app's container does not answer (so the host can bring it back). */
@@ -74,9 +74,14 @@ export class RequestServer {
   /** Creates a server; attach a channel with {@link attach}. */
   constructor(readonly options: RequestServerOptions) {}
 
-  /** Apps served now. */
+  /** Apps served now (consumed from the broker, also while their container is suspended). */
   get apps(): string[] {
     return [...this.#served.keys()];
+  }
+
+  /** Apps served now by a container known to run: those with routes. */
+  get live(): string[] {
+    return [...this.#served].filter(([, s]) => s.target !== null && !s.closing).map(([app]) => app);
   }
 
   /** Requests being handled now, over all apps. */
@@ -102,58 +107,65 @@ export class RequestServer {
     for (const served of this.#served.values()) served.consumerTag = null;
   }
 
-  /** Routes `app`'s requests to `target`, consuming its queue if not yet. */
-  async serve(app: string, target: Target): Promise<void> {
+  /**
+   * Routes `app`'s requests to `target`, which runs `release`, consuming its
+   * queue if not yet.
+   */
+  async serve(app: string, target: Target, release: string): Promise<void> {
     const served = this.#served.get(app);
     if (served) {
-      const moved = !sameEndpoint(served.target, target);
+      const moved = served.target === null || !sameRun(served.target, target) ||
+        served.release !== release;
       served.target = target;
+      served.release = release;
       if (served.closing || moved) this.options.onServing?.(app, true);
       served.closing = false;
       if (served.consumerTag === null) await this.#consume(app, served);
       return;
     }
-    const fresh = new Served(target);
+    const fresh = new Served(target, release);
     this.#served.set(app, fresh);
     this.options.onServing?.(app, true);
     await this.#consume(app, fresh);
   }
 
   /**
-   * Looks up where every served app's container is now (with
-   * `requestRoute: "container"` no request passes through here to notice a
-   * container that restarted on another address or went away): a moved
-   * container is served, and announced, at its new address; a missing one is
-   * reported unreachable, so the host brings it back.
+   * Looks up every served app's container again (with `requestRoute:
+   * "container"` no request passes through here to notice one that stopped
+   * or restarted): one that is not the same run any more is suspended.
    */
   async refreshTargets(): Promise<void> {
     for (const [app, served] of this.#served) {
-      if (served.closing) continue;
       const before = served.target;
-      const fresh = await this.options.refreshTarget(app).catch(() => undefined);
+      if (served.closing || before === null) continue;
+      const fresh = await this.options.refreshTarget(app, before).catch(() => undefined);
       if (fresh === undefined || served.target !== before) continue; // unknown now, or changed meanwhile
-      if (fresh === null) this.options.onUnreachable(app);
-      // Same container on a new address; a new container is the agent's to switch to, once ready.
-      else if (fresh.containerId === before.containerId && !sameEndpoint(fresh, before)) {
-        this.#moved(app, served, before, fresh);
-      }
+      if (fresh === null || !sameRun(fresh, before)) this.suspend(app, before.containerId);
     }
   }
 
   /**
-   * `app`, served at `was`, answers at `fresh` now (its container restarted
-   * on another address, or was replaced): served there from now on, and
-   * announced, unless the app moved to another container meanwhile.
+   * Container `containerId` stopped, restarted or moved: if it serves `app`,
+   * no request goes to it from now on (its address may belong to another
+   * container a moment later), its route is withdrawn, and the host is told:
+   * it checks the container again before serving it.
    */
-  #moved(app: string, served: Served, was: Target, fresh: Target): void {
-    if (served.target.containerId !== was.containerId) return;
-    served.target = fresh;
-    this.options.onServing?.(app, true);
+  suspend(app: string, containerId: string): void {
+    const served = this.#served.get(app);
+    if (!served || served.target?.containerId !== containerId) return;
+    served.target = null;
+    if (!served.closing) this.options.onServing?.(app, false);
+    this.options.onUnreachable(app);
   }
 
-  /** The target of `app`, if served. */
+  /** The target of `app`, if served by a container known to run. */
   target(app: string): Target | undefined {
-    return this.#served.get(app)?.target;
+    return this.#served.get(app)?.target ?? undefined;
+  }
+
+  /** The release `app`'s target runs, if served. */
+  release(app: string): string | undefined {
+    return this.#served.get(app)?.release;
   }
 
   /**
@@ -273,7 +285,7 @@ export class RequestServer {
    */
   begin(app: string): { target: Target; end: () => void } | null {
     const served = this.#served.get(app);
-    if (!served || served.closing) return null;
+    if (!served || served.closing || served.target === null) return null;
     const target = served.target;
     served.begin(target.containerId);
     let ended = false;
@@ -283,19 +295,6 @@ export class RequestServer {
       served.end(target.containerId);
     };
     return { target, end };
-  }
-
-  /**
-   * Where `app`, last reached at `was`, answers now when its container has
-   * moved to another address (served and announced there from now on); null
-   * when it has not moved or is gone.
-   */
-  async moved(app: string, was: Target): Promise<Target | null> {
-    const served = this.#served.get(app);
-    const fresh = await this.options.refreshTarget(app).catch(() => null);
-    if (!served || !fresh || sameEndpoint(fresh, was)) return null;
-    this.#moved(app, served, was, fresh);
-    return fresh;
   }
 
   /**
@@ -312,6 +311,10 @@ export class RequestServer {
     inlineBody: Uint8Array,
   ): Promise<Reply | NoReply | "body gone"> {
     const target = served.target;
+    if (target === null) {
+      this.options.onUnreachable(app); // suspended: the host brings it back
+      return "unreachable";
+    }
     const containerId = target.containerId;
     served.begin(containerId);
     try {
@@ -345,36 +348,27 @@ export class RequestServer {
   }
 
   /**
-   * Sends the request to the app's container once; when no connection took
-   * it (it never left), once more to the container's new address if it has
-   * moved.
+   * Sends the request to the app's container once. A container that took no
+   * connection is suspended: it stopped or restarted, maybe on another
+   * address, which is checked again before it gets requests (the address may
+   * belong to another container by now).
    */
   async #forward(
     app: string,
-    initial: Target,
+    target: Target,
     request: Http1Request,
     deadline: number,
   ): Promise<Reply | NoReply> {
-    let target = initial;
-    for (let attempt = 0;; attempt++) {
-      const timeout = Math.max(1, deadline - Date.now());
-      try {
-        return replyOf(
-          await this.options.pool.request(target.address, target.port, request, timeout),
-        );
-      } catch (e) {
-        const failure = failureOf(e, app);
-        if (failure === "unreachable" && attempt === 0) {
-          // The container may have restarted on a new address (or been replaced).
-          const fresh = await this.moved(app, target);
-          if (fresh) {
-            target = fresh;
-            continue;
-          }
-        }
-        this.options.log.warn("app request failed", { app, error: errorMessage(e) });
-        return failure;
-      }
+    const timeout = Math.max(1, deadline - Date.now());
+    try {
+      return replyOf(
+        await this.options.pool.request(target.address, target.port, request, timeout),
+      );
+    } catch (e) {
+      const failure = failureOf(e, app);
+      if (failure === "unreachable") this.suspend(app, target.containerId);
+      this.options.log.warn("app request failed", { app, error: errorMessage(e) });
+      return failure;
     }
   }
 

@@ -30,7 +30,8 @@ export class RouteAnnouncer {
   #endpoint: string | null = null;
 
   /**
-   * Creates an announcer for `host`; `apps` lists the apps it serves now, and
+   * Creates an announcer for `host`; `apps` lists the apps it serves now from
+   * a running container, `releaseOf` gives the release each runs, and
    * `containerOf`, when set, gives the `ip:port` of an app's container for
    * gateways to reach straight.
    */
@@ -38,12 +39,17 @@ export class RouteAnnouncer {
     readonly routes: RouteStore,
     readonly host: string,
     readonly apps: () => string[],
+    readonly releaseOf: (app: string) => string | undefined,
     readonly containerOf: ((app: string) => string | undefined) | null,
     readonly log: Logger,
   ) {}
 
   #entries(apps: string[]): RouteEntry[] {
-    return apps.map((app) => ({ app, container: this.containerOf?.(app) }));
+    return apps.map((app) => ({
+      app,
+      container: this.containerOf?.(app),
+      release: this.releaseOf(app) ?? "",
+    }));
   }
 
   /** The request listener is up at `endpoint`: announce every served app. */
@@ -62,6 +68,16 @@ export class RouteAnnouncer {
       ? this.routes.announce(this.host, this.#endpoint, this.#entries([app]))
       : this.routes.withdraw(this.host, [app]);
     change.catch((e) => this.log.warn("route not updated", { app, error: errorMessage(e) }));
+  }
+
+  /**
+   * Announces `app`'s route as served now and resolves once Redis has it
+   * (gateways hear of it at once); throws when it could not be written.
+   * Without a request listener there is nothing to announce.
+   */
+  async confirm(app: string): Promise<void> {
+    if (this.#endpoint === null || !this.apps().includes(app)) return;
+    await this.routes.announce(this.host, this.#endpoint, this.#entries([app]));
   }
 
   /** Writes every served app's route again (with each heartbeat; readers reload on a timer). */

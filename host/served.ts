@@ -16,11 +16,14 @@ export interface Target {
   address: string;
   /** The app's port at `address`: the container port, or the published one on 127.0.0.1. */
   port: number;
+  /** When the container last started (ISO 8601): a restart makes it another run. */
+  startedAt: string;
 }
 
-/** True when two targets reach the same socket address. */
-export function sameEndpoint(a: Target, b: Target): boolean {
-  return a.address === b.address && a.port === b.port;
+/** True when `a` and `b` are the same run of the same container at the same address. */
+export function sameRun(a: Target, b: Target): boolean {
+  return a.containerId === b.containerId && a.startedAt === b.startedAt &&
+    a.address === b.address && a.port === b.port;
 }
 
 /** An app this host serves. */
@@ -33,8 +36,13 @@ export class Served {
   readonly #inFlight = new Map<string, number>();
   #waiters: { containerId: string | null; resolve: () => void }[] = [];
 
-  /** Serves the app at `target`. */
-  constructor(public target: Target) {}
+  /**
+   * Serves the app at `target`, a container running `release` (version,
+   * revision, digest; for routes). `target` is null while suspended (its
+   * container stopped or restarted): no request goes anywhere until the
+   * agent has checked the container again and serves it.
+   */
+  constructor(public target: Target | null, public release: string) {}
 
   /** Requests in flight on container `containerId`, or on any when null. */
   inFlight(containerId: string | null = null): number {

@@ -23,10 +23,16 @@ export interface AppRecord {
   status: AppStatus;
   /** Version, 1 at create, bumped by each update. */
   version: number;
-  /** Image reference with version tag: `<registry>/<name>:v<version>`. */
+  /** Image reference hosts run: `<registry>/<name>@<digest>` (records of earlier releases: a tag). */
   image: string;
-  /** Content digest of the pushed image (`sha256:...`), or "" when unknown. */
+  /**
+   * Content digest of the current version's image (`sha256:...`), as the CLI
+   * pushed it and control accepted it; "" only in records of earlier
+   * releases, which hosts refuse to run.
+   */
   digest: string;
+  /** The digest control accepted for each version (`"1"` → `sha256:...`): what a rollback runs. */
+  digests: Record<string, string>;
   /** ISO time the app was created. */
   createdAt: string;
   /** ISO time of the last change. */
@@ -71,6 +77,7 @@ export const APP_DEFAULTS: Pick<
   | "hstsSeconds"
   | "env"
   | "revision"
+  | "digests"
 > = {
   replicas: 0,
   placement: [],
@@ -83,6 +90,7 @@ export const APP_DEFAULTS: Pick<
   hstsSeconds: 0,
   env: {},
   revision: 0,
+  digests: {},
 };
 
 /** Memory of an app's container when its record says 0 (512 MiB). */
@@ -166,6 +174,8 @@ export interface ContainerReport {
   version: number;
   /** Environment revision the container was made with (`dn env` bumps it); absent: 0. */
   revision?: number;
+  /** Image digest the container was created from (`sha256:...`); "" or absent when not known. */
+  digest?: string;
   /** Docker state: `created`, `running`, `exited`, `restarting`, ... */
   state: string;
   /** Exit code when exited. */
@@ -224,7 +234,20 @@ export interface AppStatusReport {
   hosts: HostReport[];
 }
 
-/** Image reference of an app version: `<registry>/<name>:v<version>`. */
+/** Image reference of an app version: `<registry>/<name>:v<version>` (what `dn build` tags). */
 export function imageRef(registry: string, name: string, version: number): string {
   return `${registry}/${name}:v${version}`;
+}
+
+/** Image reference by content: `<registry>/<name>@<digest>`, the only way hosts run an image. */
+export function digestRef(registry: string, name: string, digest: string): string {
+  return `${registry}/${name}@${digest}`;
+}
+
+/** The digest control recorded for `version` of `app`, or "" when it has none. */
+export function digestOf(
+  app: Pick<AppRecord, "digests" | "digest" | "version">,
+  version: number,
+): string {
+  return app.digests[String(version)] ?? (version === app.version ? app.digest : "");
 }

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { isAppName, isHostName } from "./names.ts";
+import { isAppName, isDigest, isHostName } from "./names.ts";
 import type { ContainerReport, HostFailure } from "./apps.ts";
 
 /**
@@ -355,6 +355,9 @@ function checkContainer(value: unknown): ContainerReport {
   if (c.probeError !== undefined && !isShortText(c.probeError)) {
     throw new EnvelopeError("container probeError must be a short text");
   }
+  if (c.digest !== undefined && !(c.digest === "" || isDigest(c.digest))) {
+    throw new EnvelopeError("container digest must be an image digest or empty");
+  }
   return {
     id: c.id as string,
     imageId: c.imageId as string,
@@ -368,6 +371,7 @@ function checkContainer(value: unknown): ContainerReport {
     ...(c.oomKilled === undefined ? {} : { oomKilled: c.oomKilled }),
     ...(c.restartCount === undefined ? {} : { restartCount: c.restartCount as number }),
     ...(c.serving === undefined ? {} : { serving: c.serving }),
+    ...(c.digest === undefined ? {} : { digest: c.digest as string }),
     ...(c.probeError === undefined ? {} : { probeError: c.probeError as string }),
   };
 }

@@ -2,12 +2,16 @@
  * Direct routes in Redis: which host serves which app, and where the gateway
  * can send it requests without the broker.
  *
- * Hash `<prefix>routes`, field `<app> <host>`, value `<endpoint> <ms>` or
- * `<endpoint> <ms> <container>`: the host's request listener (`ip:port`),
- * when the host last said so (Redis's clock, see lib/redis_clock.ts: no two
- * machines' clocks need agree), and, from a host with `requestRoute:
- * "container"`, the `ip:port` of the app's container, which the gateway then
- * sends requests to straight, with no host in between. Hosts
+ * Hash `<prefix>routes`, field `<app> <host>`, value `<endpoint> <ms>
+ * <container|-> <release>`: the host's request listener (`ip:port`), when
+ * the host last said so (Redis's clock, see lib/redis_clock.ts: no two
+ * machines' clocks need agree), from a host with `requestRoute: "container"`
+ * the `ip:port` of the app's container (which the gateway then sends
+ * requests to straight, with no host in between), and the release that
+ * container runs (`<version>.<revision>@<digest>`, {@link releaseOf}): a
+ * gateway sends requests only to routes of the app's current release while
+ * there is one, so a dead host's container of an older version stops
+ * answering as soon as the current one serves anywhere. Hosts
  * write their routes when they start or stop serving an app and again with
  * every heartbeat; each change is announced on the `<prefix>routes` channel.
  * Readers ignore routes older than {@link ROUTE_MAX_AGE_MS} by Redis's clock,
@@ -17,6 +21,7 @@
  */
 
 import type { Redis } from "ioredis";
+import type { AppRecord } from "./apps.ts";
 import { compareNames, isAppName, isHostName } from "./names.ts";
 import { withRedis } from "./redis.ts";
 import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
@@ -27,12 +32,11 @@ export const ROUTE_MAX_AGE_MS = 15_000;
 /**
  * Writes routes stamped with Redis's time. KEYS: routes hash, channel.
  * ARGV: "1" to publish (else "0"), host, then per route: field, endpoint,
- * container endpoint or "".
+ * container endpoint or "-", release.
  */
 const ANNOUNCE = `${LUA_NOW_MS}
-for i = 3, #ARGV, 3 do
-  local value = ARGV[i + 1] .. ' ' .. now
-  if ARGV[i + 2] ~= '' then value = value .. ' ' .. ARGV[i + 2] end
+for i = 3, #ARGV, 4 do
+  local value = ARGV[i + 1] .. ' ' .. now .. ' ' .. ARGV[i + 2] .. ' ' .. ARGV[i + 3]
   redis.call('HSET', KEYS[1], ARGV[i], value)
 end
 if ARGV[1] == '1' then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
@@ -53,13 +57,26 @@ export interface Route extends Endpoint {
   host: string;
   /** The app's container, when the host lets gateways reach it straight. */
   container?: Endpoint;
+  /** The release the host serves ({@link releaseOf}), "" when not said. */
+  release?: string;
 }
 
-/** One app a host announces, and its container's `ip:port` for gateways to use straight. */
+/**
+ * One app a host announces: its container's `ip:port` for gateways to use
+ * straight, and the release it runs.
+ */
 export interface RouteEntry {
   app: string;
   container?: string;
+  release: string;
 }
+
+/** What a route says an app's container runs: `<version>.<revision>@<digest>`. */
+export function releaseOf(app: Pick<AppRecord, "version" | "revision" | "digest">): string {
+  return `${app.version}.${app.revision}@${app.digest}`;
+}
+
+const RELEASE = /^\d{1,15}\.\d{1,15}@sha256:[0-9a-f]{64}$/;
 
 /** An IPv4 address or a host name, then a port. */
 const ENDPOINT = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):\d{1,5}$/;
@@ -101,8 +118,8 @@ export class RouteStore {
   ): Promise<void> {
     if (entries.length === 0) return;
     const args = entries.flatMap((
-      { app, container },
-    ) => [`${app} ${host}`, endpoint, container ?? ""]);
+      { app, container, release },
+    ) => [`${app} ${host}`, endpoint, container ?? "-", release === "" ? "-" : release]);
     await withRedis(
       this.redis,
       () => this.redis.eval(ANNOUNCE, 2, this.#key, this.channel, news ? "1" : "0", host, ...args),
@@ -125,12 +142,14 @@ export class RouteStore {
     const routes = new Map<string, Route[]>();
     for (const [field, value] of Object.entries(all)) {
       const [app, host] = field.split(" ");
-      const [endpoint, at, container] = value.split(" ");
+      const [endpoint, at, container = "-", release = "-"] = value.split(" ");
       if (!isAppName(app) || !isHostName(host) || !isEndpoint(endpoint ?? "")) continue;
       if (!(now - Number(at) <= ROUTE_MAX_AGE_MS)) continue;
-      if (container !== undefined && !isEndpoint(container)) continue;
+      if (container !== "-" && !isEndpoint(container)) continue;
+      if (release !== "-" && !RELEASE.test(release)) continue;
       const route: Route = { host, ...parseEndpoint(endpoint) };
-      if (container !== undefined) route.container = parseEndpoint(container);
+      if (container !== "-") route.container = parseEndpoint(container);
+      if (release !== "-") route.release = release;
       const list = routes.get(app) ?? [];
       list.push(route);
       routes.set(app, list);

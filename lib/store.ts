@@ -22,7 +22,15 @@ import {
   isHstsSeconds,
   isHttpsMode,
 } from "./apps.ts";
-import { compareNames, isAppName, isHostName, isHostname, isPort, isVersion } from "./names.ts";
+import {
+  compareNames,
+  isAppName,
+  isDigest,
+  isHostName,
+  isHostname,
+  isPort,
+  isVersion,
+} from "./names.ts";
 import { RedisUnavailableError, withRedis } from "./redis.ts";
 import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
 
@@ -100,9 +108,14 @@ export function parseAppRecord(json: string): AppRecord {
   }
   const r = { ...APP_DEFAULTS, ...(value as Record<string, unknown>) } as Record<string, unknown>;
   const env = r.env as Record<string, unknown>;
+  const digests = r.digests as Record<string, unknown>;
   const ok = isAppName(r.name) && isHostname(r.hostname) && isPort(r.port) &&
     APP_STATUSES.includes(r.status as AppRecord["status"]) && isVersion(r.version) &&
-    typeof r.image === "string" && typeof r.digest === "string" &&
+    typeof r.image === "string" && (r.digest === "" || isDigest(r.digest)) &&
+    typeof digests === "object" && digests !== null && !Array.isArray(digests) &&
+    Object.entries(digests).every(([k, v]) =>
+      String(Number(k)) === k && isVersion(Number(k)) && isDigest(v)
+    ) &&
     typeof r.createdAt === "string" && ISO.test(r.createdAt) &&
     typeof r.updatedAt === "string" && ISO.test(r.updatedAt) &&
     isCount(r.replicas) && Array.isArray(r.placement) && r.placement.every(isHostName) &&
@@ -121,6 +134,7 @@ export function parseAppRecord(json: string): AppRecord {
     version: r.version as number,
     image: r.image as string,
     digest: r.digest as string,
+    digests: digests as Record<string, string>,
     createdAt: r.createdAt as string,
     updatedAt: r.updatedAt as string,
     replicas: r.replicas as number,

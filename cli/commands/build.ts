@@ -21,7 +21,7 @@ export const build: Command = {
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
   async run(ctx) {
     const app = await ctx.app();
-    const { ref } = await buildImage(ctx, app, await nextVersion(ctx, app.name));
+    const { ref } = await buildImage(ctx, app, `v${await nextVersion(ctx, app.name)}`);
     if (!ctx.options.verbose) ctx.out(`Successfully tagged ${ref}`);
   },
 };

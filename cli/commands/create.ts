@@ -1,5 +1,5 @@
 /**
- * `dn create`: builds `<registry>/<name>:v1` (layers come from the cache
+ * `dn create`: builds `<registry>/<name>:v1-<build id>` (layers come from the cache
  * when nothing changed), pushes it, and registers the app with control at
  * version 1.
  * Prints `hello-world (hello-world.dn.local) created`.
@@ -18,7 +18,7 @@ export const create: Command = {
   name: "create",
   summary: "create new application",
   description: "Create the application from App.config at version 1 (status created).\n" +
-    "Builds <registry>/<name>:v1 (cached layers are reused) and pushes it first.",
+    "Builds <registry>/<name>:v1-<build id> (cached layers are reused) and pushes it first.",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],

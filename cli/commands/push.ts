@@ -14,12 +14,13 @@ export const push: Command = {
   name: "push",
   summary: "push application image to registry",
   description: "Push the image dn build made for the app's next version to the registry,\n" +
-    "with registryUser and registryPassword from the network config.",
+    "under a tag of its own (v<N>-<build id>), with registryUser and registryPassword\n" +
+    "from the network config.",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, ...CONTROL_FLAGS],
   async run(ctx) {
     const app = await ctx.app();
-    await pushImage(ctx, app.name, await nextVersion(ctx, app.name));
+    await pushImage(ctx, app.name, `v${await nextVersion(ctx, app.name)}`);
   },
 };

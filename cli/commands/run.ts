@@ -7,7 +7,7 @@
 import { givenSettings } from "../app_config.ts";
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import { appLabel } from "../format/views.ts";
-import { buildImage, checkLogin, pushImage } from "../images.ts";
+import { ensurePushed } from "../images.ts";
 import { ensureNewApp } from "../target.ts";
 import { awaitServing } from "../wait.ts";
 
@@ -23,9 +23,7 @@ export const run: Command = {
     const app = await ctx.app();
     const control = ctx.control();
     await ensureNewApp(ctx, app);
-    await checkLogin(ctx);
-    await buildImage(ctx, app, 1);
-    const digest = await pushImage(ctx, app.name, 1);
+    const digest = await ensurePushed(ctx, app, 1);
     const created = await control.createApp({
       name: app.name,
       hostname: app.hostname,

@@ -18,11 +18,15 @@ export interface ReleaseOf {
   version: number;
   /** Current environment revision (absent: 0). */
   revision?: number;
+  /** The accepted image digest, when control says. */
+  digest?: string;
 }
 
 /** True when `c` runs the app's current release (version and environment revision). */
 export function isCurrent(c: ContainerReport, app: ReleaseOf): boolean {
-  return c.version === app.version && (c.revision ?? 0) === (app.revision ?? 0);
+  // Same version and revision, and the accepted image (hosts that do not say: any).
+  const sameImage = c.digest === undefined || !app.digest || c.digest === app.digest;
+  return c.version === app.version && (c.revision ?? 0) === (app.revision ?? 0) && sameImage;
 }
 
 /** True when the host sends the app's requests to `c` (hosts that do not say: when it runs). */

@@ -30,6 +30,7 @@ export type StatusApp =
       | "hstsSeconds"
       | "envKeys"
       | "revision"
+      | "digest"
     >
   >;
 
@@ -88,7 +89,7 @@ export function renderList(apps: readonly ListedApp[], now: Date): string[] {
   );
 }
 
-/** First 7 hex digits of an image id (`sha256:6f0d8b9aefff...` → `6f0d8b9`). */
+/** First 7 hex digits of an image id or digest (`sha256:6f0d8b9aefff...` → `6f0d8b9`). */
 export function shortImageId(imageId: string): string {
   return imageId.replace(/^sha256:/, "").slice(0, 7);
 }
@@ -226,7 +227,7 @@ export function renderStatus(report: StatusView, now: Date): string[] {
     for (const c of containers) {
       rows.push([
         host.host,
-        shortImageId(c.imageId),
+        shortImageId(c.digest || c.imageId),
         versionLabel(c),
         relativeTime(c.createdAt, now),
         rowStatus(c, report.app, now),
@@ -244,6 +245,7 @@ export function renderStatus(report: StatusView, now: Date): string[] {
     "",
     ...renderTable(STATUS_COLUMNS, rows),
     ...problemLines(report.app, hosts),
+    ...strangers(report.app, hosts),
   ];
 }
 
@@ -261,6 +263,28 @@ export function behindLine(report: StatusView): string | null {
     if (newest < report.app.version) behind.push(`${host.host} (v${newest})`);
   }
   return behind.length === 0 ? null : `Behind: ${behind.join(", ")}`;
+}
+
+/**
+ * A line for each host running a container of the app that is not the
+ * accepted image (another digest, or one made without a recorded digest).
+ */
+function strangers(app: StatusApp, hosts: readonly HostReport[]): string[] {
+  if (!app.digest) return [];
+  const lines: string[] = [];
+  for (const host of hosts) {
+    for (const c of host.containers) {
+      if (c.state === "running" && c.digest !== app.digest) {
+        const runs = c.digest ? shortImageId(c.digest) : "an image without a recorded digest";
+        lines.push(
+          `! ${host.host} runs ${runs} (v${c.version}), not the accepted ${
+            shortImageId(app.digest)
+          }`,
+        );
+      }
+    }
+  }
+  return lines.length > 0 ? ["", ...lines] : [];
 }
 
 function newestFirst(a: ContainerReport, b: ContainerReport): number {

@@ -2,7 +2,8 @@
  * The Docker Engine adapter: the only part of dn that talks to Docker.
  *
  * - {@linkcode DockerClient}: the Engine API over its Unix socket (build,
- *   import, tag, push, pull, containers, logs);
+ *   import, tag, push, pull, containers, logs, container events), in layers:
+ *   transport.ts, images.ts, containers.ts, client.ts;
  * - {@linkcode tarDirectory} and {@linkcode tarEntries}: streaming tar archives
  *   for build contexts and root file systems;
  * - {@linkcode readDockerignore}: which context files are sent;
@@ -51,6 +52,7 @@ export {
   DockerPushError,
   DockerUnavailableError,
 } from "./errors.ts";
+export { type ContainerEvent, parseContainerEvent } from "./events.ts";
 export {
   createNetwork,
   inspectNetwork,

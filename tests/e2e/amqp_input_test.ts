@@ -46,7 +46,11 @@ Deno.test.beforeAll(async () => {
   hosts = testHostNames(2);
   net = await startNetwork(hosts);
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOST);
-  const idle = await net.api("POST", "/v1/apps", { name: IDLE, hostname: `${IDLE}.dn.test` });
+  const idle = await net.api("POST", "/v1/apps", {
+    name: IDLE,
+    hostname: `${IDLE}.dn.test`,
+    digest: `sha256:${"0".repeat(64)}`,
+  });
   assertEquals(idle.status, 201, JSON.stringify(idle.body));
 });
 Deno.test.afterAll(async () => {

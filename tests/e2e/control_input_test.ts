@@ -9,8 +9,10 @@ import { startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 let net: TestNetwork;
-const BASE = { name: "ctl-base", hostname: "base.ctl-input.test", port: 8000 };
-const OTHER = { name: "ctl-other", hostname: "other.ctl-input.test" };
+/** A well-formed image digest: control records it; these apps never run. */
+const D = `sha256:${"0".repeat(64)}`;
+const BASE = { name: "ctl-base", hostname: "base.ctl-input.test", port: 8000, digest: D };
+const OTHER = { name: "ctl-other", hostname: "other.ctl-input.test", digest: D };
 
 Deno.test.beforeAll(async () => {
   net = await startNetwork([]);
@@ -184,7 +186,7 @@ reliabilityTest("control input: unknown fields and wrong types get 400", {
 }, async (note) => {
   note(
     await unchanged(async () => {
-      const ok = { name: "ctl-new", hostname: "new.ctl-input.test" };
+      const ok = { name: "ctl-new", hostname: "new.ctl-input.test", digest: D };
       const create: [Record<string, unknown>, RegExp][] = [
         [{ ...ok, status: "running" }, /unknown field "status"/],
         [{ ...ok, image: "docker.io/evil/miner:latest" }, /unknown field "image"/],
@@ -211,6 +213,7 @@ reliabilityTest("control input: unknown fields and wrong types get 400", {
         [{ ...ok, digest: "sha256:abc" }, /invalid digest/],
         [{ ...ok, digest: 5 }, /invalid digest/],
         [{ ...ok, digest: `sha256:${"A".repeat(64)}` }, /invalid digest/],
+        [{ ...ok, digest: "" }, /invalid digest/],
       ];
       const update: [Record<string, unknown>, RegExp][] = [
         [{ version: 2, name: "renamed" }, /unknown field "name"/],
@@ -222,9 +225,10 @@ reliabilityTest("control input: unknown fields and wrong types get 400", {
         [{ version: 0 }, /invalid version/],
         [{ version: -2 }, /invalid version/],
         [{ version: 2 ** 60 }, /invalid version/],
-        [{ version: 2, port: "80" }, /invalid port/],
-        [{ version: 2, hostname: 7 }, /invalid hostname/],
+        [{ version: 2, digest: D, port: "80" }, /invalid port/],
+        [{ version: 2, digest: D, hostname: 7 }, /invalid hostname/],
         [{ version: 2, digest: "latest" }, /invalid digest/],
+        [{ version: 2 }, /missing digest/],
       ];
       for (const [body, pattern] of create) {
         refused(
@@ -342,14 +346,14 @@ reliabilityTest("control input: invalid hostnames get 400", {
       ];
       let n = 0;
       for (const hostname of hostnames) {
-        const create = JSON.stringify({ name: "ctl-new", hostname });
+        const create = JSON.stringify({ name: "ctl-new", hostname, digest: D });
         refused(
           await call("POST", "/v1/apps", { body: create }),
           400,
           /invalid hostname/,
           hostname,
         );
-        const update = JSON.stringify({ version: 2, hostname });
+        const update = JSON.stringify({ version: 2, digest: D, hostname });
         const path = `/v1/apps/${BASE.name}/update`;
         refused(await call("POST", path, { body: update }), 400, /invalid hostname/, hostname);
         n += 2;
@@ -366,15 +370,15 @@ reliabilityTest("control input: duplicate names and hostnames get 409", {
 }, async (note) => {
   const before = await appList();
   const dupName = await call("POST", "/v1/apps", {
-    body: JSON.stringify({ name: BASE.name, hostname: "fresh.ctl-input.test" }),
+    body: JSON.stringify({ name: BASE.name, hostname: "fresh.ctl-input.test", digest: D }),
   });
   refused(dupName, 409, /ctl-base already exists/, "duplicate name");
   const dupHost = await call("POST", "/v1/apps", {
-    body: JSON.stringify({ name: "ctl-fresh", hostname: BASE.hostname }),
+    body: JSON.stringify({ name: "ctl-fresh", hostname: BASE.hostname, digest: D }),
   });
   refused(dupHost, 409, /hostname base\.ctl-input\.test is already used/, "duplicate hostname");
   const steal = await call("POST", `/v1/apps/${OTHER.name}/update`, {
-    body: JSON.stringify({ version: 2, hostname: BASE.hostname }),
+    body: JSON.stringify({ version: 2, digest: D, hostname: BASE.hostname }),
   });
   refused(steal, 409, /already used/, "update to a taken hostname");
   assertEquals(await appList(), before, "apps unchanged after refused duplicates");
@@ -382,7 +386,7 @@ reliabilityTest("control input: duplicate names and hostnames get 409", {
   // A race: one of twenty identical creates wins, the others get 409.
   const racers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
     call("POST", "/v1/apps", {
-      body: JSON.stringify({ name: "ctl-race", hostname: `race-${i}.ctl-input.test` }),
+      body: JSON.stringify({ name: "ctl-race", hostname: `race-${i}.ctl-input.test`, digest: D }),
     })));
   const statuses = racers.map((r) => r.status).sort();
   assertEquals(statuses.filter((s) => s === 201).length, 1, `statuses ${statuses}`);
@@ -530,9 +534,10 @@ reliabilityTest("control input: after all of it, control still creates, updates 
   const created = await net.api("POST", "/v1/apps", {
     name: "ctl-after",
     hostname: "after.ctl-input.test",
+    digest: D,
   });
   assertEquals(created.status, 201, JSON.stringify(created.body));
-  const updated = await net.api("POST", "/v1/apps/ctl-after/update", { version: 2 });
+  const updated = await net.api("POST", "/v1/apps/ctl-after/update", { version: 2, digest: D });
   assertEquals(updated.status, 200, JSON.stringify(updated.body));
   assertEquals(updated.body.app.version, 2);
   assertEquals((await net.api("DELETE", "/v1/apps/ctl-after")).status, 200);

@@ -8,6 +8,9 @@ import { byStatus, Load, sleep } from "../helpers/load.ts";
 import { freePort, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
+/** A well-formed image digest for apps that are created, never run. */
+const DIGEST = `sha256:${"0".repeat(64)}`;
+
 const HOSTNAME = "restart.dn.test";
 const OTHER = "restart-other.dn.test";
 const infra = new PrivateInfra("faults", {
@@ -114,7 +117,11 @@ reliabilityTest("restart Redis under load", {
   await sleep(500);
   const t0 = performance.now();
   const list = await net.api("GET", "/v1/apps");
-  const create = await net.api("POST", "/v1/apps", { name: "during", hostname: "during.dn.test" });
+  const create = await net.api("POST", "/v1/apps", {
+    name: "during",
+    hostname: "during.dn.test",
+    digest: DIGEST,
+  });
   const controlMs = Math.round(performance.now() - t0);
   await sleep(2000);
   await infra.up("redis");
@@ -128,7 +135,11 @@ reliabilityTest("restart Redis under load", {
   await sleep(1000);
   const outcomes = await load.stop();
   const after = listed.body.apps;
-  const created = await net.api("POST", "/v1/apps", { name: "after", hostname: "after.dn.test" });
+  const created = await net.api("POST", "/v1/apps", {
+    name: "after",
+    hostname: "after.dn.test",
+    digest: DIGEST,
+  });
   note(
     `control ${list.status}/${create.status} in ${controlMs} ms while down; GETs ${
       JSON.stringify(byStatus(outcomes))

@@ -375,9 +375,16 @@ export class TestNetwork {
     });
   }
 
-  /** Builds `dir` and pushes it as `<registry>/<name>:v<version>`; returns the digest. */
-  async buildAndPush(dir: string, name: string, version: number): Promise<string> {
-    const tag = `v${version}`;
+  /**
+   * Builds `dir` and pushes it as `<registry>/<name>:v<version>-<random>` (a
+   * tag of its own, as the CLI does) or as `tag`; returns the digest.
+   */
+  async buildAndPush(
+    dir: string,
+    name: string,
+    version: number,
+    tag = `v${version}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
+  ): Promise<string> {
     const repo = `${this.registry}/${name}`;
     const ignore = await readDockerignore(dir);
     await this.docker.build(tarDirectory(dir, ignore), { tag: `${repo}:${tag}` }, () => {});

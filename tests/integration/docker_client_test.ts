@@ -578,3 +578,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "container events: a container's start and die arrive as they happen, filtered by label",
+  async fn() {
+    using client = docker();
+    const image = await importBusybox(client, "events");
+    const name = `${RUN}-events`;
+    const labels = { "dn.test": RUN, "dn.app": "events" };
+    const stop = new AbortController();
+    const seen: { action: string; id: string; exitCode?: string }[] = [];
+    const following = (async () => {
+      for await (const e of client.containerEvents(labels, ["start", "die"], stop.signal)) {
+        seen.push({ action: e.action, id: e.id, exitCode: e.attributes.exitCode });
+        assert.equal(e.attributes["dn.app"], "events");
+      }
+    })();
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // the stream is open
+      const id = await client.createContainer(name, {
+        image,
+        env: {},
+        labels,
+        containerPort: 8080,
+        restartPolicy: "no",
+        cmd: ["sh", "-c", "exit 7"],
+      });
+      await client.startContainer(id);
+      await eventually(
+        "start and die events",
+        () => Promise.resolve(seen.length >= 2 ? seen : null),
+      );
+      assert.deepEqual(seen.slice(0, 2), [
+        { action: "start", id, exitCode: undefined },
+        { action: "die", id, exitCode: "7" },
+      ]);
+      stop.abort();
+      await following; // an aborted stream ends quietly
+      await assert.rejects(
+        async () => {
+          for await (const _ of client.containerEvents(labels, ["die; rm"], stop.signal)) break;
+        },
+        DockerInputError,
+      );
+    } finally {
+      stop.abort();
+      await client.removeContainer(name, { force: true });
+      await client.removeImage(image, { force: true });
+    }
+  },
+});

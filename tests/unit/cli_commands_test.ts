@@ -12,6 +12,11 @@ function assertNoSecrets(...results: RunResult[]): void {
   }
 }
 
+/** A line with its unique build tag (`v1-0123456789ab`) written `v1-BUILD`. */
+function anyBuild(line: string): string {
+  return line.replace(/\b(v[0-9]+)-[0-9a-f]{12}\b/g, "$1-BUILD");
+}
+
 Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", async () => {
   const world = new World();
   world.addApp({ name: "blog", version: 4, status: "running", createdAt: "2024-04-30T10:00:00Z" });
@@ -28,17 +33,17 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
 
   const create = await world.run(["create", "--verbose"]);
   assertEquals(create.code, 0, create.err.join("\n"));
-  assertEquals(create.out, [
+  assertEquals(create.out.map(anyBuild), [
     "Sending build context to Docker daemon  2.048kB",
     "Step 1/1 : FROM scratch",
     " ---> 111111111111",
     "Successfully built 111111111111",
-    "Successfully tagged 127.0.0.1:5055/hello-world:v1",
+    "Successfully tagged 127.0.0.1:5055/hello-world:v1-BUILD",
     "Login Succeeded",
-    "pushing 127.0.0.1:5055/hello-world:v1",
+    "pushing 127.0.0.1:5055/hello-world:v1-BUILD",
     "The push refers to repository [127.0.0.1:5055/hello-world]",
     "cc33bc1d2d56: Layer already exists",
-    `v1: digest: ${DIGEST} size: 528`,
+    `v1-BUILD: digest: ${DIGEST} size: 528`,
     "hello-world (hello-world.dn.local) created",
   ]);
   assertEquals(world.apps.get("hello-world")?.digest, DIGEST);
@@ -64,15 +69,15 @@ Deno.test("the seed's walkthrough: list, create, status, start, stop, remove", a
     "Version: 1",
     "",
     "HOST                  IMAGE      VERSION  CREATED               STATUS                LATENCY",
-    "meridia               6f0d8b9    v1       a few seconds ago     up 12 seconds         3 ms",
-    "vaermina              6f0d8b9    v1       a few seconds ago     up 12 seconds         4 ms",
+    "meridia               d1d1d1d    v1       a few seconds ago     up 12 seconds         3 ms",
+    "vaermina              d1d1d1d    v1       a few seconds ago     up 12 seconds         4 ms",
   ]);
 
   assertEquals((await world.run(["stop"])).out, ["hello-world (hello-world.dn.local) stopped"]);
   const stopped = await world.run(["status"]);
   assertEquals(
     stopped.out[5],
-    "meridia               6f0d8b9    v1       a few seconds ago     exited (0) 15 seconds ago  3 ms",
+    "meridia               d1d1d1d    v1       a few seconds ago     exited (0) 15 seconds ago  3 ms",
   );
 
   assertEquals(await world.run(["remove"]), {
@@ -129,8 +134,9 @@ Deno.test("update builds and pushes v<N+1> and sends changed settings only", asy
   world.addApp({ name: "hello-world", version: 1, status: "running" });
   const r = await world.run(["update"]);
   assertEquals(r.code, 0, r.err.join("\n"));
-  assertEquals(world.engine.builds, ["127.0.0.1:5055/hello-world:v2"]);
-  assertEquals(world.engine.pushes.map((p) => p.tag), ["v2"]);
+  assertEquals(world.engine.builds.map(anyBuild), ["127.0.0.1:5055/hello-world:v2-BUILD"]);
+  assertEquals(world.engine.pushes.map((p) => anyBuild(p.tag)), ["v2-BUILD"]);
+  assertEquals(world.engine.builds[0].endsWith(world.engine.pushes[0].tag), true);
   assertEquals(r.out.at(-1), "hello-world (hello-world.dn.local) updated to v2");
   const sent = world.requests.find((q) => q.path.endsWith("/update"));
   assertEquals(sent?.body, { version: 2, digest: DIGEST });
@@ -155,7 +161,9 @@ Deno.test("build and push use the next version", async () => {
   assertEquals(build.out.at(-1), "Successfully tagged 127.0.0.1:5055/hello-world:v7");
   const push = await world.run(["push"]);
   assertEquals(push.code, 0);
-  assertEquals(push.out.at(-1), `v7: digest: ${DIGEST} size: 528`);
+  assertEquals(anyBuild(push.out.at(-1)!), `v7-BUILD: digest: ${DIGEST} size: 528`);
+  // Pushed under a tag of its own, never over v7.
+  assertEquals(world.engine.pushes.map((p) => anyBuild(p.tag)), ["v7-BUILD"]);
 });
 
 Deno.test("push without a build says so", async () => {

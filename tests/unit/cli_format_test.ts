@@ -24,6 +24,7 @@ const H = 60 * M;
 const D = 24 * H;
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 const IMAGE = "sha256:6f0d8b9aefff3c1c0bd9e7d2a5b3b6e1f0d64f1b1e4d2c6b7a8f9e0d1c2b3a4f";
+const DIGEST = "sha256:6f0d8b9e0d1c2b3a4f6f0d8b9aefff3c1c0bd9e7d2a5b3b6e1f0d64f1b1e4d2c";
 
 function app(over: Partial<AppRecord> = {}): AppRecord {
   return {
@@ -32,8 +33,8 @@ function app(over: Partial<AppRecord> = {}): AppRecord {
     port: 80,
     status: "running",
     version: 1,
-    image: "registry.dispersed.network/hello-world:v1",
-    digest: "",
+    image: `registry.dispersed.network/hello-world@${DIGEST}`,
+    digest: DIGEST,
     createdAt: ago(2 * M),
     updatedAt: ago(2 * M),
     ...APP_DEFAULTS,
@@ -47,6 +48,8 @@ function container(over: Partial<ContainerReport> = {}): ContainerReport {
     id: "c0ffee",
     imageId: IMAGE,
     version: 1,
+    digest: DIGEST,
+    serving: true,
     state: "running",
     exitCode: 0,
     createdAt: ago(5 * S),
@@ -174,14 +177,16 @@ Deno.test("dn status lists every container of a host, newest version first", () 
       host: "vaermina",
       latencyMs: 2,
       containers: [
-        container({ version: 1, imageId: "sha256:aaaaaaaaaaaaaaaa" }),
-        container({ version: 2, imageId: "sha256:bbbbbbbbbbbbbbbb", startedAt: ago(3 * S) }),
+        container({ version: 1, digest: `sha256:${"a".repeat(64)}` }),
+        container({ version: 2, startedAt: ago(3 * S) }),
       ],
     }],
   };
   assertEquals(renderStatus(report, NOW).slice(5), [
-    "vaermina              bbbbbbb    v2       a few seconds ago     up 3 seconds          2 ms",
+    "vaermina              6f0d8b9    v2       a few seconds ago     up 3 seconds          2 ms",
     "vaermina              aaaaaaa    v1       a few seconds ago     up 12 seconds         2 ms",
+    "",
+    "! vaermina runs aaaaaaa (v1), not the accepted 6f0d8b9",
   ]);
 });
 

@@ -23,6 +23,8 @@ function container(over: Partial<ContainerReport> = {}): ContainerReport {
     id: "c1",
     imageId: "sha256:6f0d8b9aefff",
     version: 1,
+    digest: "",
+    serving: true,
     state: "running",
     exitCode: 0,
     createdAt: ago(5_000),

@@ -2,7 +2,7 @@
 import { assertEquals } from "../helpers/assert.ts";
 import { DirectRoutes, upstreamOf } from "../../gateway/direct.ts";
 import { Logger } from "../../lib/log.ts";
-import { isEndpoint, type Route, type RouteStore } from "../../lib/routes.ts";
+import { isEndpoint, releaseOf, type Route, type RouteStore } from "../../lib/routes.ts";
 
 Deno.test("routes: endpoints are address:port, nothing else", () => {
   for (const ok of ["127.0.0.1:9300", "10.0.0.5:1", "[::1]:8080", "host-a.internal:65535"]) {
@@ -118,4 +118,19 @@ Deno.test("routes: reloads asked for during a load run once more after it, never
   await Promise.all([second, third]);
   assertEquals(loads, 2);
   assertEquals(routes.pick("app", new Set([A.endpoint]))?.host, "b");
+});
+
+Deno.test("routes: only the app's current release is used while any host serves it", async () => {
+  const v1 = releaseOf({ version: 1, revision: 0, digest: `sha256:${"1".repeat(64)}` });
+  const v2 = releaseOf({ version: 2, revision: 0, digest: `sha256:${"2".repeat(64)}` });
+  // a: a dead host's v1 container, still announced; b and c: live hosts on v2.
+  const routes = await table([{ ...A, release: v1 }, { ...B, release: v2 }, { ...C, release: v2 }]);
+  for (let i = 0; i < 6; i++) assertEquals(routes.pick("app", new Set(), v2)?.host !== "a", true);
+  // Every v2 route tried: the v1 one is not taken instead.
+  assertEquals(routes.pick("app", new Set([B.endpoint, C.endpoint]), v2), null);
+  // No host serves v3 yet (a rollout): every route serves meanwhile.
+  const during = new Set(
+    Array.from({ length: 6 }, () => routes.pick("app", new Set(), "3.0@x")!.host),
+  );
+  assertEquals([...during].sort(), ["a", "b", "c"]);
 });

@@ -87,6 +87,8 @@ Deno.test("status replies round-trip and validate", () => {
       id: "abc",
       imageId: "sha256:6f0d8b9aefff",
       version: 1,
+      digest: `sha256:${"ab".repeat(32)}`,
+      serving: true,
       state: "running",
       exitCode: 0,
       createdAt: "2026-01-01T00:00:00Z",

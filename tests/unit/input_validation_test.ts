@@ -70,7 +70,7 @@ function record(name: string, version = 1): AppRecord {
     status: "running",
     version,
     image: imageRef(REGISTRY, name, version),
-    digest: "",
+    digest: `sha256:${"ab".repeat(32)}`,
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
     ...APP_DEFAULTS,

@@ -129,7 +129,12 @@ Deno.test("control refuses bad memory and milliCpus with the rule, before touchi
       new Request("http://control/v1/apps", {
         method: "POST",
         headers: { "content-type": "application/json", authorization: "Bearer t" },
-        body: JSON.stringify({ name: "a", hostname: "a.test", ...bad }),
+        body: JSON.stringify({
+          name: "a",
+          hostname: "a.test",
+          digest: `sha256:${"0".repeat(64)}`,
+          ...bad,
+        }),
       }),
     );
     const { error } = await res.json();

@@ -15,6 +15,8 @@ const CONTAINER = {
   imageId: "sha256:6f0d8b9aefff",
   version: 2,
   revision: 1,
+  digest: `sha256:${"ab".repeat(32)}`,
+  serving: true,
   state: "running",
   exitCode: 0,
   createdAt: "2026-01-01T00:00:00Z",

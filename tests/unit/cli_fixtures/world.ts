@@ -78,6 +78,13 @@ export class FakeEngine implements ImageBackend {
     return Promise.resolve(this.images.delete(ref));
   }
 
+  tag(source: string, repo: string, tag: string): Promise<void> {
+    const image = this.images.get(source);
+    if (!image) return Promise.reject(new Error(`no such image: ${source}`));
+    this.images.set(`${repo}:${tag}`, image);
+    return Promise.resolve();
+  }
+
   inspect(ref: string): Promise<LocalImage | null> {
     return Promise.resolve(this.images.get(ref) ?? null);
   }
@@ -297,6 +304,7 @@ export class World {
             imageId: "sha256:6f0d8b9aefff0000000000000000000000000000000000000000000000000000",
             version: app.version,
             revision: app.revision,
+            digest: app.digest,
             serving: running,
             state: running ? "running" : "exited",
             exitCode: 0,
