@@ -41,39 +41,22 @@ async function count(req: Request): Promise<Response> {
   return json({ bytes, sum });
 }
 
-function zeros(n: number): Response {
-  let sent = 0;
-  const piece = new Uint8Array(64 * 1024);
-  return new Response(
-    new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent >= n) return controller.close();
-        const size = Math.min(piece.length, n - sent);
-        sent += size;
-        controller.enqueue(piece.slice(0, size));
-      },
-    }, { highWaterMark: 0 }),
-    { headers: { "content-type": "application/octet-stream" } },
-  );
-}
-
 async function discard(req: Request): Promise<Response> {
   let bytes = 0;
   for await (const piece of req.body ?? []) bytes += piece.length;
   return json({ bytes });
 }
 
-function download(n: number): Response {
+/** `n` bytes made 64 KiB at a time as they are read: the pattern (byte i is i mod 251), or zeros. */
+function generated(n: number, pattern: boolean): Response {
   let sent = 0;
-  const piece = new Uint8Array(64 * 1024);
   return new Response(
     new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent >= n) return controller.close();
-        const size = Math.min(piece.length, n - sent);
-        const out = new Uint8Array(size);
-        for (let i = 0; i < size; i++) out[i] = (sent + i) % 251;
-        sent += size;
+        const out = new Uint8Array(Math.min(64 * 1024, n - sent));
+        if (pattern) { for (let i = 0; i < out.length; i++) out[i] = (sent + i) % 251; }
+        sent += out.length;
         controller.enqueue(out);
       },
     }, { highWaterMark: 0 }),
@@ -111,8 +94,8 @@ Deno.serve({ hostname: "0.0.0.0", port }, async (req) => {
   const path = url.pathname;
   if (path === "/echo") return new Response(req.body);
   if (path === "/count") return await count(req);
-  if (path.startsWith("/download/")) return download(Number(path.slice(10)));
-  if (path.startsWith("/zeros/")) return zeros(Number(path.slice(7)));
+  if (path.startsWith("/download/")) return generated(Number(path.slice(10)), true);
+  if (path.startsWith("/zeros/")) return generated(Number(path.slice(7)), false);
   if (path === "/discard") return await discard(req);
   if (path === "/sse") {
     return sse(Number(url.searchParams.get("n") ?? 5), Number(url.searchParams.get("ms") ?? 200));
