@@ -69,11 +69,23 @@ export const iptables: Iptables = (args) => output("iptables", ["-w", ...args]);
 
 const sysctl: Sysctl = (key) => output("sysctl", ["-n", key]);
 
-/** Runs `command` with `args`; throws {@link IsolationError} when it cannot start. */
+/** What `iptables` and `sysctl` run with: a search path and the C locale, none of the host's env. */
+const COMMAND_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
+
+/**
+ * Runs `command` with `args` and only {@link COMMAND_ENV} (the host's own
+ * environment may hold secrets, or LD_PRELOAD, which Deno refuses to pass on);
+ * throws {@link IsolationError} when it cannot start.
+ */
 async function output(command: string, args: string[]): Promise<Output> {
   try {
-    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-      .output();
+    const out = await new Deno.Command(command, {
+      args,
+      clearEnv: true,
+      env: COMMAND_ENV,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
     const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
     return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
   } catch (e) {
