@@ -9,6 +9,11 @@
  * the gateway stops sending it requests and fails those in flight there
  * (idempotent ones are tried on another host, a POST is answered 502).
  *
+ * A probe that timed out while the gateway itself was stalled (its timer
+ * fired more than {@link STALL_MARGIN_MS} late: a loaded machine, a long
+ * garbage collection) says nothing about the host and is not counted: the
+ * gateway judges others only while it keeps time itself.
+ *
  * Cost: one connection per host per interval per gateway; a host's direct
  * listener closes it unused.
  *
@@ -22,6 +27,9 @@ export const PROBE_INTERVAL_MS = 250;
 /** How long a probe waits for the connection, in ms. */
 export const PROBE_TIMEOUT_MS = 500;
 
+/** How late a probe's timeout may fire before the probe counts for nothing, in ms. */
+export const STALL_MARGIN_MS = 150;
+
 /** Options of {@link HostLiveness}. */
 export interface HostLivenessOptions {
   /** The hosts to probe now. */
@@ -32,6 +40,15 @@ export interface HostLivenessOptions {
   intervalMs?: number;
   /** Probe timeout, in ms. */
   timeoutMs?: number;
+  /** Hears of a probe not counted because the gateway's own timer fired late. */
+  onStalled?: (host: Endpoint, lateMs: number) => void;
+  /** Opens and closes one connection to `host` (default: TCP); rejects when `signal` aborts. */
+  connect?: (host: Endpoint, signal: AbortSignal) => Promise<void>;
+}
+
+async function tcpConnect(host: Endpoint, signal: AbortSignal): Promise<void> {
+  const conn = await Deno.connect({ hostname: host.address, port: host.port, signal });
+  conn.close();
 }
 
 /** Probes hosts' request listeners and reports the silent ones. */
@@ -63,14 +80,16 @@ export class HostLiveness {
 
   async #probe(host: Endpoint): Promise<void> {
     const timeoutMs = this.options.timeoutMs ?? PROBE_TIMEOUT_MS;
+    const started = performance.now();
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const conn = await Deno.connect({
-        hostname: host.address,
-        port: host.port,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      conn.close();
+      await (this.options.connect ?? tcpConnect)(host, signal);
     } catch (e) {
+      const late = performance.now() - started - timeoutMs;
+      if (signal.aborted && late > STALL_MARGIN_MS) {
+        this.options.onStalled?.(host, Math.round(late));
+        return;
+      }
       this.options.onSilent(host, (e as Error).message);
     }
   }

@@ -61,6 +61,7 @@ const liveness = routes && new HostLiveness({
     routes.markDown(host.endpoint);
     upstreamPool.abort(host.address, host.port);
   },
+  onStalled: (host, lateMs) => log.debug("host probe not counted", { host: host.endpoint, lateMs }),
 });
 liveness?.start();
 

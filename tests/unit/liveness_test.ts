@@ -33,6 +33,39 @@ Deno.test("a host that accepts is live; one that refuses is reported silent", as
   assertEquals([...new Set(silent)], [dead.endpoint]);
 });
 
+Deno.test("a probe that times out while the gateway is stalled is not counted", async () => {
+  const host = endpoint(1);
+  const silent: string[] = [];
+  const stalled: number[] = [];
+  let block = false;
+  const liveness = new HostLiveness({
+    endpoints: () => [host],
+    onSilent: (h) => silent.push(h.endpoint),
+    onStalled: (_, late) => stalled.push(late),
+    intervalMs: 20,
+    timeoutMs: 50,
+    // A machine that never answers: the probe ends only when its signal aborts.
+    connect: (_, signal) =>
+      new Promise((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason));
+        if (block) {
+          block = false;
+          const until = performance.now() + 400; // the gateway's own loop stalls
+          while (performance.now() < until) { /* busy */ }
+        }
+      }),
+  });
+  block = true;
+  liveness.start();
+  // Due after the stalled probe's timeout (70 ms), fired once the stall ends (~420 ms).
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(silent.length, 0, "a probe timed out by a stalled gateway counted");
+  assert(stalled.length === 1 && stalled[0] > 150, JSON.stringify(stalled));
+  await new Promise((r) => setTimeout(r, 150));
+  liveness.stop();
+  assert(silent.length > 0, "a probe that timed out in time was not counted");
+});
+
 Deno.test("abort fails a request in flight at once and does not send it again", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
