@@ -175,9 +175,15 @@ const broker = new Broker({
   name: `dn-host-${config.hostName}`,
   log,
   onConnect: async (client) => {
-    await requests.attach(await openChannel(broker, client));
-    await agent.attach(await openChannel(broker, client));
-    await logs.attach(await openChannel(broker, client));
+    // Side by side: after a cluster node's loss, each may wait for a queue's new leader.
+    const [forRequests, forCommands, forLogs] = await Promise.all(
+      [1, 2, 3].map(() => openChannel(broker, client)),
+    );
+    await Promise.all([
+      requests.attach(forRequests),
+      agent.attach(forCommands),
+      logs.attach(forLogs),
+    ]);
     agent.convergeAll();
   },
   onDisconnect: () => requests.detach(),

@@ -216,6 +216,7 @@ export class Broker {
     client.onerror = (error) => log.warn("amqp connection error", { error: error.message });
     await client.connect();
     (client as unknown as { socket?: { setNoDelay(v: boolean): void } }).socket?.setNoDelay(true);
+    log.info("amqp connection open, setting up", { url: redactUrl(url) });
     await this.options.onConnect(client);
     if (client.closed) throw new Error("connection closed during set-up");
     this.#ready = true;
