@@ -25,16 +25,24 @@ const infra = new HaInfra("ha", {
 });
 let net: TestNetwork;
 let digest2 = "";
-const gateway2Port = freePort();
-const gateway2MetricsPort = freePort();
-const control2Port = freePort();
+// Ports of the second gateway and control and of the broker-only gateway: taken just before
+// they start (a port found free a minute earlier may be some connection's by then).
+let gateway2Port = 0;
+let gateway2MetricsPort = 0;
+let control2Port = 0;
 /** A third gateway without the request token: its requests all take the broker path. */
-const brokerGatewayPort = freePort();
+let brokerGatewayPort = 0;
 
 Deno.test.beforeAll(async () => {
   await infra.upHa();
   net = new TestNetwork(testHostNames(), { stateDir: infra.stateDir, configSuffix: "-ha" });
   await net.start();
+  [gateway2Port, gateway2MetricsPort, control2Port, brokerGatewayPort] = [
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ];
   const gateway2 = net.spawn("gateway", "gateway2", [], {
     DN_GATEWAY_LISTEN: `127.0.0.1:${gateway2Port}`,
     DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${gateway2MetricsPort}`,
