@@ -101,7 +101,7 @@ Deno.test("HA: what a replica's acknowledgement and quorum queues cost", async (
       const res = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
         method: "POST",
         headers: { authorization: `Bearer ${net.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ name, hostname: `${name}.dn.test` }),
+        body: JSON.stringify({ name, hostname: `${name}.dn.test`, digest: digest2 }),
       });
       assertEquals(res.status, 201, await res.text());
     };
@@ -210,7 +210,11 @@ reliabilityTest("kill the Redis primary", {
   const creating = (async () => {
     for (let i = 0; running; i++) {
       const name = `ha-c${i}`;
-      const res = await net.api("POST", "/v1/apps", { name, hostname: `${name}.dn.test` })
+      const res = await net.api("POST", "/v1/apps", {
+        name,
+        hostname: `${name}.dn.test`,
+        digest: digest2,
+      })
         .catch(() => ({ status: 0 }));
       answers.push({ name, status: res.status, at: Date.now() });
       await sleep(50);

@@ -50,8 +50,14 @@ export async function killPidFile(file: string, signal: Deno.Signal = "SIGKILL")
   throw new Error(`${file}: process ${pid} did not stop`);
 }
 
-/** The HA infrastructure of one test file. */
+/**
+ * The HA infrastructure of one test file. Worktrees of this repository
+ * share the machine, so a run holds an exclusive lock from {@link upHa} to
+ * {@link downHa}: a second run waits instead of killing the first one's nodes.
+ */
 export class HaInfra extends PrivateInfra {
+  #lock: Deno.FsFile | null = null;
+
   /** Describes (does not start) the infrastructure. */
   constructor(name: string, ports: InfraPorts, readonly ha: HaPorts) {
     super(name, ports);
@@ -71,13 +77,24 @@ export class HaInfra extends PrivateInfra {
 
   /** Starts (or restarts what is down) and returns scripts/ha's status output. */
   async upHa(): Promise<string> {
+    if (!this.#lock) {
+      await Deno.mkdir(this.stateDir, { recursive: true });
+      const file = await Deno.open(`${this.stateDir}.tests.lock`, { create: true, write: true });
+      await file.lock(true);
+      this.#lock = file;
+    }
     return await run(`${ROOT}/scripts/ha`, ["up"], this.env());
   }
 
-  /** Stops the HA parts and scripts/infra's. */
+  /** Stops the HA parts and scripts/infra's, and lets the next run in. */
   async downHa(): Promise<void> {
-    await run(`${ROOT}/scripts/ha`, ["down"], this.env());
-    await this.down();
+    try {
+      await run(`${ROOT}/scripts/ha`, ["down"], this.env());
+      await this.down();
+    } finally {
+      this.#lock?.close();
+      this.#lock = null;
+    }
   }
 
   /** Cluster members running, the primary and its connected replicas. */
