@@ -115,11 +115,26 @@ export class DirectRoutes extends RedisMirror {
     }
   }
 
-  /** Hosts' request listeners that routes name (not containers), each once. */
+  /**
+   * Hosts' request listeners that routes name, each once (also of hosts on
+   * container routes: their containers share the host's machine, so they
+   * live and die with it).
+   */
   hostEndpoints(): Endpoint[] {
     const found = new Map<string, Endpoint>();
     for (const list of this.#routes.values()) {
-      for (const route of list) if (!route.container) found.set(route.endpoint, route);
+      for (const route of list) found.set(route.endpoint, route);
+    }
+    return [...found.values()];
+  }
+
+  /** Every upstream of routes announced by the host listening at `endpoint`: it and its containers. */
+  upstreamsOf(endpoint: string): Endpoint[] {
+    const found = new Map<string, Endpoint>();
+    for (const list of this.#routes.values()) {
+      for (const route of list) {
+        if (route.endpoint === endpoint) found.set(upstreamOf(route).endpoint, upstreamOf(route));
+      }
     }
     return [...found.values()];
   }

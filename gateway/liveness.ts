@@ -8,6 +8,8 @@
  * refuses within {@link PROBE_TIMEOUT_MS}, or refuses, is reported silent:
  * the gateway stops sending it requests and fails those in flight there
  * (idempotent ones are tried on another host, a POST is answered 502).
+ * Hosts on container routes are probed too: their containers, published on
+ * the host's machine, are dropped with it.
  *
  * A probe that timed out while the gateway itself was stalled (its timer
  * fired more than {@link STALL_MARGIN_MS} late: a loaded machine, a long

@@ -53,13 +53,16 @@ const direct = routes &&
   new DirectClient(routes, upstreamPool, config.requestToken, log, {
     idleMs: config.streamIdleTimeoutMs,
   });
-// A host whose machine went silent gets no more requests within a second (gateway/liveness.ts).
+// A host whose machine went silent, and its containers, get no more requests within a second
+// (gateway/liveness.ts).
 const liveness = routes && new HostLiveness({
   endpoints: () => routes.hostEndpoints(),
   onSilent: (host, reason) => {
     if (!routes.isDown(host.endpoint)) log.warn("host silent", { host: host.endpoint, reason });
-    routes.markDown(host.endpoint);
-    upstreamPool.abort(host.address, host.port);
+    for (const upstream of [host, ...routes.upstreamsOf(host.endpoint)]) {
+      routes.markDown(upstream.endpoint);
+      upstreamPool.abort(upstream.address, upstream.port);
+    }
   },
   onStalled: (host, lateMs) => log.debug("host probe not counted", { host: host.endpoint, lateMs }),
 });

@@ -9,8 +9,10 @@
  * on the isolated app network (host/limits.ts, host/isolation.ts). Images are
  * pulled and run by the digest control recorded (`<registry>/<app>@sha256:…`),
  * never by a tag. Requests reach the app on the container's IP on that
- * network; its port is also published on 127.0.0.1 only, at a port Docker
- * picks, for operators and benchmarks.
+ * network; its port is also published on 127.0.0.1, at a port Docker picks,
+ * for operators and benchmarks, and with `publishAddress` on that machine
+ * address too, for gateways on other machines (container routes; only
+ * gateway addresses may connect there: host/publish_firewall.ts).
  *
  * @module
  */
@@ -75,6 +77,8 @@ export interface ContainersOptions {
   network: string;
   /** The exit code of a container's last run, when the host heard of it (Docker's events). */
   lastExit?: (id: string) => number | undefined;
+  /** Machine address to publish app ports on for gateways (`containerPublishAddress`), if any. */
+  publishAddress?: string;
 }
 
 /** Creates, starts, stops and reports an app's containers on this host. */
@@ -161,6 +165,7 @@ export class Containers {
           [LABEL.incarnation]: app.createdAt,
         },
         containerPort: app.port,
+        publishAddress: this.options.publishAddress,
         restartPolicy: "unless-stopped",
         init: true,
         ...appLimits(app, this.options.network),
@@ -177,6 +182,7 @@ export class Containers {
       port: app.port,
       timeoutMs: this.options.readyTimeoutMs,
       lastExit: this.options.lastExit,
+      publishAddress: this.options.publishAddress,
       stableMs,
     });
   }
@@ -188,7 +194,7 @@ export class Containers {
   async locate(id: string, port: number): Promise<Target | null> {
     const info = await this.options.docker.inspectContainer(id, port);
     if (info === null || !info.state.running) return null;
-    return targetOf(info, port);
+    return targetOf(info, port, this.options.publishAddress);
   }
 
   /** Stops a container (SIGTERM, then SIGKILL after 10 s). */

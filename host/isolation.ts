@@ -170,13 +170,17 @@ export function firewallRules(): { chains: string[]; rules: string[][]; jumps: s
 export async function ensureFirewall(run: Iptables = iptables): Promise<void> {
   const { chains, rules, jumps } = firewallRules();
   for (const chain of chains) {
-    if ((await run(["-n", "-L", chain])).code !== 0) await must(run, ["-N", chain], true);
+    if ((await run(["-n", "-L", chain])).code !== 0) await runOrThrow(run, ["-N", chain], true);
   }
   for (const [chain, ...rule] of rules) {
-    if ((await run(["-C", chain, ...rule])).code !== 0) await must(run, ["-A", chain, ...rule]);
+    if ((await run(["-C", chain, ...rule])).code !== 0) {
+      await runOrThrow(run, ["-A", chain, ...rule]);
+    }
   }
   for (const [chain, ...rule] of jumps) {
-    if ((await run(["-C", chain, ...rule])).code !== 0) await must(run, ["-I", chain, ...rule]);
+    if ((await run(["-C", chain, ...rule])).code !== 0) {
+      await runOrThrow(run, ["-I", chain, ...rule]);
+    }
   }
 }
 
@@ -202,7 +206,8 @@ export async function isolateApps(
   }
 }
 
-async function must(run: Iptables, args: string[], existsOk = false): Promise<void> {
+/** Runs iptables `args`; throws {@link IsolationError} unless it succeeds (or, with `existsOk`, found it there). */
+export async function runOrThrow(run: Iptables, args: string[], existsOk = false): Promise<void> {
   const { code, stderr } = await run(args);
   if (code === 0 || (existsOk && /exists/i.test(stderr))) return;
   throw new IsolationError(`iptables ${args.join(" ")} failed: ${stderr || `exit ${code}`}`);

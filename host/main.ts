@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { Broker, openChannel } from "../lib/amqp.ts";
 import { BodyStore } from "../lib/bodies.ts";
-import { ConfigError, loadConfig, parseListen, requireKeys } from "../lib/config.ts";
+import { ConfigError, loadConfig, parseCidrList, parseListen, requireKeys } from "../lib/config.ts";
 import { DockerClient } from "../lib/docker/mod.ts";
 import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/health.ts";
 import { Http1Pool } from "../lib/http1.ts";
@@ -29,6 +29,7 @@ import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
 import { preflight, PreflightError } from "./preflight.ts";
+import { ensurePublishFirewall } from "./publish_firewall.ts";
 import { Staleness } from "./staleness.ts";
 import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
 
@@ -75,6 +76,14 @@ const containerRoutes = config.requestRoute === "container";
 if (containerRoutes && config.requestToken === "") {
   throw new ConfigError('requestRoute "container" needs requestToken (the direct path)');
 }
+// Published on the machine address for gateways elsewhere, which alone may connect there.
+const publishAddress = config.containerPublishAddress || undefined;
+const gateways = parseCidrList(config.gatewayAddresses, "gatewayAddresses");
+if (publishAddress !== undefined && (!containerRoutes || gateways.length === 0)) {
+  throw new ConfigError(
+    'containerPublishAddress needs requestRoute "container" and gatewayAddresses (DN_GATEWAY_ADDRESSES)',
+  );
+}
 const pool = new Http1Pool({
   maxHeadBytes: 64 * 1024,
   maxBodyBytes: config.bodyLimit,
@@ -82,7 +91,10 @@ const pool = new Http1Pool({
 });
 const dockerClient = new DockerClient({ socketPath: config.dockerSocket });
 // No app container starts before apps are fenced off from each other and from this machine.
-await isolateApps(dockerClient).catch((e) => {
+// Published ports only for gateways (host/publish_firewall.ts).
+await isolateApps(dockerClient).then(async () => {
+  if (publishAddress !== undefined) await ensurePublishFirewall(publishAddress, gateways);
+}).catch((e) => {
   log.error("cannot isolate app containers", { error: errorMessage(e) });
   log.flush();
   Deno.exit(1);
@@ -100,6 +112,7 @@ const containers = new Containers({
   readyTimeoutMs: 30_000,
   network: APP_NETWORK,
   lastExit: (id) => exits.get(id),
+  publishAddress,
 });
 const requests = new RequestServer({
   exchange: config.exchange,
@@ -124,7 +137,9 @@ const routes = new RouteAnnouncer(
   config.hostName,
   () => requests.live,
   (app) => requests.release(app),
-  containerRoutes ? (app) => containerEndpoint(requests.target(app)) : null,
+  containerRoutes
+    ? (app) => containerEndpoint(requests.target(app), publishAddress !== undefined)
+    : null,
   log,
 );
 const direct = startDirectRequests();

@@ -24,6 +24,9 @@ const CHECK_TIMEOUT_MS = 3000;
 export async function preflight(config: DnConfig): Promise<string[]> {
   if (config.requestToken !== "") checkLocal(config.hostRequestListen, "hostRequestListen");
   if (config.hostListen !== "") checkLocal(config.hostListen, "hostListen");
+  if (config.containerPublishAddress !== "") {
+    checkLocal(`${config.containerPublishAddress}:0`, "containerPublishAddress");
+  }
   const warnings: string[] = [];
   const amqp = new URL(config.amqpUrl);
   if (amqp.protocol === "amqps:" && config.amqpCaFile !== "") {

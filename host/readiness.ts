@@ -33,18 +33,28 @@ export interface ReadyWait {
   stableMs: number;
   /** The exit code of the container's last run, when the host heard of it (Docker's events). */
   lastExit?: (id: string) => number | undefined;
+  /** The machine address the app's port is published on for gateways, if any. */
+  publishAddress?: string;
 }
 
-/** Where a running container's app answers: its bridge IP, else its published loopback port. */
-export function targetOf(info: ContainerInfo, appPort: number): Target | null {
+/**
+ * Where a running container's app answers: its bridge IP, else its published
+ * loopback port; with `publishAddress`, also the port published there.
+ */
+export function targetOf(
+  info: ContainerInfo,
+  appPort: number,
+  publishAddress?: string,
+): Target | null {
   const startedAt = info.state.startedAt ?? "";
-  if (info.ipAddress !== null) {
-    return { containerId: info.id, startedAt, address: info.ipAddress, port: appPort };
-  }
-  if (info.hostPort !== null) {
-    return { containerId: info.id, startedAt, address: "127.0.0.1", port: info.hostPort };
-  }
-  return null;
+  const target: Target | null = info.ipAddress !== null
+    ? { containerId: info.id, startedAt, address: info.ipAddress, port: appPort }
+    : info.hostPort !== null
+    ? { containerId: info.id, startedAt, address: "127.0.0.1", port: info.hostPort }
+    : null;
+  const binding = info.bindings.find((b) => b.address === publishAddress);
+  if (target !== null && binding) target.published = `${binding.address}:${binding.port}`;
+  return target;
 }
 
 /**
@@ -91,7 +101,7 @@ async function current(wait: ReadyWait, first: Target | null): Promise<Target> {
       : `exited with code ${state.exitCode}`;
     throw new ContainerStartError(`container ${wait.name} ${why} while starting`);
   }
-  const target = targetOf(info, wait.port);
+  const target = targetOf(info, wait.port, wait.publishAddress);
   if (target === null) throw new ContainerStartError(`container ${wait.name} has no address`);
   if (first !== null && !sameRun(first, target)) {
     // Running again: the engine reset the exit code; the die event kept it.

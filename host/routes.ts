@@ -18,9 +18,17 @@ import type { Target } from "./requests.ts";
  */
 export const ROUTE_GRACE_MS = 1000;
 
-/** The `ip:port` a container route names for `target`, if any. */
-export function containerEndpoint(target: Target | undefined): string | undefined {
+/**
+ * The `ip:port` a container route names for `target`, if any: with
+ * `published`, the port published on the machine address (none when the
+ * container lacks one), else the bridge IP.
+ */
+export function containerEndpoint(
+  target: Target | undefined,
+  published = false,
+): string | undefined {
   if (!target) return undefined;
+  if (published) return target.published;
   const address = target.address.includes(":") ? `[${target.address}]` : target.address;
   return `${address}:${target.port}`;
 }

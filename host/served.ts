@@ -18,12 +18,17 @@ export interface Target {
   port: number;
   /** When the container last started (ISO 8601): a restart makes it another run. */
   startedAt: string;
+  /**
+   * `ip:port` where gateways reach the app straight: its port published on
+   * the host's `containerPublishAddress`, when the host publishes one.
+   */
+  published?: string;
 }
 
 /** True when `a` and `b` are the same run of the same container at the same address. */
 export function sameRun(a: Target, b: Target): boolean {
   return a.containerId === b.containerId && a.startedAt === b.startedAt &&
-    a.address === b.address && a.port === b.port;
+    a.address === b.address && a.port === b.port && a.published === b.published;
 }
 
 /** An app this host serves. */

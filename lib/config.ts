@@ -20,6 +20,8 @@ import {
   ConfigError,
   isAmqpUrlList,
   parseAmqpUrls,
+  parseCidrList,
+  parseIpv4,
   parseSentinels,
   parseUrlList,
 } from "./config_values.ts";
@@ -27,6 +29,7 @@ import {
 export {
   ConfigError,
   parseAmqpUrls,
+  parseCidrList,
   parseListen,
   parseSentinels,
   parseUrlList,
@@ -127,9 +130,21 @@ export interface DnConfig {
    * request listener, which forwards to the container) or `"container"`
    * (straight to the container's bridge IP: one hop fewer, but only for
    * gateways that can reach this host's container network, such as on the
-   * same machine). Needs `requestToken`.
+   * same machine, or, with `containerPublishAddress`, its port published on
+   * this machine's address). Needs `requestToken`.
    */
   requestRoute: string;
+  /**
+   * Address of this machine a host with `requestRoute: "container"`
+   * publishes its app containers' ports on and announces, for gateways on
+   * other machines (`""` = announce the bridge IP). Needs `gatewayAddresses`.
+   */
+  containerPublishAddress: string;
+  /**
+   * Gateways' IPv4 addresses or CIDRs, comma-separated: the only sources a
+   * host's firewall rule lets connect to published app ports.
+   */
+  gatewayAddresses: string;
   /** Topic exchange all messages travel on. */
   exchange: string;
   /** Redis key prefix, so several networks can share one Redis. */
@@ -189,6 +204,8 @@ export const DEFAULTS: DnConfig = {
   hostRequestListen: "127.0.0.1:0",
   requestToken: "",
   requestRoute: "host",
+  containerPublishAddress: "",
+  gatewayAddresses: "",
   exchange: "dn",
   redisPrefix: "dn:",
   inlineBodyLimit: 256 * 1024,
@@ -329,6 +346,10 @@ function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {
     parseSentinels(value, `${key} from ${source}`);
     return value.split(",").map((part) => part.trim()).filter((part) => part !== "").join(",");
   }
+  if (key === "containerPublishAddress" && value !== "") {
+    return parseIpv4(value, `${key} from ${source}`);
+  }
+  if (key === "gatewayAddresses") return parseCidrList(value, `${key} from ${source}`).join(",");
   if (key === "requestRoute" && !REQUEST_ROUTES.includes(value)) {
     throw new ConfigError(
       `requestRoute from ${source} must be one of ${REQUEST_ROUTES.join(", ")}`,

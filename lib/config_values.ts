@@ -77,3 +77,30 @@ export function parseSentinels(value: string, what = "redisSentinels"): Sentinel
     return { host: hostname, port };
   });
 }
+
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+
+/** An IPv4 address, validated; neither a wildcard nor loopback (others must reach it). */
+export function parseIpv4(value: string, what: string): string {
+  const address = value.trim();
+  if (!IPV4.test(address) || address === "0.0.0.0" || address.startsWith("127.")) {
+    throw new ConfigError(`${what} must be an IPv4 address of this machine, got ${value}`);
+  }
+  return address;
+}
+
+/** A comma-separated list of IPv4 addresses or CIDRs (`10.0.0.1,10.1.0.0/16`; `""` = none). */
+export function parseCidrList(value: string, what: string): string[] {
+  const parts = value.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  for (const part of parts) {
+    const [address, bits, ...rest] = part.split("/");
+    const prefix = Number(bits ?? 32);
+    if (
+      !IPV4.test(address) || rest.length > 0 || !/^\d{1,2}$/.test(bits ?? "32") || prefix > 32
+    ) {
+      throw new ConfigError(`${what} must be IPv4 addresses or CIDRs separated by commas`);
+    }
+  }
+  return parts;
+}

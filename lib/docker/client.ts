@@ -54,6 +54,7 @@ export {
   type ContainerStatus,
   type ContainerSummary,
   DockerContainers,
+  type PortBinding,
   type RestartPolicy,
 } from "./containers.ts";
 export {

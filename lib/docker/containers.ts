@@ -22,8 +22,13 @@ export interface ContainerSpec {
   env: Record<string, string>;
   /** Container labels. */
   labels: Record<string, string>;
-  /** TCP port the app listens on; published on 127.0.0.1 only, on a random host port. */
+  /** TCP port the app listens on; published on 127.0.0.1, on a random host port. */
   containerPort: number;
+  /**
+   * An IPv4 address of this machine to publish `containerPort` on as well,
+   * on another random host port ({@linkcode ContainerInfo.bindings}).
+   */
+  publishAddress?: string;
   /** Restart policy. */
   restartPolicy: RestartPolicy;
   /** Memory limit in bytes (at least 6 MiB), swap included: the container gets no swap. */
@@ -94,8 +99,18 @@ export interface ContainerInfo {
    * running, or nothing published). It changes when the container restarts.
    */
   hostPort: number | null;
+  /** Every address and host port the container port is published on (empty when not running). */
+  bindings: PortBinding[];
   /** The container's IP address (on its network: the default bridge or its own), or null. */
   ipAddress: string | null;
+}
+
+/** A host address and port a container port is published on. */
+export interface PortBinding {
+  /** Host address (`127.0.0.1`, a machine address). */
+  address: string;
+  /** Host port. */
+  port: number;
 }
 
 /** One row of {@linkcode DockerContainers.listContainers}. */
@@ -121,6 +136,7 @@ export interface ContainerSummary {
 }
 
 const ENV_KEY = /^[^=\0]+$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$/;
 const MIN_MEMORY = 6 * 1024 * 1024;
 const NEVER = "0001-01-01T00:00:00Z";
 
@@ -169,14 +185,22 @@ export class DockerContainers extends DockerImages {
     if (spec.cmd !== undefined && !spec.cmd.every((arg) => typeof arg === "string")) {
       throw new DockerInputError("invalid command: every argument must be a string");
     }
+    const publish = spec.publishAddress;
+    if (publish !== undefined && !IPV4.test(publish)) {
+      throw new DockerInputError(`invalid publish address: ${show(publish)}`);
+    }
     const key = `${port}/tcp`;
+    const bindings = [{ HostIp: "127.0.0.1", HostPort: "" }];
+    if (publish !== undefined && publish !== "127.0.0.1") {
+      bindings.push({ HostIp: publish, HostPort: "" });
+    }
     const body: Record<string, unknown> = {
       Image: spec.image,
       Env: env,
       Labels: checkStringMap(spec.labels, "label"),
       ExposedPorts: { [key]: {} },
       HostConfig: {
-        PortBindings: { [key]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        PortBindings: { [key]: bindings },
         RestartPolicy: { Name: spec.restartPolicy },
         ...(mem === undefined ? {} : { Memory: mem, MemorySwap: mem }),
         ...sandboxHostConfig(spec.sandbox),
@@ -298,6 +322,7 @@ export class DockerContainers extends DockerImages {
       labels: v.Config?.Labels ?? {},
       restartCount: v.RestartCount ?? 0,
       hostPort: publishedPort(v.NetworkSettings?.Ports ?? {}, containerPort),
+      bindings: portBindings(v.NetworkSettings?.Ports ?? {}, containerPort),
       ipAddress: ip ? ip : null,
     };
   }
@@ -406,6 +431,14 @@ function publishedPort(ports: RawPorts, containerPort?: number): number | null {
     }
   }
   return null;
+}
+
+function portBindings(ports: RawPorts, containerPort?: number): PortBinding[] {
+  const key = containerPort === undefined
+    ? Object.keys(ports).filter((k) => k.endsWith("/tcp")).sort()[0]
+    : `${containerPort}/tcp`;
+  return (ports[key ?? ""] ?? []).filter((b) => b.HostPort !== "")
+    .map((b) => ({ address: b.HostIp, port: Number(b.HostPort) }));
 }
 
 function summaryPort(ports: NonNullable<RawSummary["Ports"]>): number | null {

@@ -40,6 +40,7 @@ export {
   type ImportOptions,
   type LogOptions,
   MIN_API_VERSION,
+  type PortBinding,
   type RegistryAuth,
   type RestartPolicy,
 } from "./client.ts";
