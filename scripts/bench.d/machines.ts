@@ -11,7 +11,8 @@
  * each machine forward port 18000 of its address to the app's container, as
  * `docker run -p` would (the machine firewall lets only the edge in). wrk
  * runs on the edge: GET /, /bytes/65536, /bytes/1048576 at c = 1, 16, 64,
- * through the dn gateway (gateway → host on the machine → container) and
+ * through the dn gateway (gateway → the port the host publishes on its machine
+ * address → container: container routes) and
  * through nginx (nginx → machine → container). Then wrk through the gateway
  * while one machine loses power (scripts/machines kill). It writes the
  * section "Many machines" of OUT_FILE (the rest of the file is kept) and
@@ -161,10 +162,8 @@ async function sideBySide(gateway: string, nginx: string): Promise<string[]> {
   rows.push(
     "",
     `Goal (dn ≥ 0.5× nginx req/s with p50 within 2 ms of nginx): met in ${met} of ` +
-      `${PATHS.length * LEVELS.length} rows. dn's path has two proxies written in Deno (the ` +
-      "gateway, then the host) and the envelope between them; nginx's has one, in C, and " +
-      "the kernel's forwarding. Container routes (gateway → a port the machine publishes) would " +
-      "take the host out of the path; they are not used across machines (SECURITY.md).",
+      `${PATHS.length * LEVELS.length} rows. Both paths have one proxy and the kernel's ` +
+      "forwarding to the same containers: dn's is the gateway, written in Deno; nginx's is in C.",
   );
   return rows;
 }
@@ -220,8 +219,9 @@ try {
     `other work; ${duration} s per wrk run). wrk and nginx run on the edge (the root ` +
     `namespace), with control, the gateway, RabbitMQ, Redis and the registry; hello-world runs ` +
     `on ${count} machines (network namespaces with their own dockerd and dn host, ` +
-    "`scripts/machines`). dn: wrk → gateway → the host's request listener on the machine " +
-    "(request token, envelope) → container. nginx: wrk → nginx (keep-alive, 2 workers) → " +
+    "`scripts/machines`). dn: wrk → gateway → the port the host published for the container " +
+    "on its machine address (container routes; the host's DOCKER-USER rule admits only the " +
+    "edge) → container. nginx: wrk → nginx (keep-alive, 2 workers) → " +
     `the machine's address:${PUBLISHED}, forwarded to the same containers. Raw output: ${work}.`,
     "",
     ...table,
