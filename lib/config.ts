@@ -16,9 +16,9 @@
  * @module
  */
 
+import { readSecretFile } from "./config_secrets.ts";
 import {
   ConfigError,
-  isAmqpUrlList,
   parseAmqpUrls,
   parseCidrList,
   parseIpv4,
@@ -26,6 +26,7 @@ import {
   parseUrlList,
 } from "./config_values.ts";
 
+export { readSecretFile } from "./config_secrets.ts";
 export {
   ConfigError,
   parseAmqpUrls,
@@ -238,11 +239,6 @@ export const SECRET_KEYS: ReadonlySet<Key> = new Set([
   "amqpUrl",
   "redisUrl",
 ]);
-/** URL schemes a secret URL read from a file must have. */
-const URL_SCHEMES: Partial<Record<Key, readonly string[]>> = {
-  amqpUrl: ["amqp:", "amqps:"],
-  redisUrl: ["redis:", "rediss:"],
-};
 const LOG_LEVELS = ["debug", "info", "warn", "error"];
 /** Values of `requestRoute`. */
 const REQUEST_ROUTES = ["host", "container"];
@@ -275,51 +271,6 @@ export function defaultConfigPath(env: Record<string, string | undefined>): stri
   if (env.DN_CONFIG) return env.DN_CONFIG;
   const home = env.HOME;
   return home ? `${home}/.config/dn/config.json` : undefined;
-}
-
-/**
- * Reads a secret file, refusing files that group or others can read, empty
- * files, and for URL keys content that is not a URL of the right scheme.
- * Errors name the key and path, never the content.
- */
-export function readSecretFile(path: string, key: string): string {
-  let info: Deno.FileInfo;
-  let text: string;
-  try {
-    info = Deno.statSync(path);
-    if (!info.isFile) throw new Error("not a regular file");
-  } catch (e) {
-    throw new ConfigError(`${key}File: cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (info.mode !== null && (info.mode & 0o077) !== 0) {
-    throw new ConfigError(
-      `${key}File: ${path} must not be readable by group or others (chmod 600)`,
-    );
-  }
-  try {
-    text = Deno.readTextFileSync(path).trim();
-  } catch (e) {
-    throw new ConfigError(`${key}File: cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (text === "") throw new ConfigError(`${key}File: ${path} is empty`);
-  const schemes = URL_SCHEMES[key as Key];
-  if (schemes) {
-    let protocol = "";
-    try {
-      protocol = new URL(text).protocol;
-    } catch {
-      // reported below, without the content
-    }
-    const list = key === "amqpUrl";
-    if (!schemes.includes(protocol) || (list && !isAmqpUrlList(text))) {
-      throw new ConfigError(
-        `${key}File: ${path} must hold ${list ? "comma-separated" : "one"} ${
-          schemes.map((s) => s + "//").join(" or ")
-        } URL${list ? "s" : ""}`,
-      );
-    }
-  }
-  return text;
 }
 
 function coerce(key: Key, value: unknown, source: string): DnConfig[Key] {

@@ -9,6 +9,7 @@ import { byStatus, Load, type Outcome, sleep } from "../helpers/load.ts";
 import { Machines } from "../helpers/machines.ts";
 import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
+import { DockerClient } from "../../lib/docker/mod.ts";
 
 const machines = new Machines();
 const suffix = crypto.randomUUID().slice(0, 6);
@@ -21,9 +22,15 @@ let appDir: string;
 
 Deno.test.beforeAll(async () => {
   appDir = await Deno.makeTempDir({ prefix: "dn-machines-" });
-  for (const file of ["Dockerfile", "main.ts"]) {
-    await Deno.copyFile(`${ROOT}/apps/hello-world/${file}`, `${appDir}/${file}`);
-  }
+  await Deno.copyFile(`${ROOT}/apps/hello-world/Dockerfile`, `${appDir}/Dockerfile`);
+  // Each POST /health/toggle the app runs leaves a log line (ranPosts).
+  const main = await Deno.readTextFile(`${ROOT}/apps/hello-world/main.ts`);
+  const logged = main.replace(
+    "healthy = !healthy;",
+    'healthy = !healthy;\n    console.log(JSON.stringify({ msg: "toggled" }));',
+  );
+  assert(logged !== main, "hello-world's /health/toggle changed");
+  await Deno.writeTextFile(`${appDir}/main.ts`, logged);
   const names = await machines.up(3);
   net = await startNetwork(names, {
     configSuffix: "-tls",
@@ -57,12 +64,19 @@ Deno.test.afterAll(async () => {
   await Deno.remove(appDir, { recursive: true }).catch(() => {});
 });
 
-/** `dn_host_requests_total` of `app` on host `name`, summed over codes. */
-async function hostRequests(name: string, app: string): Promise<number> {
-  const text = await (await fetch(`${await net.healthUrl(name)}/metrics`)).text();
+/**
+ * POSTs `app`'s containers on machine `name` ran: lines they logged for
+ * `/health/toggle` (requests on container routes pass no host to count them).
+ */
+async function ranPosts(name: string, app: string): Promise<number> {
+  const docker = new DockerClient({ socketPath: machines.dockerSocket(name) });
   let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`dn_host_requests_total{app="${app}"`)) total += Number(line.split(" ")[1]);
+  for (const c of await docker.listContainers({ "network.dn.app": app }, true)) {
+    const out = await new Deno.Command("docker", {
+      args: ["-H", `unix://${machines.dockerSocket(name)}`, "logs", c.id],
+    }).output();
+    total += new TextDecoder().decode(out.stdout).split("\n")
+      .filter((l) => l.includes('"msg":"toggled"')).length;
   }
   return total;
 }
@@ -86,7 +100,7 @@ reliabilityTest("machine loss under load", {
 }, async (note) => {
   const victim = net.hostNames[2];
   const before = new Map<string, number>();
-  for (const name of net.hostNames) before.set(name, await hostRequests(name, WRITE));
+  for (const name of net.hostNames) before.set(name, await ranPosts(name, WRITE));
   const gets = new Load(net, host(READ), "/", 8);
   const posts = new Load(net, host(WRITE), "/health/toggle", 4, 100_000, "POST");
   await sleep(1500);
@@ -118,7 +132,7 @@ reliabilityTest("machine loss under load", {
   assert(slowest(getOutcomes, killedAt) <= 1500, "a GET after the kill took over 1.5 s");
   // Survivors ran each POST once: as many as they answered 200 for.
   for (const name of net.hostNames.slice(0, 2)) {
-    const ran = (await hostRequests(name, WRITE)) - before.get(name)!;
+    const ran = (await ranPosts(name, WRITE)) - before.get(name)!;
     const answered = postOutcomes.filter((o) => o.status === 200 && o.body.startsWith(name)).length;
     assertEquals(ran, answered, `${name} ran ${ran} POSTs, answered ${answered}`);
   }

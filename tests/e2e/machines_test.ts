@@ -61,16 +61,17 @@ Deno.test("every machine serves the app through the gateway on the edge", async 
 });
 
 Deno.test("images reach machines over TLS from the edge's registry, base layers included", async () => {
+  const { digest } = (await net.api("GET", `/v1/apps/${APP}`)).body.app;
   for (const name of net.hostNames) {
     const tags = (await run("docker", [
       "-H",
       `unix://${machines.dockerSocket(name)}`,
       "images",
       "--format",
-      "{{.Repository}}:{{.Tag}}",
+      "{{.Repository}}@{{.Digest}}",
     ])).trim().split("\n");
-    // Nothing loaded by hand: the only image is the app's, pulled from the edge.
-    assertEquals(tags, [`${machines.edge}:5443/${APP}:v1`], `${name}: ${tags.join(", ")}`);
+    // Nothing loaded by hand: the only image is the app's, pulled from the edge by its digest.
+    assertEquals(tags, [`${machines.edge}:5443/${APP}@${digest}`], `${name}: ${tags.join(", ")}`);
   }
   const log = await Deno.readTextFile(`${STATE_DIR}/registry/registry-tls.log`);
   for (const name of net.hostNames) {

@@ -33,6 +33,36 @@ Deno.test("config refuses unknown keys, bad numbers and open secret files", () =
   assertThrows(() => loadConfig({ file: `${dir}/missing.json`, env: {} }), ConfigError);
 });
 
+Deno.test("config: a publish address is one IPv4 address, gateway addresses a CIDR list", () => {
+  const config = loadConfig({
+    env: {
+      DN_CONTAINER_PUBLISH_ADDRESS: "10.77.0.2",
+      DN_GATEWAY_ADDRESSES: "10.77.0.1, 10.1.0.0/16",
+    },
+  });
+  assertEquals(config.containerPublishAddress, "10.77.0.2");
+  assertEquals(config.gatewayAddresses, "10.77.0.1,10.1.0.0/16");
+  for (const bad of ["0.0.0.0", "127.0.0.1", "10.77.0", "host.example", "10.77.0.256", "::1"]) {
+    const e = assertThrows(
+      () => loadConfig({ env: { DN_CONTAINER_PUBLISH_ADDRESS: bad } }),
+      ConfigError,
+    );
+    assertEquals(
+      e.message.startsWith("containerPublishAddress from DN_CONTAINER_PUBLISH_ADDRESS must be"),
+      true,
+      e.message,
+    );
+  }
+  for (const bad of ["10.0.0.1/33", "10.0.0.1/8/8", "example.com", "10.0.0.1 10.0.0.2"]) {
+    const e = assertThrows(() => loadConfig({ env: { DN_GATEWAY_ADDRESSES: bad } }), ConfigError);
+    assertEquals(
+      e.message.startsWith("gatewayAddresses from DN_GATEWAY_ADDRESSES must be"),
+      true,
+      e.message,
+    );
+  }
+});
+
 Deno.test("env names and listen addresses", () => {
   assertEquals(envName("inlineBodyLimit"), "DN_INLINE_BODY_LIMIT");
   assertEquals(parseListen("127.0.0.1:8080", "x"), { hostname: "127.0.0.1", port: 8080 });

@@ -75,6 +75,15 @@ Deno.test("routes: a route naming its container is counted and skipped by the co
   assertEquals(routes.pick("app", new Set([A.endpoint])), null);
 });
 
+Deno.test("routes: hosts on container routes are probed, and their containers go with them", async () => {
+  const container = { endpoint: "10.77.0.4:32768", address: "10.77.0.4", port: 32768 };
+  const D = { host: "d", endpoint: "10.77.0.4:7001", address: "10.77.0.4", port: 7001, container };
+  const routes = await table([A, D]);
+  assertEquals(routes.hostEndpoints().map((e) => e.endpoint), [A.endpoint, D.endpoint]);
+  assertEquals(routes.upstreamsOf(D.endpoint), [container]);
+  assertEquals(routes.upstreamsOf(A.endpoint), [A]);
+});
+
 Deno.test("routes: upstreams no route names any more are reported gone on reload", async () => {
   const container = { endpoint: "172.17.0.9:80", address: "172.17.0.9", port: 80 };
   const D = { host: "d", endpoint: "127.0.0.1:1004", address: "127.0.0.1", port: 1004, container };
