@@ -226,7 +226,7 @@ async function otherNetworkCa(): Promise<string> {
 
 reliabilityTest("hosts with bad input stop at start", {
   fault: "a host started with another network's CA for RabbitMQ, one with a wrong registry CA, " +
-    "and one whose request address is not on the bridge",
+    "one whose request address and one whose publish address is not on the bridge",
   expected: "each exits 1 with one line naming the problem, before any heartbeat, route or " +
     "container",
 }, async (note) => {
@@ -239,6 +239,11 @@ reliabilityTest("hosts with bad input stop at start", {
         "bad-address",
         { DN_HOST_REQUEST_LISTEN: "10.99.0.9:7001" },
         /hostRequestListen 10\.99\.0\.9 is not an address of this machine/,
+      ],
+      [
+        "bad-publish",
+        { DN_CONTAINER_PUBLISH_ADDRESS: "10.99.0.9" },
+        /containerPublishAddress 10\.99\.0\.9 is not an address of this machine/,
       ],
     ];
     const seen: string[] = [];
