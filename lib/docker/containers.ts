@@ -1,6 +1,7 @@
 /**
  * The Docker Engine's container calls: create (publishing the app port on
- * 127.0.0.1 only), start, stop, restart, remove, inspect and list by label.
+ * 127.0.0.1, and on a given machine address), start, stop, restart, remove,
+ * inspect and list by label.
  *
  * @module
  */
@@ -144,7 +145,7 @@ const NEVER = "0001-01-01T00:00:00Z";
 export class DockerContainers extends DockerImages {
   /**
    * Creates a container named `name` and returns its id. The container port
-   * is published on 127.0.0.1 only, on a random host port (see
+   * is published on 127.0.0.1 (and `publishAddress`), on a random host port (see
    * {@linkcode ContainerInfo.hostPort}). Throws a {@linkcode DockerError} with
    * status 409 when the name is taken.
    *
