@@ -209,22 +209,27 @@ reliabilityTest("registry TLS: hosts pull app images through HTTPS", {
     // buildAndPush pushes to the plain registry; the TLS one serves the same storage.
     await net.deploy(`${ROOT}/apps/echo`, name, hostname);
     const app = (await net.api("GET", `/v1/apps/${name}`)).body.app;
-    assertEquals(app.image, `${REGISTRY}/${name}:v1`);
+    // Hosts run the digest control recorded, never a tag.
+    assertMatch(app.image, new RegExp(`^${REGISTRY}/${name}@sha256:[0-9a-f]{64}$`));
+    const digest = app.image.slice(app.image.indexOf("@") + 1);
     const res = await net.gateway(hostname, "/over-tls");
     assertEquals(res.status, 200);
     assertEquals(await res.text(), "echo GET /over-tls\n");
     const file = await Deno.open(log);
     await file.seek(logStart, Deno.SeekMode.Start);
     const added = await new Response(file.readable).text();
-    // A pull resolves the tag (HEAD or GET manifests/v1, authenticated: 200)
-    // through the engine for the hosts' Deno client; layers the engine already
-    // holds it does not fetch again.
+    // A pull asks for the manifest by its digest (HEAD or GET, authenticated:
+    // 200) through the engine for the hosts' Deno client; layers the engine
+    // already holds it does not fetch again.
     const pulls = added.split("\n").filter((l) =>
-      new RegExp(`"(HEAD|GET) /v2/${name}/manifests/v1 HTTP/1\\.1" 200 `).test(l) &&
-      l.includes("UpstreamClient(Deno")
+      l.includes(`/v2/${name}/manifests/${digest} HTTP/1.1" 200 `) &&
+      /"(HEAD|GET) /.test(l) && l.includes("UpstreamClient(Deno")
     );
     assert(pulls.length >= 1, `the TLS registry logged the manifest pull of ${name}`);
-    note(`${pulls.length} manifest pull(s) of ${name}:v1 over HTTPS; app answered 200`);
+    note(
+      `${pulls.length} manifest pull(s) of ${name}@${digest.slice(0, 19)}... over HTTPS; ` +
+        "app answered 200",
+    );
   } finally {
     await net.stop();
     await net.docker.removeImage(`${REGISTRY}/${name}:v1`, { force: true }).catch(() => {});

@@ -224,6 +224,7 @@ reliabilityTest("AMQPS: a gateway with the wrong CA never connects", {
     DN_AMQP_CA_FILE: await impostorCa(),
     DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
     DN_GATEWAY_METRICS_LISTEN: "127.0.0.1:0", // beside the network's own gateway
+    DN_GATEWAY_HTTPS_LISTEN: "127.0.0.1:0",
   });
   await gateway.waitFor("gateway listening");
   await gateway.waitFor("amqp connect failed");
