@@ -189,11 +189,16 @@ async function failover(machines: Machines, net: TestNetwork, gateway: string) {
   ];
 }
 
-/** Replaces (or appends) the "## Many machines" section of `file`. */
+/**
+ * Replaces (or appends) the "## Many machines" section of `file`; it ends at
+ * the next heading or at another script's `<!-- ... -->` marker.
+ */
 async function writeSection(file: string, lines: string[]): Promise<void> {
   const text = await Deno.readTextFile(file).catch(() => "# Benchmarks\n");
   const start = text.indexOf("\n## Many machines\n");
-  const next = start === -1 ? -1 : text.indexOf("\n## ", start + 1);
+  const ends = ["\n## ", "\n<!-- "].map((mark) => text.indexOf(mark, start + 1));
+  const found = ends.filter((i) => i !== -1);
+  const next = start === -1 || found.length === 0 ? -1 : Math.min(...found);
   const before = start === -1 ? text.trimEnd() : text.slice(0, start).trimEnd();
   const after = next === -1 ? "" : "\n" + text.slice(next).trimStart();
   await Deno.writeTextFile(file, `${before}\n\n${lines.join("\n")}\n${after}`);
