@@ -6,8 +6,8 @@
  * (an update or a stop waits for it) until the response body has ended.
  *
  * The request goes to the container once (lib/http1.ts); a container that
- * took no connection is suspended (it stopped or restarted: the host checks
- * it again before it gets requests). How it ended is the gateway's to act on
+ * took no connection is looked at again, and suspended when it stopped or
+ * restarted (the host checks it again before it gets requests). How it ended is the gateway's to act on
  * (README, "Delivery").
  *
  * @module
@@ -78,7 +78,7 @@ export async function proxyToContainer(
       if (e instanceof RequestBodyError) return { kind: "dropped" }; // the gateway cut it
       const failure = failureOf(e, app);
       // Stopped or restarted: checked again before it gets requests (its address may be reused).
-      if (failure === "unreachable") requests.suspend(app, target.containerId);
+      if (failure === "unreachable") await requests.recheck(app, target);
       log.warn("app request failed", { app, error: errorMessage(e) });
       if (typeof failure !== "string") return { kind: "reply", reply: failure };
       if (failure !== "timeout") onUnreachable(app);

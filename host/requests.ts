@@ -145,6 +145,17 @@ export class RequestServer {
   }
 
   /**
+   * A connection to `app`'s container at `was` failed: it is suspended if it
+   * is not the same run any more (stopped, restarted, moved); a busy
+   * container that was only slow to accept keeps serving.
+   */
+  async recheck(app: string, was: Target): Promise<void> {
+    const fresh = await this.options.refreshTarget(app, was).catch(() => undefined);
+    if (fresh === undefined) return; // unknown now: the heartbeat looks again
+    if (fresh === null || !sameRun(fresh, was)) this.suspend(app, was.containerId);
+  }
+
+  /**
    * Container `containerId` stopped, restarted or moved: if it serves `app`,
    * no request goes to it from now on (its address may belong to another
    * container a moment later), its route is withdrawn, and the host is told:
@@ -349,9 +360,9 @@ export class RequestServer {
 
   /**
    * Sends the request to the app's container once. A container that took no
-   * connection is suspended: it stopped or restarted, maybe on another
-   * address, which is checked again before it gets requests (the address may
-   * belong to another container by now).
+   * connection is looked at again and suspended when it stopped or
+   * restarted (maybe on another address, which may belong to another
+   * container by now): it is checked again before it gets requests.
    */
   async #forward(
     app: string,
@@ -366,7 +377,7 @@ export class RequestServer {
       );
     } catch (e) {
       const failure = failureOf(e, app);
-      if (failure === "unreachable") this.suspend(app, target.containerId);
+      if (failure === "unreachable") await this.recheck(app, target);
       this.options.log.warn("app request failed", { app, error: errorMessage(e) });
       return failure;
     }
