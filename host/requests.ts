@@ -23,15 +23,14 @@ import { BodyMissingError, type BodyStore } from "../lib/bodies.ts";
 import {
   AT_MOST_ONCE_METHODS,
   decodeRequest,
-  encodeEnvelope,
   REQUEST_TYPE,
   type RequestHead,
   RESPONSE_TYPE,
-  type ResponseHead,
 } from "../lib/envelope.ts";
 import type { Http1Pool, Http1Request } from "../lib/http1.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { failureOf, type NoReply, noReply, plain, type Reply, replyOf } from "./forward.ts";
+import { failureOf, type NoReply, noReply, type Reply, replyOf } from "./forward.ts";
+import { refuse, replyEnvelope } from "./replies.ts";
 import { sameRun, Served, type Target } from "./served.ts";
 
 export type { Target } from "./served.ts";
@@ -198,8 +197,12 @@ export class RequestServer {
     served.closing = true;
     this.options.onServing?.(app, false);
     const channel = this.#channel;
-    if (served.consumerTag !== null && channel && !channel.closed) {
-      await channel.basicCancel(served.consumerTag).catch(() => {});
+    if (typeof served.consumerTag === "string" && channel && !channel.closed) {
+      // basicCancel throws before it returns a promise on a bad tag: keep that inside the chain.
+      const tag = served.consumerTag;
+      await Promise.resolve().then(() => channel.basicCancel(tag)).catch((e) =>
+        this.options.log.warn("request consumer not cancelled", { app, error: errorMessage(e) })
+      );
     }
     served.consumerTag = null;
     await this.drain(app);
@@ -248,7 +251,7 @@ export class RequestServer {
     } catch (e) {
       log.warn("dropped invalid request message", { app, error: errorMessage(e) });
       // The gateway waits for an answer (it may speak a version we do not): never let it time out.
-      if (answerable) await this.#refuse(msg, "the host could not read the request");
+      if (answerable) await refuse(msg, "the host could not read the request");
       await msg.ack().catch(() => {});
       return;
     }
@@ -262,7 +265,7 @@ export class RequestServer {
     try {
       const outcome = await this.#run(app, served, head, envelope.body);
       if (outcome === "body gone") {
-        await this.#refuse(msg, "the request body is gone");
+        await refuse(msg, "the request body is gone");
         if (!ackFirst) await msg.ack().catch(() => {});
         return;
       }
@@ -272,7 +275,12 @@ export class RequestServer {
         return;
       }
       const reply = typeof outcome === "string" ? noReply(app, outcome) : outcome;
-      const answer = await this.#replyEnvelope(reply.head, reply.body, head.deadline);
+      const answer = await replyEnvelope(
+        this.options.bodies,
+        this.options.inlineBodyLimit,
+        reply,
+        head.deadline,
+      );
       // The reply and the ack leave in one write: half the sends, and the ack never before the reply.
       const [sent, acked] = inOneWrite(msg.channel, () => [
         msg.channel.basicPublish("", replyTo, answer, { type: RESPONSE_TYPE, correlationId }),
@@ -381,32 +389,5 @@ export class RequestServer {
       this.options.log.warn("app request failed", { app, error: errorMessage(e) });
       return failure;
     }
-  }
-
-  /** Answers the request in `msg` with a 502 and `message`, for requests no app will see. */
-  async #refuse(msg: AMQPMessage, message: string): Promise<void> {
-    const { replyTo, correlationId } = msg.properties;
-    const refusal = plain(502, message);
-    await msg.channel.basicPublish("", replyTo!, encodeEnvelope(refusal.head, refusal.body), {
-      type: RESPONSE_TYPE,
-      correlationId,
-    }).catch(() => {});
-  }
-
-  /** The reply envelope; a body over the inline limit goes to Redis first. */
-  async #replyEnvelope(
-    head: ResponseHead,
-    body: Uint8Array,
-    deadline: number,
-  ): Promise<Uint8Array> {
-    let inline = body;
-    if (body.length > this.options.inlineBodyLimit) {
-      head.bodyKey = await this.options.bodies.put(
-        body,
-        Math.max(5000, deadline - Date.now() + 5000),
-      );
-      inline = new Uint8Array(0);
-    }
-    return encodeEnvelope(head, inline);
   }
 }

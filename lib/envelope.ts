@@ -99,7 +99,6 @@ const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
  * ASCII or any text beyond it (raw UTF-8, as Deno.serve decodes it), no
  * space or control character.
  */
-// deno-lint-ignore no-control-regex -- refusing control characters is the point
 const ORIGIN_FORM = /^\/[^\0-\x20\x7f-\x9f]*$/;
 const MAX_HEAD = 1024 * 1024;
 const MAX_HEADERS = 1000;
