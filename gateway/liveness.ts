@@ -11,10 +11,12 @@
  * Hosts on container routes are probed too: their containers, published on
  * the host's machine, are dropped with it.
  *
- * A probe that timed out while the gateway itself was stalled (its timer
- * fired more than {@link STALL_MARGIN_MS} late: a loaded machine, a long
- * garbage collection) says nothing about the host and is not counted: the
- * gateway judges others only while it keeps time itself.
+ * A probe that timed out while the gateway itself was stalled (a loaded
+ * machine, a long garbage collection) says nothing about the host and is not
+ * counted: the gateway judges others only while it keeps time itself. A
+ * ticker every {@link TICK_MS} notes any gap over {@link STALL_MARGIN_MS}
+ * between its ticks; a timed-out probe waits one tick, then counts only if no
+ * such gap fell within it and its own timer was not that late either.
  *
  * Cost: one connection per host per interval per gateway; a host's direct
  * listener closes it unused.
@@ -29,8 +31,10 @@ export const PROBE_INTERVAL_MS = 250;
 /** How long a probe waits for the connection, in ms. */
 export const PROBE_TIMEOUT_MS = 500;
 
-/** How late a probe's timeout may fire before the probe counts for nothing, in ms. */
+/** A gap between ticks, or a lateness of a probe's timer, above this is a stall, in ms. */
 export const STALL_MARGIN_MS = 150;
+/** How often the gateway checks that it keeps time, in ms. */
+export const TICK_MS = 50;
 
 /** Options of {@link HostLiveness}. */
 export interface HostLivenessOptions {
@@ -42,8 +46,8 @@ export interface HostLivenessOptions {
   intervalMs?: number;
   /** Probe timeout, in ms. */
   timeoutMs?: number;
-  /** Hears of a probe not counted because the gateway's own timer fired late. */
-  onStalled?: (host: Endpoint, lateMs: number) => void;
+  /** Hears of a probe not counted because the gateway itself stalled (for `stallMs`) meanwhile. */
+  onStalled?: (host: Endpoint, stallMs: number) => void;
   /** Opens and closes one connection to `host` (default: TCP); rejects when `signal` aborts. */
   connect?: (host: Endpoint, signal: AbortSignal) => Promise<void>;
 }
@@ -56,6 +60,10 @@ async function tcpConnect(host: Endpoint, signal: AbortSignal): Promise<void> {
 /** Probes hosts' request listeners and reports the silent ones. */
 export class HostLiveness {
   #timer: ReturnType<typeof setInterval> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #lastTick = 0;
+  /** When the last stall ended, and how long it was. */
+  #stall = { endedAt: -Infinity, ms: 0 };
   readonly #probing = new Set<string>();
 
   /** Creates the prober; call {@link start}. */
@@ -63,13 +71,23 @@ export class HostLiveness {
 
   /** Starts probing. */
   start(): void {
+    this.#lastTick = performance.now();
+    this.#ticker ??= setInterval(() => this.#tick(), TICK_MS);
     this.#timer ??= setInterval(() => this.#round(), this.options.intervalMs ?? PROBE_INTERVAL_MS);
   }
 
   /** Stops probing. */
   stop(): void {
     clearInterval(this.#timer);
-    this.#timer = undefined;
+    clearInterval(this.#ticker);
+    this.#timer = this.#ticker = undefined;
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    const gap = now - this.#lastTick - TICK_MS;
+    if (gap > STALL_MARGIN_MS) this.#stall = { endedAt: now, ms: Math.round(gap) };
+    this.#lastTick = now;
   }
 
   #round(): void {
@@ -87,10 +105,15 @@ export class HostLiveness {
     try {
       await (this.options.connect ?? tcpConnect)(host, signal);
     } catch (e) {
-      const late = performance.now() - started - timeoutMs;
-      if (signal.aborted && late > STALL_MARGIN_MS) {
-        this.options.onStalled?.(host, Math.round(late));
-        return;
+      if (signal.aborted) {
+        const late = performance.now() - started - timeoutMs;
+        // One tick later the ticker has seen a stall that delayed this probe's answer.
+        await new Promise((r) => setTimeout(r, TICK_MS + 10));
+        const stalled = this.#stall.endedAt >= started ? this.#stall.ms : 0;
+        if (late > STALL_MARGIN_MS || stalled > 0) {
+          this.options.onStalled?.(host, Math.round(Math.max(late, stalled)));
+          return;
+        }
       }
       this.options.onSilent(host, (e as Error).message);
     }

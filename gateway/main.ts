@@ -64,7 +64,8 @@ const liveness = routes && new HostLiveness({
       upstreamPool.abort(upstream.address, upstream.port);
     }
   },
-  onStalled: (host, lateMs) => log.debug("host probe not counted", { host: host.endpoint, lateMs }),
+  onStalled: (host, stallMs) =>
+    log.debug("host probe not counted: the gateway stalled", { host: host.endpoint, stallMs }),
 });
 liveness?.start();
 

@@ -57,8 +57,10 @@ Deno.test("a probe that times out while the gateway is stalled is not counted", 
   });
   block = true;
   liveness.start();
-  // Due after the stalled probe's timeout (70 ms), fired once the stall ends (~420 ms).
+  // Due after the stalled probe's timeout (70 ms), fired once the stall ends (~420 ms); the
+  // probe's verdict comes one tick (60 ms) later, before the next probe's (~110 ms after it).
   await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 75));
   assertEquals(silent.length, 0, "a probe timed out by a stalled gateway counted");
   assert(stalled.length === 1 && stalled[0] > 150, JSON.stringify(stalled));
   await new Promise((r) => setTimeout(r, 150));
