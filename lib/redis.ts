@@ -118,6 +118,14 @@ export function connectRedis(options: RedisOptions): Redis {
   return client;
 }
 
+/**
+ * Messages of a command that failed because Redis went away (ioredis throws
+ * "Stream isn't writeable and enableOfflineQueue options is false" when the
+ * socket died under a command) or is failing over (a replica refusing writes).
+ */
+const UNAVAILABLE =
+  /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|offline ?queue|Stream isn't writeable|timed out|^READONLY|^LOADING|^MASTERDOWN/i;
+
 /** Runs `fn`, turning connection failures into {@link RedisUnavailableError}. */
 export async function withRedis<T>(client: Redis, fn: () => Promise<T>): Promise<T> {
   if (client.status !== "ready") throw new RedisUnavailableError(`redis is ${client.status}`);
@@ -127,8 +135,7 @@ export async function withRedis<T>(client: Redis, fn: () => Promise<T>): Promise
     const message = (e as Error).message ?? "";
     if (
       client.status !== "ready" ||
-      /Connection is closed|ECONNREFUSED|offline queue|timed out|^READONLY|^LOADING|^MASTERDOWN/i
-        .test(message)
+      UNAVAILABLE.test(message)
     ) {
       throw new RedisUnavailableError(message);
     }
