@@ -213,8 +213,11 @@ export function relayWebSocket(
   };
   const start = () =>
     readUpstream().catch((e) => {
-      const code = e instanceof FrameError ? e.code : 1011;
-      finish(code, "the app broke the WebSocket protocol", `upstream: ${(e as Error).message}`);
+      const why = `upstream: ${(e as Error).message}`;
+      // A frame the app got wrong is its fault; a connection it reset (its container
+      // stopped) is the app going away, as a clean end of its stream is.
+      if (e instanceof FrameError) finish(e.code, "the app broke the WebSocket protocol", why);
+      else finish(1001, "the app went away", why);
     });
   if (socket.readyState === WebSocket.OPEN) start();
   else socket.onopen = start;
