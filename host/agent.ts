@@ -3,7 +3,8 @@
  *
  * Desired state lives in Redis. The agent converges an app when a command
  * arrives on its own queue (`dn.host.<name>`, bound to `start|stop|remove|
- * update|status.*`), when control's change event arrives on Redis pub/sub,
+ * update.*`; status requests, `status.*`, on the connection's own classic
+ * queue `dn.host.<name>.status`), when control's change event arrives on Redis pub/sub,
  * after every (re)connect, and on a timer, so a host that missed anything
  * catches up. Work on one app is serialised; apps proceed independently.
  *
@@ -81,13 +82,23 @@ export class HostAgent {
     const { hostName, exchange } = this.options;
     const queue = `dn.host.${hostName}`;
     await channel.queueDeclare(queue, { durable: true }, { ...COMMAND_QUEUE_ARGS });
-    for (const kind of [...COMMAND_KINDS, "status"]) {
-      await channel.queueBind(queue, exchange, `${kind}.*`);
-    }
+    for (const kind of COMMAND_KINDS) await channel.queueBind(queue, exchange, `${kind}.*`);
+    // Status requests are RPCs nobody waits for past their expiry: a classic queue of this
+    // connection's own, not the replicated (fsync per message) command queue, whose binding
+    // from before is dropped.
+    await channel.queueUnbind(queue, exchange, "status.*");
+    const statusQueue = `${queue}.status`;
+    await channel.queueDeclare(statusQueue, { durable: false, exclusive: true, autoDelete: true });
+    await channel.queueBind(statusQueue, exchange, "status.*");
     await channel.basicConsume(queue, { noAck: false }, async (msg) => {
       await this.#onMessage(channel, msg);
       await msg.ack().catch(() => {}); // a closed channel: the broker delivers it again
     });
+    await channel.basicConsume(
+      statusQueue,
+      { noAck: true },
+      (msg) => this.#onMessage(channel, msg),
+    );
   }
 
   /** Converges every app known in Redis or present on this host. */
