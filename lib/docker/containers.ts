@@ -17,7 +17,6 @@ import type {
   ContainerStatus,
   ContainerSummary,
   PortBinding,
-  RestartPolicy,
 } from "./container_types.ts";
 
 export type {
