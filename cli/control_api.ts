@@ -5,22 +5,10 @@
  * @module
  */
 
-import type { AppRecord, AppStatusReport, PublicAppRecord } from "../lib/apps.ts";
+import type { AppRecord, AppSettingKey, AppStatusReport, PublicAppRecord } from "../lib/apps.ts";
 
 /** How an app runs (create and update may send any of them; control keeps the rest). */
-export type AppSettingsRequest = Partial<
-  Pick<
-    AppRecord,
-    | "replicas"
-    | "healthPath"
-    | "timeoutMs"
-    | "bodyLimit"
-    | "memory"
-    | "milliCpus"
-    | "https"
-    | "hstsSeconds"
-  >
->;
+export type AppSettingsRequest = Partial<Pick<AppRecord, AppSettingKey>>;
 
 /** An app as the API answers it: the record without its environment's values, with `envKeys`. */
 export type AppInfo = PublicAppRecord;

@@ -63,18 +63,22 @@ export interface AppRecord {
   latestVersion: number;
 }
 
-/** Defaults of the fields an app record may lack (records written by earlier versions). */
-export const APP_DEFAULTS: Pick<
-  AppRecord,
+/** The settings App.config and `dn create`/`dn update` may set (control keeps the rest). */
+export type AppSettingKey =
   | "replicas"
-  | "placement"
   | "healthPath"
   | "timeoutMs"
   | "bodyLimit"
   | "memory"
   | "milliCpus"
   | "https"
-  | "hstsSeconds"
+  | "hstsSeconds";
+
+/** Defaults of the fields an app record may lack (records written by earlier versions). */
+export const APP_DEFAULTS: Pick<
+  AppRecord,
+  | AppSettingKey
+  | "placement"
   | "env"
   | "revision"
   | "digests"

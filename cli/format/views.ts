@@ -7,7 +7,13 @@
  */
 
 import { AGE_UNITS } from "../app_config.ts";
-import type { AppRecord, ContainerReport, HostReport, PublicAppRecord } from "../../lib/apps.ts";
+import type {
+  AppRecord,
+  AppSettingKey,
+  ContainerReport,
+  HostReport,
+  PublicAppRecord,
+} from "../../lib/apps.ts";
 
 /** What `dn list` shows of an app. */
 export type ListedApp = Pick<AppRecord, "name" | "version" | "createdAt" | "status">;
@@ -18,16 +24,9 @@ export type StatusApp =
   & Partial<
     Pick<
       PublicAppRecord,
-      | "replicas"
+      | AppSettingKey
       | "placement"
       | "latestVersion"
-      | "healthPath"
-      | "timeoutMs"
-      | "bodyLimit"
-      | "memory"
-      | "milliCpus"
-      | "https"
-      | "hstsSeconds"
       | "envKeys"
       | "revision"
       | "digest"
