@@ -57,18 +57,13 @@ export {
   type PortBinding,
   type RestartPolicy,
 } from "./containers.ts";
-export {
-  type BuildOptions,
-  DockerImages,
-  encodeRegistryAuth,
-  type ImageInfo,
-  type ImportOptions,
-} from "./images.ts";
+export { type BuildOptions, DockerImages, type ImageInfo, type ImportOptions } from "./images.ts";
 export {
   DEFAULT_DOCKER_SOCKET,
   type DockerClientOptions,
   DockerTransport,
   type DockerVersion,
+  encodeRegistryAuth,
   MIN_API_VERSION,
   type RegistryAuth,
 } from "./transport.ts";

@@ -16,11 +16,12 @@ import {
   DockerUnavailableError,
 } from "./errors.ts";
 import { checkImageRef, checkRepository, checkTag, parseImageRef, show } from "./refs.ts";
-import { type JsonMessage, ProgressPrinter, readJsonMessages } from "./streams.ts";
+import { followProgress, ProgressPrinter } from "./streams.ts";
 import {
   checkStringMap,
   DockerTransport,
   drain,
+  encodeRegistryAuth,
   readJson,
   reason,
   type RegistryAuth,
@@ -336,59 +337,17 @@ export class DockerImages extends DockerTransport {
   ): Promise<DockerErrorInit> {
     const init = { status: res.status, method, path: `/v${await this.apiVersion()}${path}` };
     if (res.body === null) return init;
-    const messages = readJsonMessages(res.body);
-    try {
-      while (true) {
-        let next: IteratorResult<JsonMessage>;
-        try {
-          next = await messages.next();
-        } catch (err) {
-          throw new DockerUnavailableError(
-            `lost the Docker engine at ${this.socketPath} during ${method} ${path}: ${reason(err)}`,
-            { ...init, cause: err },
-          );
-        }
-        if (next.done) return init;
-        const msg = next.value;
-        const error = messageError(msg);
-        if (error !== undefined) {
-          printer.flush();
-          throw new ErrorClass(wrap(error), init);
-        }
-        if (msg.aux !== undefined && msg.aux !== null && typeof msg.aux === "object") {
-          onAux?.(msg.aux);
-        } else {
-          printer.message(msg);
-        }
-      }
-    } finally {
-      await messages.return(undefined); // cancels the body if we stopped early
-      printer.flush();
-    }
+    await followProgress(res.body, printer, {
+      onAux,
+      onError: (message) => new ErrorClass(wrap(message), init),
+      onLost: (err) =>
+        new DockerUnavailableError(
+          `lost the Docker engine at ${this.socketPath} during ${method} ${path}: ${reason(err)}`,
+          { ...init, cause: err },
+        ),
+    });
+    return init;
   }
-}
-
-/**
- * Encodes registry credentials for the `X-Registry-Auth` header: JSON
- * `{username, password, serveraddress}` in URL-safe base64 with padding, as
- * the engine decodes it. `null` encodes no credentials (`{}`).
- *
- * @example
- * ```ts
- * import { encodeRegistryAuth } from "./client.ts";
- *
- * encodeRegistryAuth({ username: "dn", password: "pw", serverAddress: "127.0.0.1:5055" });
- * ```
- */
-export function encodeRegistryAuth(auth: RegistryAuth | null): string {
-  const json = auth === null ? "{}" : JSON.stringify({
-    username: auth.username,
-    password: auth.password,
-    serveraddress: auth.serverAddress,
-  });
-  let binary = "";
-  for (const byte of new TextEncoder().encode(json)) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
 }
 
 interface RawImage {
@@ -401,11 +360,4 @@ interface RawImage {
     Labels?: Record<string, string> | null;
     ExposedPorts?: Record<string, unknown> | null;
   };
-}
-
-function messageError(msg: JsonMessage): string | undefined {
-  if (typeof msg.error === "string" && msg.error !== "") return msg.error.trim();
-  const detail = msg.errorDetail?.message;
-  if (typeof detail === "string" && detail !== "") return detail.trim();
-  return undefined;
 }

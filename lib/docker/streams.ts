@@ -125,6 +125,62 @@ export class ProgressPrinter {
   }
 }
 
+/** What {@linkcode followProgress} does with what it meets in the stream. */
+export interface ProgressHandlers {
+  /** Structured extra data (`{ ID }` after a build, `{ Digest }` after a push). */
+  onAux?: (aux: Record<string, unknown>) => void;
+  /** The error to throw for an `error` message in the stream. */
+  onError: (message: string) => Error;
+  /** The error to throw when the stream breaks (the engine went away). */
+  onLost: (err: unknown) => Error;
+}
+
+/**
+ * Reads a JSON progress stream to its end, sending each message to
+ * `printer` and each `aux` to `handlers.onAux`; throws what
+ * `handlers.onError` makes of an `error` message and what `handlers.onLost`
+ * makes of a broken stream. The body is cancelled when it stops early.
+ */
+export async function followProgress(
+  body: ReadableStream<Uint8Array>,
+  printer: ProgressPrinter,
+  handlers: ProgressHandlers,
+): Promise<void> {
+  const messages = readJsonMessages(body);
+  try {
+    while (true) {
+      let next: IteratorResult<JsonMessage>;
+      try {
+        next = await messages.next();
+      } catch (err) {
+        throw handlers.onLost(err);
+      }
+      if (next.done) return;
+      const msg = next.value;
+      const error = messageError(msg);
+      if (error !== undefined) {
+        printer.flush();
+        throw handlers.onError(error);
+      }
+      if (msg.aux !== undefined && msg.aux !== null && typeof msg.aux === "object") {
+        handlers.onAux?.(msg.aux);
+      } else {
+        printer.message(msg);
+      }
+    }
+  } finally {
+    await messages.return(undefined); // cancels the body if we stopped early
+    printer.flush();
+  }
+}
+
+function messageError(msg: JsonMessage): string | undefined {
+  if (typeof msg.error === "string" && msg.error !== "") return msg.error.trim();
+  const detail = msg.errorDetail?.message;
+  if (typeof detail === "string" && detail !== "") return detail.trim();
+  return undefined;
+}
+
 /** One line a container wrote. */
 export interface LogLine {
   /** Which output it came from. */

@@ -49,6 +49,29 @@ export interface RegistryAuth {
   serverAddress: string;
 }
 
+/**
+ * Encodes registry credentials for the `X-Registry-Auth` header: JSON
+ * `{username, password, serveraddress}` in URL-safe base64 with padding, as
+ * the engine decodes it. `null` encodes no credentials (`{}`).
+ *
+ * @example
+ * ```ts
+ * import { encodeRegistryAuth } from "./transport.ts";
+ *
+ * encodeRegistryAuth({ username: "dn", password: "pw", serverAddress: "127.0.0.1:5055" });
+ * ```
+ */
+export function encodeRegistryAuth(auth: RegistryAuth | null): string {
+  const json = auth === null ? "{}" : JSON.stringify({
+    username: auth.username,
+    password: auth.password,
+    serveraddress: auth.serverAddress,
+  });
+  let binary = "";
+  for (const byte of new TextEncoder().encode(json)) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+}
+
 /** What `/version` says about the engine. */
 export interface DockerVersion {
   /** Engine version (`20.10.24+dfsg1`). */
