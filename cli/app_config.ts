@@ -23,6 +23,7 @@
  * APP_HEALTH      /healthz   # path that must answer 2xx/3xx for the app to get traffic
  * APP_TIMEOUT     30s        # request timeout: 100ms-10m (ms, s, m; 1m30s)
  * APP_BODY_LIMIT  16m        # largest request/response body: bytes, or k, m, g (KiB...); <= 1g
+ * APP_STREAM_IDLE 5m         # a streamed body with no byte either way for this long is cut: 1s-60m
  * APP_MEMORY      256m       # memory of each container, swap none: 16m-256g (default 512m)
  * APP_CPUS        0.5        # CPU time of each container: 0.01-64 CPUs (default 1)
  * APP_HTTPS       redirect   # plain HTTP: off (served, the default), redirect, only (refused)
@@ -33,15 +34,22 @@
  */
 
 import {
+  type AppRecord,
+  type AppSettingKey,
   type HttpsMode,
   isHttpsMode,
   MAX_APP_MEMORY,
   MAX_APP_MILLI_CPUS,
   MAX_HSTS_SECONDS,
+  MAX_STREAM_IDLE_MS,
   MIN_APP_MEMORY,
   MIN_APP_MILLI_CPUS,
+  MIN_STREAM_IDLE_MS,
 } from "../lib/apps.ts";
 import { isAppName, isHostname, isPort } from "../lib/names.ts";
+import { parseAge, parseCpus, parseDuration, parseSize } from "./app_config_values.ts";
+
+export { AGE_UNITS, parseAge, parseCpus, parseDuration, parseSize } from "./app_config_values.ts";
 
 /** An app's settings from its `App.config`. */
 export interface AppConfig {
@@ -59,6 +67,8 @@ export interface AppConfig {
   timeoutMs?: number;
   /** `APP_BODY_LIMIT` in bytes; absent when not given. */
   bodyLimit?: number;
+  /** `APP_STREAM_IDLE` in ms; absent when not given. */
+  streamIdleMs?: number;
   /** `APP_MEMORY` in bytes; absent when not given. */
   memory?: number;
   /** `APP_CPUS` in thousandths of a CPU; absent when not given. */
@@ -69,25 +79,11 @@ export interface AppConfig {
   hstsSeconds?: number;
 }
 
-/** How an app runs, as control stores it: the optional App.config keys with defaults. */
-export interface AppSettings {
-  /** Hosts to run on; 0 = every host. */
-  replicas: number;
-  /** Health check path; "" = none. */
-  healthPath: string;
-  /** Request timeout in ms; 0 = the gateway's default. */
-  timeoutMs: number;
-  /** Body limit in bytes; 0 = the gateway's default. */
-  bodyLimit: number;
-  /** Memory limit in bytes; 0 = the default (512 MiB). */
-  memory: number;
-  /** CPU limit in thousandths of a CPU; 0 = the default (one CPU). */
-  milliCpus: number;
-  /** What the gateway does with plain HTTP requests; `off` = serve them. */
-  https: HttpsMode;
-  /** HSTS max-age in seconds; 0 = no header. */
-  hstsSeconds: number;
-}
+/**
+ * How an app runs, as control stores it: the optional App.config keys with
+ * defaults (0 or "" = control's or the network's default; lib/apps.ts).
+ */
+export type AppSettings = Pick<AppRecord, AppSettingKey>;
 
 /** Settings of an app whose App.config gives none of the optional keys. */
 export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
@@ -95,6 +91,7 @@ export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
   healthPath: "",
   timeoutMs: 0,
   bodyLimit: 0,
+  streamIdleMs: 0,
   memory: 0,
   milliCpus: 0,
   https: "off",
@@ -108,6 +105,7 @@ export function appSettings(app: AppConfig): AppSettings {
     healthPath: app.healthPath ?? DEFAULT_SETTINGS.healthPath,
     timeoutMs: app.timeoutMs ?? DEFAULT_SETTINGS.timeoutMs,
     bodyLimit: app.bodyLimit ?? DEFAULT_SETTINGS.bodyLimit,
+    streamIdleMs: app.streamIdleMs ?? DEFAULT_SETTINGS.streamIdleMs,
     memory: app.memory ?? DEFAULT_SETTINGS.memory,
     milliCpus: app.milliCpus ?? DEFAULT_SETTINGS.milliCpus,
     https: app.https ?? DEFAULT_SETTINGS.https,
@@ -122,6 +120,7 @@ export function givenSettings(app: AppConfig): Partial<AppSettings> {
   if (app.healthPath !== undefined) out.healthPath = app.healthPath;
   if (app.timeoutMs !== undefined) out.timeoutMs = app.timeoutMs;
   if (app.bodyLimit !== undefined) out.bodyLimit = app.bodyLimit;
+  if (app.streamIdleMs !== undefined) out.streamIdleMs = app.streamIdleMs;
   if (app.memory !== undefined) out.memory = app.memory;
   if (app.milliCpus !== undefined) out.milliCpus = app.milliCpus;
   if (app.https !== undefined) out.https = app.https;
@@ -143,6 +142,22 @@ export const MAX_REPLICAS = 100;
 export const MIN_TIMEOUT_MS = 100;
 /** Longest `APP_TIMEOUT`, in ms (10 minutes). */
 export const MAX_TIMEOUT_MS = 600_000;
+/** Bounds of a duration setting, in ms, and how an error says them. */
+interface DurationRange {
+  min: number;
+  max: number;
+  what: string;
+}
+const TIMEOUT_RANGE: DurationRange = {
+  min: MIN_TIMEOUT_MS,
+  max: MAX_TIMEOUT_MS,
+  what: "a duration from 100ms to 10m (e.g. 30s, 1500ms, 2m)",
+};
+const STREAM_IDLE_RANGE: DurationRange = {
+  min: MIN_STREAM_IDLE_MS,
+  max: MAX_STREAM_IDLE_MS,
+  what: "a duration from 1s to 60m (e.g. 30s, 5m, 1m30s)",
+};
 /** Largest `APP_BODY_LIMIT`, in bytes (1 GiB). */
 export const MAX_BODY_LIMIT = 1024 * 1024 * 1024;
 
@@ -154,6 +169,7 @@ const KEYS = [
   "APP_HEALTH",
   "APP_TIMEOUT",
   "APP_BODY_LIMIT",
+  "APP_STREAM_IDLE",
   "APP_MEMORY",
   "APP_CPUS",
   "APP_HTTPS",
@@ -231,14 +247,16 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     }
     config.healthPath = health;
   }
-  const timeout = values.get("APP_TIMEOUT")?.value;
-  if (timeout !== undefined) {
-    const ms = parseDuration(timeout);
-    if (ms === null || ms < MIN_TIMEOUT_MS || ms > MAX_TIMEOUT_MS) {
-      invalid("APP_TIMEOUT", "a duration from 100ms to 10m (e.g. 30s, 1500ms, 2m)");
-    }
-    config.timeoutMs = ms!;
-  }
+  /** `key`'s duration in ms within `range`, absent when not given. */
+  const duration = (key: Key, range: DurationRange): number | undefined => {
+    const text = values.get(key)?.value;
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms === null || ms < range.min || ms > range.max) invalid(key, range.what);
+    return ms!;
+  };
+  const timeoutMs = duration("APP_TIMEOUT", TIMEOUT_RANGE);
+  if (timeoutMs !== undefined) config.timeoutMs = timeoutMs;
   const bodyLimit = values.get("APP_BODY_LIMIT")?.value;
   if (bodyLimit !== undefined) {
     const bytes = parseSize(bodyLimit);
@@ -247,6 +265,8 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     }
     config.bodyLimit = bytes!;
   }
+  const streamIdleMs = duration("APP_STREAM_IDLE", STREAM_IDLE_RANGE);
+  if (streamIdleMs !== undefined) config.streamIdleMs = streamIdleMs;
   const memory = values.get("APP_MEMORY")?.value;
   if (memory !== undefined) {
     const bytes = parseSize(memory);
@@ -277,87 +297,6 @@ export function parseAppConfig(text: string, file = "App.config"): AppConfig {
     config.hstsSeconds = seconds!;
   }
   return config;
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-
-/**
- * A duration of whole numbers with units `ms`, `s`, `m` (`30s`, `1500ms`,
- * `2m`, `1m30s`) in ms, or null when `text` is not one.
- *
- * @example
- * ```ts
- * parseDuration("1m30s"); // 90000
- * ```
- */
-export function parseDuration(text: string): number | null {
-  if (!/^(?:[0-9]{1,9}(?:ms|s|m))+$/.test(text)) return null;
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(/([0-9]+)(ms|s|m)/g)) {
-    ms += Number(n) * DURATION_UNITS[unit];
-  }
-  return ms;
-}
-
-/** Units of {@link parseAge}, in seconds (a year is 365 days). */
-export const AGE_UNITS: Record<string, number> = {
-  s: 1,
-  m: 60,
-  h: 3600,
-  d: 86_400,
-  y: 365 * 86_400,
-};
-
-/**
- * A time of whole numbers with units `s`, `m`, `h`, `d`, `y` (`1y`, `180d`,
- * `1d12h`) or `0`, in seconds, or null when `text` is not one.
- *
- * @example
- * ```ts
- * parseAge("1y"); // 31536000
- * ```
- */
-export function parseAge(text: string): number | null {
-  if (text === "0") return 0;
-  if (!/^(?:[0-9]{1,9}[smhdy])+$/.test(text)) return null;
-  let seconds = 0;
-  for (const [, n, unit] of text.matchAll(/([0-9]+)([smhdy])/g)) {
-    seconds += Number(n) * AGE_UNITS[unit];
-  }
-  return seconds;
-}
-
-/**
- * A number of CPUs with at most three decimals (`0.5`, `2`, `1.25`) in
- * thousandths of a CPU, or null when `text` is not one.
- *
- * @example
- * ```ts
- * parseCpus("0.25"); // 250
- * ```
- */
-export function parseCpus(text: string): number | null {
-  const m = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * 1000 + Number((m[2] ?? "").padEnd(3, "0"));
-}
-
-const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/**
- * A size in bytes: a whole number, optionally with `k`, `m` or `g` (binary:
- * 1k = 1024; `kb`, `KiB` and the like mean the same), or null when `text`
- * is not one.
- *
- * @example
- * ```ts
- * parseSize("16m"); // 16777216
- * ```
- */
-export function parseSize(text: string): number | null {
-  const m = /^([0-9]{1,10})(?:([kmg])(?:i?b)?|b)?$/i.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()];
 }
 
 /**

@@ -15,8 +15,8 @@
  * GET    /v1/apps/:name/status     status with one report per host
  * GET    /v1/certs, PUT|DELETE /v1/certs/:hostname, POST .../acme   certificates (certs_api.ts)
  *
- * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, memory, milliCpus,
- *   https (off, redirect, only), hstsSeconds (0 = no HSTS)
+ * settings: replicas (0 = every host), healthPath, timeoutMs, bodyLimit, streamIdleMs,
+ *   memory, milliCpus, https (off, redirect, only), hstsSeconds (0 = no HSTS)
  *           (0 = default)
  * GET    /healthz                  liveness (no token)
  * ```
@@ -46,6 +46,7 @@ import {
   isHealthPath,
   isHstsSeconds,
   isHttpsMode,
+  isStreamIdleMs,
   publicApp,
 } from "../lib/apps.ts";
 import type { CommandKind } from "../lib/envelope.ts";
@@ -96,6 +97,7 @@ export const SETTINGS = [
   "healthPath",
   "timeoutMs",
   "bodyLimit",
+  "streamIdleMs",
   "memory",
   "milliCpus",
   "https",
@@ -145,6 +147,7 @@ const RULES: Record<string, string> = {
   healthPath: '"" or an absolute path without spaces, at most 256 characters',
   timeoutMs: "0 (the default) or an integer 100-600000",
   bodyLimit: "0 (the default) or an integer number of bytes up to 1 GiB",
+  streamIdleMs: "0 (the network's default) or an integer 1000-3600000 (ms)",
   memory: "0 (the default, 512 MiB) or an integer number of bytes from 16 MiB to 256 GiB",
   milliCpus: "0 (the default, one CPU) or an integer 10-64000 (thousandths of a CPU)",
   https: '"off" (the default: plain HTTP served), "redirect" or "only"',
@@ -200,6 +203,8 @@ export function createApi(deps: ApiDeps): (req: Request) => Promise<Response> {
     if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
     const bodyLimit = optional(body, "bodyLimit", isBodyLimit);
     if (bodyLimit !== undefined) out.bodyLimit = bodyLimit;
+    const streamIdleMs = optional(body, "streamIdleMs", isStreamIdleMs);
+    if (streamIdleMs !== undefined) out.streamIdleMs = streamIdleMs;
     const memory = optional(body, "memory", isAppMemory);
     if (memory !== undefined) out.memory = memory;
     const milliCpus = optional(body, "milliCpus", isAppMilliCpus);

@@ -239,6 +239,16 @@ export interface DirectTimeouts {
   idleMs: number;
 }
 
+/** How one direct request goes: who hears its path, an upgrade, its app's own idle timeout. */
+export interface DirectCallOptions {
+  /** Told which path answered. */
+  onPath?: (path: DirectPath) => void;
+  /** A protocol to ask the app to upgrade to (`websocket`): a 101 hands over the connection. */
+  upgrade?: string;
+  /** The app's stream idle timeout in ms (`APP_STREAM_IDLE`); absent: the client's default. */
+  idleMs?: number;
+}
+
 /** Sends requests straight to containers, or as envelopes to hosts' direct listeners. */
 export class DirectClient {
   readonly #authorization: string;
@@ -262,18 +272,21 @@ export class DirectClient {
    * over the limit), or "lost" (a POST/PATCH whose upstream failed after it
    * was sent); null when none took it and the body can still go the broker
    * path. A failure of the client's body is raised as its HttpError (408,
-   * 413, 400). `onPath` hears which path answered. With `upgrade`
-   * (`websocket`) the request asks for that upgrade, and a 101 hands over the
-   * connection (`reply.upgraded`).
+   * 413, 400). `options.onPath` hears which path answered. With
+   * `options.upgrade` (`websocket`) the request asks for that upgrade, and a
+   * 101 hands over the connection (`reply.upgraded`). A streamed body that
+   * moves no byte either way for `options.idleMs` (else the client's
+   * default) is cut, on the host route by the host as well.
    */
   async call(
     app: string,
     release: string,
     head: RequestHead,
     body: ClientBody,
-    onPath?: (path: DirectPath) => void,
-    upgrade?: string,
+    options: DirectCallOptions = {},
   ): Promise<UpstreamResult | null> {
+    const { onPath, upgrade } = options;
+    const idleMs = options.idleMs ?? this.timeouts.idleMs;
     const idempotent = !AT_MOST_ONCE_METHODS.has(head.method);
     const tried = new Set<string>();
     while (true) {
@@ -285,7 +298,7 @@ export class DirectClient {
       tried.add(target.endpoint);
       this.routes.begin(target.endpoint);
       let counted = true;
-      const timeouts = { connectMs: DIRECT_CONNECT_MS, headMs: remaining, ...this.timeouts };
+      const timeouts = { connectMs: DIRECT_CONNECT_MS, headMs: remaining, idleMs };
       try {
         let reply: StreamedReply;
         if (route.container) {

@@ -285,7 +285,10 @@ export function createGatewayHandler(
         }
         result = upgraded;
       } else if (direct) {
-        result = await direct.call(app.name, releaseOf(app), head, body, deps.onUpstream);
+        result = await direct.call(app.name, releaseOf(app), head, body, {
+          onPath: deps.onUpstream,
+          idleMs: app.streamIdleMs || undefined, // per app, from App.config
+        });
       }
       if (result === null) {
         deps.onUpstream?.("broker");

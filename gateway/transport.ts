@@ -7,7 +7,9 @@
  *   whose body is the request envelope's head (lib/envelope.ts) followed by
  *   the request body as it streams, answered by the response envelope's head
  *   followed by the response body as it streams. Non-200 statuses are the
- *   host's own answers (421, 502, 504, ...), with no envelope.
+ *   host's own answers (421, 502, 504, ...), with no envelope. The app's
+ *   stream idle timeout goes with it ({@link STREAM_IDLE_HEADER}): the host
+ *   cuts the app's side of a stream that stalls as the gateway does.
  *
  * @module
  */
@@ -23,6 +25,7 @@ import {
 import type { Http1Pool, StreamResponse, StreamTimeouts } from "../lib/http1.ts";
 import { latin1Decode, UpstreamBadResponseError } from "../lib/http1.ts";
 import type { Endpoint } from "../lib/routes.ts";
+import { STREAM_IDLE_HEADER } from "../lib/stream_idle.ts";
 import { prefixed, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
 import type { ClientBody } from "./client_body.ts";
 
@@ -103,6 +106,7 @@ export async function toHost(
       ["host", host.endpoint],
       ["authorization", authorization],
       ["content-type", "application/octet-stream"],
+      [STREAM_IDLE_HEADER, String(timeouts.idleMs)],
     ],
     body: prefixed(envelopeHead, body.empty ? null : body),
     length: body.length === null ? null : envelopeHead.length + body.length,

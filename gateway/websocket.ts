@@ -39,7 +39,7 @@ export async function proxyWebSocket(
 ): Promise<Response | UpstreamResult | null> {
   // Messages are relayed, not bytes: no extension (compression) can span both sides.
   head.headers = head.headers.filter(([name]) => name !== "sec-websocket-extensions");
-  const result = await direct.call(app, release, head, body, undefined, "websocket");
+  const result = await direct.call(app, release, head, body, { upgrade: "websocket" });
   if (result === null || !result.ok || result.reply.upgraded === undefined) return result;
   const protocol = result.reply.headers.find(([name]) => name === "sec-websocket-protocol")?.[1];
   const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });

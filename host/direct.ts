@@ -7,7 +7,8 @@
  * `POST /v1/requests/<app>` with `Authorization: Bearer <requestToken>`; its
  * body is a request envelope's head (lib/envelope.ts, no body key) followed
  * by the request body, which streams on to the app's container as it
- * arrives (host/proxy.ts). Answers:
+ * arrives (host/proxy.ts), cut when it stalls for the app's idle timeout
+ * (`dn-stream-idle-ms`, lib/stream_idle.ts; else the network's). Answers:
  * - 200: a response envelope's head followed by the app's response body,
  *   streamed as the app writes it (or the host's 502 naming the flaw of a
  *   malformed response);
@@ -34,6 +35,7 @@ import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { tokenChecker } from "../lib/token.ts";
+import { STREAM_IDLE_HEADER, streamIdleOf } from "../lib/stream_idle.ts";
 import { piecesOf, prefixedStream, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
 import { isWebSocketUpgrade, relayWebSocket } from "../lib/websocket.ts";
 import { proxyToContainer, type StreamedRequest, type StreamOutcome } from "./proxy.ts";
@@ -47,7 +49,7 @@ export interface DirectListenerOptions {
   requests: RequestServer;
   /** Time allowed to receive a request envelope's head, in ms (408 after). */
   headTimeoutMs: number;
-  /** Longest silence on a streamed body (no byte either way), in ms. */
+  /** Longest silence on a streamed body (no byte either way), in ms, unless the request says. */
   idleTimeoutMs: number;
   log: Logger;
   /** Told the bound address once listening. */
@@ -183,7 +185,8 @@ export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpSe
         ? upgradeRequest(req)
         : await readRequest(req, options.headTimeoutMs);
       if (Date.now() > request.head.deadline) return text(504, "deadline passed");
-      const outcome = await proxyToContainer(requests, app, request, options.idleTimeoutMs);
+      const idleMs = streamIdleOf(req.headers.get(STREAM_IDLE_HEADER), options.idleTimeoutMs);
+      const outcome = await proxyToContainer(requests, app, request, idleMs);
       return answer(req, app, outcome);
     } catch (e) {
       if (e instanceof HttpError) {

@@ -47,6 +47,11 @@ export interface AppRecord {
   timeoutMs: number;
   /** Largest request or response body in bytes for this app; 0 = the gateway's default. */
   bodyLimit: number;
+  /**
+   * Longest silence on a streamed body (no byte either way) in ms for this
+   * app; 0 = the network's `streamIdleTimeoutMs`.
+   */
+  streamIdleMs: number;
   /** Memory limit of each container in bytes; 0 = {@link DEFAULT_APP_MEMORY}. */
   memory: number;
   /** CPU limit of each container in thousandths of a CPU; 0 = {@link DEFAULT_APP_MILLI_CPUS}. */
@@ -69,6 +74,7 @@ export type AppSettingKey =
   | "healthPath"
   | "timeoutMs"
   | "bodyLimit"
+  | "streamIdleMs"
   | "memory"
   | "milliCpus"
   | "https"
@@ -88,6 +94,7 @@ export const APP_DEFAULTS: Pick<
   healthPath: "",
   timeoutMs: 0,
   bodyLimit: 0,
+  streamIdleMs: 0,
   memory: 0,
   milliCpus: 0,
   https: "off",
@@ -111,6 +118,17 @@ export const MIN_APP_MILLI_CPUS = 10;
 export const MAX_APP_MILLI_CPUS = 64_000;
 /** Most processes and threads in one app container. */
 export const APP_PIDS_LIMIT = 512;
+
+/** Shortest stream idle timeout an app may ask for, in ms (`APP_STREAM_IDLE`). */
+export const MIN_STREAM_IDLE_MS = 1000;
+/** Longest stream idle timeout an app may ask for, in ms (one hour). */
+export const MAX_STREAM_IDLE_MS = 3_600_000;
+
+/** True when `v` is 0 (the network's default) or a stream idle timeout in ms an app may ask for. */
+export function isStreamIdleMs(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) &&
+    (v === 0 || (v >= MIN_STREAM_IDLE_MS && v <= MAX_STREAM_IDLE_MS));
+}
 
 /** What the gateway does with an app's plain HTTP requests (`APP_HTTPS`). */
 export type HttpsMode = "off" | "redirect" | "only";

@@ -21,6 +21,7 @@ import {
   isHealthPath,
   isHstsSeconds,
   isHttpsMode,
+  isStreamIdleMs,
 } from "./apps.ts";
 import {
   compareNames,
@@ -120,6 +121,7 @@ export function parseAppRecord(json: string): AppRecord {
     typeof r.updatedAt === "string" && ISO.test(r.updatedAt) &&
     isCount(r.replicas) && Array.isArray(r.placement) && r.placement.every(isHostName) &&
     isHealthPath(r.healthPath) && isCount(r.timeoutMs) && isCount(r.bodyLimit) &&
+    isStreamIdleMs(r.streamIdleMs) &&
     isAppMemory(r.memory) && isAppMilliCpus(r.milliCpus) &&
     isHttpsMode(r.https) && isHstsSeconds(r.hstsSeconds) &&
     typeof env === "object" && env !== null && !Array.isArray(env) &&
@@ -142,6 +144,7 @@ export function parseAppRecord(json: string): AppRecord {
     healthPath: r.healthPath as string,
     timeoutMs: r.timeoutMs as number,
     bodyLimit: r.bodyLimit as number,
+    streamIdleMs: r.streamIdleMs as number,
     memory: r.memory as number,
     milliCpus: r.milliCpus as number,
     https: r.https as AppRecord["https"],

@@ -4,8 +4,9 @@
  * then waits until every host serves it (cli/rollout.ts): a version that
  * does not start is rolled back and the command fails naming the reason.
  * A changed APP_HOSTNAME, APP_PORT or setting (APP_REPLICAS, APP_HEALTH,
- * APP_TIMEOUT, APP_BODY_LIMIT, APP_MEMORY, APP_CPUS) in App.config goes with
- * it; a setting no longer in App.config goes back to its default.
+ * APP_TIMEOUT, APP_BODY_LIMIT, APP_STREAM_IDLE, APP_MEMORY, APP_CPUS, ...) in
+ * App.config goes with it; a setting no longer in App.config goes back to its
+ * default.
  * Prints `hello-world (hello-world.dn.local) updated to v2`.
  *
  * @module
@@ -26,8 +27,8 @@ export const update: Command = {
   summary: "build, push, update application",
   description: "Build and push the application's next version (v<N+1>) and deploy it.\n" +
     "A changed APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT,\n" +
-    "APP_BODY_LIMIT, APP_MEMORY or APP_CPUS in App.config is applied too (a removed\n" +
-    "one goes back to its default).",
+    "APP_BODY_LIMIT, APP_STREAM_IDLE, APP_MEMORY or APP_CPUS in App.config is\n" +
+    "applied too (a removed one goes back to its default).",
   args: "",
   maxArgs: 0,
   flags: [...APP_FLAGS, ...IMAGE_FLAGS, "no-wait", ...CONTROL_FLAGS],
@@ -46,6 +47,9 @@ export const update: Command = {
     if (wanted.healthPath !== (current.healthPath ?? "")) request.healthPath = wanted.healthPath;
     if (wanted.timeoutMs !== (current.timeoutMs ?? 0)) request.timeoutMs = wanted.timeoutMs;
     if (wanted.bodyLimit !== (current.bodyLimit ?? 0)) request.bodyLimit = wanted.bodyLimit;
+    if (wanted.streamIdleMs !== (current.streamIdleMs ?? 0)) {
+      request.streamIdleMs = wanted.streamIdleMs;
+    }
     if (wanted.memory !== (current.memory ?? 0)) request.memory = wanted.memory;
     if (wanted.milliCpus !== (current.milliCpus ?? 0)) request.milliCpus = wanted.milliCpus;
     if (wanted.https !== (current.https ?? "off")) request.https = wanted.https;

@@ -178,7 +178,7 @@ export function replicasLine(app: Pick<StatusApp, "replicas" | "placement">): st
 /**
  * The header lines `dn status` prints after the seed's three for settings
  * that differ from the defaults: replicas and placement, the latest version
- * when the app was rolled back, health path, timeout, body limit, memory and
+ * when the app was rolled back, health path, timeout, body limit, stream idle timeout, memory and
  * CPU limits, HTTPS mode and HSTS, and the environment's names (never values).
  */
 export function settingsLines(app: StatusApp): string[] {
@@ -191,6 +191,7 @@ export function settingsLines(app: StatusApp): string[] {
   if (app.healthPath) lines.push(`Health: ${app.healthPath}`);
   if (app.timeoutMs) lines.push(`Timeout: ${formatDuration(app.timeoutMs)}`);
   if (app.bodyLimit) lines.push(`Body limit: ${formatSize(app.bodyLimit)}`);
+  if (app.streamIdleMs) lines.push(`Stream idle: ${formatDuration(app.streamIdleMs)}`);
   if (app.memory) lines.push(`Memory: ${formatSize(app.memory)}`);
   if (app.milliCpus) lines.push(`CPUs: ${app.milliCpus / 1000}`);
   if (app.https && app.https !== "off") lines.push(`HTTPS: ${app.https}`);

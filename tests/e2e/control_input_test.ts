@@ -214,6 +214,10 @@ reliabilityTest("control input: unknown fields and wrong types get 400", {
         [{ ...ok, digest: 5 }, /invalid digest/],
         [{ ...ok, digest: `sha256:${"A".repeat(64)}` }, /invalid digest/],
         [{ ...ok, digest: "" }, /invalid digest/],
+        [{ ...ok, streamIdleMs: 999 }, /invalid streamIdleMs 999: must be 0 .* or .*1000-3600000/],
+        [{ ...ok, streamIdleMs: 3_600_001 }, /invalid streamIdleMs/],
+        [{ ...ok, streamIdleMs: "2s" }, /invalid streamIdleMs "2s"/],
+        [{ ...ok, streamIdleMs: 1500.5 }, /invalid streamIdleMs/],
       ];
       const update: [Record<string, unknown>, RegExp][] = [
         [{ version: 2, name: "renamed" }, /unknown field "name"/],
@@ -229,6 +233,7 @@ reliabilityTest("control input: unknown fields and wrong types get 400", {
         [{ version: 2, digest: D, hostname: 7 }, /invalid hostname/],
         [{ version: 2, digest: "latest" }, /invalid digest/],
         [{ version: 2 }, /missing digest/],
+        [{ version: 2, digest: D, streamIdleMs: -1 }, /invalid streamIdleMs/],
       ];
       for (const [body, pattern] of create) {
         refused(

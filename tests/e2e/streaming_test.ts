@@ -2,7 +2,9 @@
  * Streaming on the container route and the host route: bodies flow both ways
  * as they are written, full duplex, with the gateway's memory flat; Server-
  * Sent Events arrive as the app writes them; `Expect: 100-continue` works;
- * the body limit counts streamed bytes. The app is tests/apps/stream.
+ * the body limit counts streamed bytes; an app's own stream idle timeout
+ * (APP_STREAM_IDLE) cuts its stalled streams and no other app's. The app is
+ * tests/apps/stream.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
@@ -21,6 +23,8 @@ import { Http1Pool, type StreamResponse } from "../../lib/http1.ts";
 const APP_DIR = `${ROOT}/tests/apps/stream`;
 const ID = crypto.randomUUID().slice(0, 6);
 const MiB = 1024 * 1024;
+/** APP_STREAM_IDLE of the `idle` apps (the network's streamIdleTimeoutMs stays 60 s). */
+const APP_IDLE_MS = 2000;
 /** Growth of the gateway's resident memory allowed while bodies stream. */
 const FLAT_BYTES = 64 * MiB;
 
@@ -31,6 +35,8 @@ interface Path {
 
 let net: TestNetwork;
 let paths: Path[] = [];
+/** Apps with APP_STREAM_IDLE 2s, one on each route (same order as `paths`). */
+let idlePaths: Path[] = [];
 let gatewayPid = 0;
 const client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 0 });
 
@@ -61,17 +67,25 @@ Deno.test.beforeAll(async () => {
   net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
   gatewayPid = net.services.get("gateway")!.child.pid;
   const settings = { replicas: 1, bodyLimit: 1024 * MiB, timeoutMs: 10_000 };
-  const placed = new Map<string, string>();
-  for (const name of ["a", "b"]) {
-    const app = `stream-${ID}-${name}`;
-    const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, settings);
-    placed.set(record.placement[0], `${app}.dn.test`);
-  }
-  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-  paths = [
-    { name: "container", hostname: placed.get(hosts[0])! },
-    { name: "host", hostname: placed.get(hosts[1])! },
-  ];
+  /** Two apps with `extra` settings, one on each host: container route first, then host route. */
+  const deployPair = async (prefix: string, extra: Record<string, unknown>): Promise<Path[]> => {
+    const placed = new Map<string, string>();
+    for (const name of ["a", "b"]) {
+      const app = `${prefix}-${ID}-${name}`;
+      const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, {
+        ...settings,
+        ...extra,
+      });
+      placed.set(record.placement[0], `${app}.dn.test`);
+    }
+    assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
+    return [
+      { name: "container", hostname: placed.get(hosts[0])! },
+      { name: "host", hostname: placed.get(hosts[1])! },
+    ];
+  };
+  paths = await deployPair("stream", {});
+  idlePaths = await deployPair("idle", { streamIdleMs: APP_IDLE_MS });
   // Routes loaded: the host route answers without the broker once the gateway has read them.
   await sleep(1000);
 });
@@ -236,6 +250,44 @@ reliabilityTest("streaming: the body limit counts streamed bytes", {
     );
     assertEquals(answer.status, 413, answer.text);
     out.push(`${path.name}: 413 in ${Math.round(performance.now() - started)} ms`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("streaming: an app's APP_STREAM_IDLE cuts its stalled stream, not others'", {
+  fault: "Server-Sent Events 4 s apart from an app with APP_STREAM_IDLE 2s and, at the same " +
+    "time, from an app without it (the network's streamIdleTimeoutMs, 60 s), on the container " +
+    "route and the host route",
+  expected: `the APP_STREAM_IDLE app's stream is cut about ${APP_IDLE_MS} ms after its first ` +
+    "event (no second event); the other app's stream lives on and brings its second event",
+}, async (note) => {
+  const out: string[] = [];
+  for (const [i, path] of paths.entries()) {
+    const request = (hostname: string) =>
+      `GET /sse?n=3&ms=4000 HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`;
+    /** The stream's text until the gateway cuts it or `waitMs` passes, and how long it lasted. */
+    const watch = async (hostname: string, waitMs: number) => {
+      const started = performance.now();
+      const answer = await rawSend(net.gatewayPort, request(hostname), waitMs);
+      return { ...answer, ms: Math.round(performance.now() - started) };
+    };
+    const [cut, kept] = await Promise.all([
+      watch(idlePaths[i].hostname, 8000),
+      watch(path.hostname, 5000),
+    ]);
+    assertEquals([path.name, cut.status, kept.status], [path.name, 200, 200]);
+    assert(cut.text.includes("id: 0") && !cut.text.includes("id: 1"), `${path.name}: ${cut.text}`);
+    assert(
+      cut.ms >= APP_IDLE_MS - 100 && cut.ms < APP_IDLE_MS + 2000,
+      `${path.name}: the APP_STREAM_IDLE app's stream was cut after ${cut.ms} ms`,
+    );
+    assert(!/\r\n0\r\n\r\n$/.test(cut.text), `${path.name}: the cut stream ended as if whole`);
+    assert(kept.text.includes("id: 1"), `${path.name}: the default app's stream: ${kept.text}`);
+    assert(kept.ms >= 4900, `${path.name}: the default app's stream ended after ${kept.ms} ms`);
+    out.push(
+      `${path.name}: APP_STREAM_IDLE 2s cut after ${cut.ms} ms; the other app's stream ` +
+        `still open after ${kept.ms} ms with its second event`,
+    );
   }
   note(out.join("; "));
 });

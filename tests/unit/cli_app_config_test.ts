@@ -49,7 +49,7 @@ Deno.test("each kind of bad line is reported with its line number", () => {
     errorOf(valid + "APP_DOMAIN x\n"),
     'App.config:3: unknown key "APP_DOMAIN" ' +
       "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
-      "APP_BODY_LIMIT, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
+      "APP_BODY_LIMIT, APP_STREAM_IDLE, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
   );
   assertEquals(errorOf("APP_NAME\nAPP_HOSTNAME a.b\n"), "App.config:1: APP_NAME has no value");
   assertEquals(
@@ -64,7 +64,7 @@ Deno.test("each kind of bad line is reported with its line number", () => {
     errorOf("app_name a\n"),
     'App.config:1: unknown key "app_name" ' +
       "(expected APP_NAME, APP_HOSTNAME, APP_PORT, APP_REPLICAS, APP_HEALTH, APP_TIMEOUT, " +
-      "APP_BODY_LIMIT, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
+      "APP_BODY_LIMIT, APP_STREAM_IDLE, APP_MEMORY, APP_CPUS, APP_HTTPS or APP_HSTS)",
   );
 });
 

@@ -50,7 +50,7 @@ async function appDirWith(extra: string): Promise<string> {
 Deno.test("App.config settings parse to replicas, health path, ms and bytes", () => {
   const text = BASE +
     "APP_REPLICAS   2\nAPP_HEALTH     /healthz   # must answer 2xx\n" +
-    "APP_TIMEOUT    1m30s\nAPP_BODY_LIMIT 16m\nAPP_MEMORY 128m\nAPP_CPUS 0.25\n";
+    "APP_TIMEOUT    1m30s\nAPP_BODY_LIMIT 16m\nAPP_STREAM_IDLE 5m\nAPP_MEMORY 128m\nAPP_CPUS 0.25\n";
   assertEquals(parseAppConfig(text), {
     name: "a",
     hostname: "a.dn.local",
@@ -59,6 +59,7 @@ Deno.test("App.config settings parse to replicas, health path, ms and bytes", ()
     healthPath: "/healthz",
     timeoutMs: 90_000,
     bodyLimit: 16 * 1024 * 1024,
+    streamIdleMs: 300_000,
     memory: 128 * 1024 * 1024,
     milliCpus: 250,
   });
@@ -67,6 +68,7 @@ Deno.test("App.config settings parse to replicas, health path, ms and bytes", ()
     healthPath: "",
     timeoutMs: 0,
     bodyLimit: 0,
+    streamIdleMs: 0,
     memory: 0,
     milliCpus: 0,
     https: "off",
@@ -126,6 +128,16 @@ Deno.test("bad settings name the file and line", () => {
   assertEquals(at("APP_TIMEOUT 30").split(":")[1], "4");
   assertEquals(parseAppConfig(BASE + "APP_TIMEOUT 10m\n").timeoutMs, 600_000);
   assertEquals(parseAppConfig(BASE + "APP_TIMEOUT 100ms\n").timeoutMs, 100);
+  assertEquals(
+    at("APP_STREAM_IDLE 500ms"),
+    'apps/a/App.config:4: APP_STREAM_IDLE "500ms" is not a duration from 1s to 60m ' +
+      "(e.g. 30s, 5m, 1m30s)",
+  );
+  for (const bad of ["61m", "0", "0s", "2", "1h", "2 s"]) {
+    assert(at(`APP_STREAM_IDLE ${bad}`).startsWith("apps/a/App.config:4: APP_STREAM_IDLE"), bad);
+  }
+  assertEquals(parseAppConfig(BASE + "APP_STREAM_IDLE 1s\n").streamIdleMs, 1000);
+  assertEquals(parseAppConfig(BASE + "APP_STREAM_IDLE 60m\n").streamIdleMs, 3_600_000);
   assertEquals(
     at("APP_BODY_LIMIT 2g"),
     'apps/a/App.config:4: APP_BODY_LIMIT "2g" is not a size from 1 byte to 1g ' +
@@ -193,6 +205,7 @@ Deno.test("settings formatters", () => {
       healthPath: "/healthz",
       timeoutMs: 30_000,
       bodyLimit: 1024,
+      streamIdleMs: 90_000,
       memory: 256 * 1024 * 1024,
       milliCpus: 1500,
       envKeys: ["DB_URL", "TOKEN"],
@@ -203,6 +216,7 @@ Deno.test("settings formatters", () => {
       "Health: /healthz",
       "Timeout: 30s",
       "Body limit: 1k",
+      "Stream idle: 90s",
       "Memory: 256m",
       "CPUs: 1.5",
       "Env: DB_URL, TOKEN",
@@ -224,7 +238,9 @@ Deno.test("settings formatters", () => {
 // --- create, run, update send the settings ---
 
 Deno.test("create and run send the App.config settings; update sends changed ones", async () => {
-  const dir = await appDirWith("APP_REPLICAS 1\nAPP_HEALTH /healthz\nAPP_BODY_LIMIT 1k\n");
+  const dir = await appDirWith(
+    "APP_REPLICAS 1\nAPP_HEALTH /healthz\nAPP_BODY_LIMIT 1k\nAPP_STREAM_IDLE 2s\n",
+  );
   try {
     const world = new World();
     const created = await world.run(["create"], dir);
@@ -238,6 +254,7 @@ Deno.test("create and run send the App.config settings; update sends changed one
       replicas: 1,
       healthPath: "/healthz",
       bodyLimit: 1024,
+      streamIdleMs: 2000,
     });
 
     // Without the keys, nothing extra is sent (control's defaults).
@@ -263,6 +280,7 @@ Deno.test("create and run send the App.config settings; update sends changed one
       healthPath: "",
       timeoutMs: 120_000,
       bodyLimit: 0,
+      streamIdleMs: 0,
     });
   } finally {
     await Deno.remove(`${dir}/..`, { recursive: true });
