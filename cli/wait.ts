@@ -13,13 +13,7 @@ import type { HostReport } from "../lib/apps.ts";
 import type { Context } from "./context.ts";
 import { type AppInfo, ControlError } from "./control_client.ts";
 import { CliError } from "./errors.ts";
-import {
-  failureOf,
-  hostProblem,
-  isCurrent,
-  isServing,
-  type ReleaseOf,
-} from "./format/readiness.ts";
+import { failureOf, hostProblem, isCurrent, isServing, type ReleaseOf } from "../lib/readiness.ts";
 
 /** How long hosts get to serve a release: a pull, the readiness wait (30 s) and a retry. */
 export const SERVE_TIMEOUT_MS = 90_000;

@@ -15,6 +15,7 @@ import { Registry } from "../lib/metrics.ts";
 import { Http1Pool } from "../lib/http1.ts";
 import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
+import { UnreadyStore } from "../lib/unready.ts";
 import { AppStore } from "../lib/store.ts";
 import { DirectClient, DirectRoutes } from "./direct.ts";
 import { HostLiveness } from "./liveness.ts";
@@ -23,6 +24,7 @@ import { GatewayMetrics } from "./metrics.ts";
 import { GatewayRpc } from "./rpc.ts";
 import { createGatewayHandler, GATEWAY_ANSWERS } from "./server.ts";
 import { startHttps } from "./https.ts";
+import { UnreadyReasons } from "./unready.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
@@ -37,6 +39,9 @@ await redisReady(redis, 10_000).catch((e) =>
   log.warn("starting without redis", { error: errorMessage(e) })
 );
 await domains.start(subscriber);
+// Why hosts do not serve an app, for its 503 (gateway/unready.ts).
+const unready = new UnreadyReasons(new UnreadyStore(redis, config.redisPrefix), log);
+await unready.start(subscriber);
 // The direct path to containers or hosts, when hosts and gateway share a request token (gateway/direct.ts).
 const upstreamPool = new Http1Pool({
   maxHeadBytes: 64 * 1024,
@@ -82,6 +87,7 @@ const handler = createGatewayHandler({
   requestTimeoutMs: config.requestTimeoutMs,
   bodyTimeoutMs: config.bodyTimeoutMs,
   challenges: new ChallengeStore(redis, config.redisPrefix),
+  unready,
   httpsPort: config.gatewayHttpsListen === ""
     ? undefined
     : parseListen(config.gatewayHttpsListen, "gatewayHttpsListen").port,
@@ -135,6 +141,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     await server.shutdown();
     await healthServer?.shutdown();
     domains.stop();
+    unready.stop();
     routes?.stop();
     liveness?.stop();
     upstreamPool.close();

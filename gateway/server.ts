@@ -73,7 +73,12 @@ export interface GatewayDeps {
   httpsPort?: number;
   /** Pending ACME challenges, answered at `/.well-known/acme-challenge/` for any hostname. */
   challenges?: ChallengeStore;
+  /** Why hosts do not serve an app, as they said (gateway/unready.ts): named in its 503. */
+  unready?: { reason(app: string): string | undefined };
 }
+
+/** Header of a 503 for an app no host serves: why, as the hosts said. */
+export const REASON_HEADER = "x-dn-reason";
 
 /** Defaults of the optional limits of {@link GatewayDeps}. */
 export const GATEWAY_LIMITS = {
@@ -108,7 +113,10 @@ function problem(
   return response;
 }
 
-/** The gateway's answer when a request sent on got no answer; `detail` names a bad response's flaw. */
+/**
+ * The gateway's answer when a request sent on got no answer; `detail` names a
+ * bad response's flaw, or why no host serves the app (also in {@link REASON_HEADER}).
+ */
 function failed(
   failure: UpstreamFailure,
   app: string,
@@ -125,7 +133,11 @@ function failed(
     case "bad response":
       return problem(502, `${app} sent an invalid response: ${detail}`, requestId);
     case "unroutable":
-      return problem(503, `no host is serving ${app}`, requestId);
+      return detail
+        ? problem(503, `no host is serving ${app}: ${detail}`, requestId, {
+          [REASON_HEADER]: detail,
+        })
+        : problem(503, `no host is serving ${app}`, requestId);
     case "unavailable":
       return problem(503, "network unavailable, try again", requestId);
   }
@@ -294,7 +306,10 @@ export function createGatewayHandler(
         deps.onUpstream?.("broker");
         result = await viaBroker(app.name, head, await body.bytes(), timeoutMs);
       }
-      if (!result.ok) return failed(result.failure, app.name, requestId, result.detail);
+      if (!result.ok) {
+        const why = result.failure === "unroutable" ? deps.unready?.reason(app.name) : undefined;
+        return failed(result.failure, app.name, requestId, why ?? result.detail);
+      }
       const hsts = secure ? hstsValue(app) : null;
       const reply = hsts === null ? result.reply : {
         ...result.reply,

@@ -20,7 +20,7 @@
  */
 
 import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
-import type { AppRecord, HostFailure } from "../lib/apps.ts";
+import type { AppRecord, HostFailure, HostReport } from "../lib/apps.ts";
 import {
   COMMAND_KINDS,
   COMMAND_TYPE,
@@ -32,6 +32,7 @@ import {
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { AppNotFoundError, type AppStore } from "../lib/store.ts";
+import { hostProblem } from "../lib/readiness.ts";
 import { releaseOf } from "../lib/routes.ts";
 import { type Containers, isCurrent } from "./containers.ts";
 import type { RequestServer } from "./requests.ts";
@@ -64,6 +65,11 @@ export interface HostAgentOptions {
    * one, in ms: one that crashes within it never gets traffic.
    */
   stableMs: number;
+  /**
+   * Hears why this host does not serve an app after a failed start (`dn
+   * status`'s words), and when that no longer holds (host/unready.ts).
+   */
+  unready?: { note(app: string, reason: string): void; clear(app: string): void };
 }
 
 /** Converges containers and consumers on desired state. */
@@ -186,7 +192,9 @@ export class HostAgent {
           fresh = await containers.ensureRunning(desired, replacing ? this.options.stableMs : 0);
         } catch (e) {
           const { version, revision } = desired;
-          this.#failures.set(app, { version, revision, message: errorMessage(e).slice(0, 500) });
+          const message = errorMessage(e).slice(0, 500);
+          this.#failures.set(app, { version, revision, message });
+          this.options.unready?.note(app, await this.#problem(app, desired).catch(() => message));
           throw e;
         }
         await requests.serve(app, fresh, releaseOf(desired)); // traffic switches here
@@ -198,6 +206,7 @@ export class HostAgent {
         });
       }
       this.#failures.delete(app);
+      this.options.unready?.clear(app);
       const old = existing.filter((c) => !isCurrent(c, desired));
       // Gateways must be able to reach the new container before an old one goes.
       if (old.length > 0) await this.options.confirmRoute(app);
@@ -211,6 +220,7 @@ export class HostAgent {
       return;
     }
     this.#failures.delete(app);
+    this.options.unready?.clear(app);
     if (requests.apps.includes(app)) {
       await requests.unserve(app);
       log.info("app no longer served", { app });
@@ -223,6 +233,19 @@ export class HostAgent {
         await containers.remove(c.id);
       }
     }
+  }
+
+  /** This host's report on `app`: its containers and its last failure to run it. */
+  async #report(app: string): Promise<Omit<HostReport, "latencyMs">> {
+    const containers = await this.options.containers.report(app, this.options.requests.target(app));
+    const failure = this.#failures.get(app);
+    return { host: this.options.hostName, containers, ...(failure ? { failure } : {}) };
+  }
+
+  /** Why this host does not serve `desired`'s current release, as `dn status` says it. */
+  async #problem(app: string, desired: AppRecord): Promise<string> {
+    const report = { ...await this.#report(app), latencyMs: 0 };
+    return hostProblem(report, desired) ?? this.#failures.get(app)?.message ?? "not started";
   }
 
   /**
@@ -252,15 +275,8 @@ export class HostAgent {
           msg.properties.correlationId,
           body,
         );
-        const containers = await this.options.containers.report(
-          app,
-          this.options.requests.target(app),
-        );
-        const failure = this.#failures.get(app);
         const reply = encodeStatusReply({
-          host: this.options.hostName,
-          containers,
-          ...(failure ? { failure } : {}),
+          ...await this.#report(app),
           handledMs: performance.now() - received,
         });
         await channel.basicPublish("", replyTo, reply, { type: STATUS_REPLY_TYPE, correlationId });

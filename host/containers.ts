@@ -79,6 +79,8 @@ export interface ContainersOptions {
   lastExit?: (id: string) => number | undefined;
   /** Machine address to publish app ports on for gateways (`containerPublishAddress`), if any. */
   publishAddress?: string;
+  /** Told each failed readiness probe of an app's new container, and how many failed so far. */
+  onProbeFailed?: (app: string, problem: string, tries: number) => void;
 }
 
 /** Creates, starts, stops and reports an app's containers on this host. */
@@ -184,6 +186,7 @@ export class Containers {
       lastExit: this.options.lastExit,
       publishAddress: this.options.publishAddress,
       stableMs,
+      onProbeFailed: (problem, tries) => this.options.onProbeFailed?.(app.name, problem, tries),
     });
   }
 

@@ -19,6 +19,7 @@ import { isHostName } from "../lib/names.ts";
 import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { AppStore, parseStoreEvent } from "../lib/store.ts";
+import { UnreadyStore } from "../lib/unready.ts";
 import { HostAgent } from "./agent.ts";
 import { followContainerEvents, LastExits } from "./events.ts";
 import { HealthMonitor } from "./health.ts";
@@ -32,6 +33,7 @@ import { preflight, PreflightError } from "./preflight.ts";
 import { ensurePublishFirewall } from "./publish_firewall.ts";
 import { Staleness } from "./staleness.ts";
 import { containerEndpoint, ROUTE_GRACE_MS, RouteAnnouncer } from "./routes.ts";
+import { startingReason, UnreadyAnnouncer } from "./unready.ts";
 
 /**
  * How long a new container must stay up before it replaces an older one that
@@ -100,6 +102,12 @@ await isolateApps(dockerClient).then(async () => {
   Deno.exit(1);
 });
 const exits = new LastExits();
+// Why an app is not served here, for gateways' 503s (host/unready.ts).
+const unready = new UnreadyAnnouncer(
+  new UnreadyStore(redis, config.redisPrefix),
+  config.hostName,
+  log,
+);
 const containers = new Containers({
   docker: dockerClient,
   hostName: config.hostName,
@@ -113,6 +121,7 @@ const containers = new Containers({
   network: APP_NETWORK,
   lastExit: (id) => exits.get(id),
   publishAddress,
+  onProbeFailed: (app, problem, tries) => unready.note(app, startingReason(problem, tries)),
 });
 const requests = new RequestServer({
   exchange: config.exchange,
@@ -175,6 +184,7 @@ const agent = new HostAgent({
   log,
   confirmRoute: (app) => routes.confirm(app),
   stableMs: READY_STABLE_MS,
+  unready,
 });
 const staleness = new Staleness({
   hostName: config.hostName,
@@ -264,6 +274,7 @@ async function beat(): Promise<void> {
   else staleness.lost();
   if (containerRoutes) await requests.refreshTargets();
   routes.refresh();
+  unready.refresh();
 }
 const healthMonitor = new HealthMonitor({
   requests,
@@ -291,6 +302,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});
     await routes.withdrawAll();
+    await unready.clearAll();
     await direct?.shutdown();
     await healthServer?.shutdown();
     await broker.stop();

@@ -35,6 +35,8 @@ export interface ReadyWait {
   lastExit?: (id: string) => number | undefined;
   /** The machine address the app's port is published on for gateways, if any. */
   publishAddress?: string;
+  /** Told each failed probe: why, and how many probes failed so far. */
+  onProbeFailed?: (problem: string, tries: number) => void;
 }
 
 /**
@@ -71,6 +73,7 @@ export async function waitReady(wait: ReadyWait): Promise<Target> {
   const seen = performance.now();
   let first: Target | null = null;
   let last = "it never answered";
+  let failed = 0;
   while (Date.now() < deadline) {
     const before = await current(wait, first);
     first ??= before;
@@ -82,6 +85,7 @@ export async function waitReady(wait: ReadyWait): Promise<Target> {
       last = `it had been up only ${Math.round(upMs / 1000)} s`;
     } else {
       last = problem;
+      wait.onProbeFailed?.(problem, ++failed);
     }
     await new Promise((resolve) => setTimeout(resolve, problem === null ? 250 : 100));
   }

@@ -22,9 +22,9 @@
 
 import type { Redis } from "ioredis";
 import type { AppRecord } from "./apps.ts";
-import { compareNames, isAppName, isHostName } from "./names.ts";
-import { withRedis } from "./redis.ts";
-import { LUA_NOW_MS, readHashWithTime } from "./redis_clock.ts";
+import { HostAppHash } from "./host_hash.ts";
+import { compareNames } from "./names.ts";
+import { LUA_NOW_MS } from "./redis_clock.ts";
 
 /** Routes not refreshed for this long are ignored (three missed heartbeats). */
 export const ROUTE_MAX_AGE_MS = 15_000;
@@ -94,16 +94,11 @@ function parseEndpoint(endpoint: string): Endpoint {
   return { endpoint, address, port: Number(endpoint.slice(colon + 1)) };
 }
 
-/** Reads and writes direct routes. */
-export class RouteStore {
-  readonly #key: string;
-  /** Pub/sub channel route changes are announced on. */
-  readonly channel: string;
-
+/** Reads and writes direct routes; {@link withdraw} says a host no longer serves apps. */
+export class RouteStore extends HostAppHash {
   /** Creates a store over `redis` with key `prefix`. */
-  constructor(readonly redis: Redis, prefix: string) {
-    this.#key = `${prefix}routes`;
-    this.channel = `${prefix}routes`;
+  constructor(redis: Redis, prefix: string) {
+    super(redis, `${prefix}routes`);
   }
 
   /**
@@ -120,30 +115,16 @@ export class RouteStore {
     const args = entries.flatMap((
       { app, container, release },
     ) => [`${app} ${host}`, endpoint, container ?? "-", release === "" ? "-" : release]);
-    await withRedis(
-      this.redis,
-      () => this.redis.eval(ANNOUNCE, 2, this.#key, this.channel, news ? "1" : "0", host, ...args),
-    );
-  }
-
-  /** Says that `host` no longer serves `apps`. */
-  async withdraw(host: string, apps: string[]): Promise<void> {
-    if (apps.length === 0) return;
-    const fields = apps.map((app) => `${app} ${host}`);
-    await withRedis(
-      this.redis,
-      () => this.redis.multi().hdel(this.#key, ...fields).publish(this.channel, host).exec(),
-    );
+    await this.writeWith(ANNOUNCE, host, args, news);
   }
 
   /** Fresh routes by app (by Redis's clock); malformed and stale entries are skipped. */
   async load(): Promise<Map<string, Route[]>> {
-    const { now, fields: all } = await readHashWithTime(this.redis, this.#key);
+    const { now, fields } = await this.fields();
     const routes = new Map<string, Route[]>();
-    for (const [field, value] of Object.entries(all)) {
-      const [app, host] = field.split(" ");
+    for (const { app, host, value } of fields) {
       const [endpoint, at, container = "-", release = "-"] = value.split(" ");
-      if (!isAppName(app) || !isHostName(host) || !isEndpoint(endpoint ?? "")) continue;
+      if (!isEndpoint(endpoint ?? "")) continue;
       if (!(now - Number(at) <= ROUTE_MAX_AGE_MS)) continue;
       if (container !== "-" && !isEndpoint(container)) continue;
       if (release !== "-" && !RELEASE.test(release)) continue;

@@ -18,6 +18,8 @@ export type OriginMode =
   | "serve"
   /** Exits with code 3 at once, before it listens. */
   | "exit"
+  /** Runs and never listens. */
+  | "silent"
   /** Serves, then exits with code 4 after 5 s. */
   | "crash-5s"
   /** Serves, then exits with code 5 after 400 ms: with a restart policy, a crash loop. */
@@ -51,9 +53,10 @@ export async function writeOriginApp(dir: string, app: OriginApp): Promise<void>
     `const ORIGIN = ${JSON.stringify(app.origin)};
 const MODE = ${JSON.stringify(mode)};
 if (MODE === "exit") Deno.exit(3);
+if (MODE === "silent") setInterval(() => {}, 60_000);
 const host = Deno.env.get("DN_HOST") ?? "?";
 const version = Deno.env.get("APP_VERSION") ?? "?";
-const server = Deno.serve(
+const server = MODE === "silent" ? null : Deno.serve(
   { hostname: "0.0.0.0", port: Number(Deno.env.get("PORT") ?? "8000"), onListen: () => {} },
   (req) => {
     if (req.method === "POST" && new URL(req.url).pathname === "/crash") {
@@ -66,7 +69,7 @@ const server = Deno.serve(
 if (MODE === "crash-5s") setTimeout(() => Deno.exit(4), 5000);
 if (MODE === "crash-loop") setTimeout(() => Deno.exit(5), 400);
 Deno.addSignalListener("SIGTERM", async () => {
-  await server.shutdown();
+  await server?.shutdown();
   Deno.exit(0);
 });
 `,
