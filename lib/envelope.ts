@@ -96,10 +96,11 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const VALUE_CONTROL = /[\0-\x08\x0a-\x1f\x7f]/;
 /**
  * An origin-form request target as the client sent it: `/` then printable
- * ASCII or any text beyond it (raw UTF-8, as Deno.serve decodes it), no
- * space or control character.
+ * ASCII or any text beyond it (raw UTF-8, as Deno.serve decodes it; U+0080
+ * to U+009F too, two bytes on the wire as on the container route), no space,
+ * ASCII control character or DEL.
  */
-const ORIGIN_FORM = /^\/[^\0-\x20\x7f-\x9f]*$/;
+const ORIGIN_FORM = /^\/[^\0-\x20\x7f]*$/;
 const MAX_HEAD = 1024 * 1024;
 const MAX_HEADERS = 1000;
 /** Longest `timeoutMs` a request may carry (an app's timeout is at most 10 minutes). */

@@ -87,13 +87,13 @@ reliabilityTest("bytes: header values over 0x7F pass unchanged both ways", {
 });
 
 reliabilityTest("bytes: the request target reaches the app as the client sent it", {
-  fault: "GET /a/../b//c/%7e/%ZZ/caf\\xC3\\xA9?q='\"<>{}&show-target on a raw socket, on the " +
-    "container route and the host route",
+  fault: "GET /a/../b//c/%7e/%ZZ/caf\\xC3\\xA9/\\xC2\\x85?q='\"<>{}&show-target on a raw socket " +
+    "(\\xC2\\x85: U+0085, a C1 control, in UTF-8), on the container route and the host route",
   expected: "the app receives exactly those bytes: no dot segment resolved, `//` kept, nothing " +
-    "percent-encoded or decoded, raw UTF-8 kept",
+    "percent-encoded or decoded, raw UTF-8 kept (U+0085 too: the host route answered 502 before)",
 }, async (note) => {
   const out: string[] = [];
-  const target = "/a/../b//c/%7e/%ZZ/caf\xc3\xa9?q='\"<>{}&show-target";
+  const target = "/a/../b//c/%7e/%ZZ/caf\xc3\xa9/\xc2\x85?q='\"<>{}&show-target";
   for (const path of paths) {
     const answer = await send(
       `GET ${target} HTTP/1.1\r\nhost: ${path.hostname}\r\nconnection: close\r\n\r\n`,

@@ -202,12 +202,11 @@ Deno.test("request envelopes: control characters, absolute URLs and odd timeouts
   };
   assertEquals(decodeRequest(encodeEnvelope(head, new Uint8Array())).head.url, head.url);
   // A raw UTF-8 target travels as sent (as text: Deno.serve decodes it).
-  const raw8 = { ...head, url: "/caf\u00e9/\u20ac" };
+  const raw8 = { ...head, url: "/caf\u00e9/\u20ac/\u0085" };
   assertEquals(decodeRequest(encodeEnvelope(raw8, new Uint8Array())).head.url, raw8.url);
   const bad: Partial<RequestHead>[] = [
     { url: "/a\u0001" },
     { url: "/a\u007f" },
-    { url: "/a\u0085" },
     { url: "//" + "a b" },
     { url: "*" },
     { headers: [["x", "a\u0007"]] },
