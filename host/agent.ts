@@ -66,8 +66,8 @@ export interface HostAgentOptions {
    */
   stableMs: number;
   /**
-   * Hears why this host does not serve an app after a failed start (`dn
-   * status`'s words), and when that no longer holds (host/unready.ts).
+   * Hears why this host does not serve an app at all after a failed start
+   * (`dn status`'s words), and when that no longer holds (host/unready.ts).
    */
   unready?: { note(app: string, reason: string): void; clear(app: string): void };
 }
@@ -194,7 +194,10 @@ export class HostAgent {
           const { version, revision } = desired;
           const message = errorMessage(e).slice(0, 500);
           this.#failures.set(app, { version, revision, message });
-          this.options.unready?.note(app, await this.#problem(app, desired).catch(() => message));
+          // Said only while nothing serves the app here (an older version may still).
+          if (requests.target(app) === undefined) {
+            this.options.unready?.note(app, await this.#problem(app, desired).catch(() => message));
+          }
           throw e;
         }
         await requests.serve(app, fresh, releaseOf(desired)); // traffic switches here

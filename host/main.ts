@@ -121,7 +121,10 @@ const containers = new Containers({
   network: APP_NETWORK,
   lastExit: (id) => exits.get(id),
   publishAddress,
-  onProbeFailed: (app, problem, tries) => unready.note(app, startingReason(problem, tries)),
+  // Only while no older container serves the app here.
+  onProbeFailed: (app, problem, tries) => {
+    if (requests.target(app) === undefined) unready.note(app, startingReason(problem, tries));
+  },
 });
 const requests = new RequestServer({
   exchange: config.exchange,
