@@ -21,6 +21,7 @@ import { type AppRecord, type ContainerReport, digestRef } from "../lib/apps.ts"
 import type { DockerClient, RegistryAuth } from "../lib/docker/mod.ts";
 import { type Http1Pool, UpstreamTimeoutError } from "../lib/http1.ts";
 import { isDigest } from "../lib/names.ts";
+import type { ContainerStates } from "./container_states.ts";
 import { appLimits } from "./limits.ts";
 import { ContainerStartError, targetOf, waitReady } from "./readiness.ts";
 import type { Target } from "./requests.ts";
@@ -65,6 +66,12 @@ function describe(labels: Record<string, string>): Omit<AppContainer, "id" | "ru
   };
 }
 
+/** The version, revision and digest a container's labels name. */
+function releaseLabels(labels: Record<string, string>) {
+  const { version, revision, digest } = describe(labels);
+  return { version, revision, digest };
+}
+
 /** Options of {@link Containers}. */
 export interface ContainersOptions {
   docker: DockerClient;
@@ -81,6 +88,8 @@ export interface ContainersOptions {
   publishAddress?: string;
   /** Told each failed readiness probe of an app's new container, and how many failed so far. */
   onProbeFailed?: (app: string, problem: string, tries: number) => void;
+  /** This host's containers kept from Docker's events: status reports come from it when synced. */
+  states?: ContainerStates;
 }
 
 /** Creates, starts, stops and reports an app's containers on this host. */
@@ -216,34 +225,31 @@ export class Containers {
     this.#problems.delete(id);
   }
 
-  /** Reports the app's containers on this host (inspected at once); `served` takes its requests. */
+  /**
+   * Reports the app's containers on this host, newest version first; `served`
+   * takes its requests. From the state kept from Docker's events when it is
+   * synced (no Docker call), else inspected now.
+   */
   async report(app: string, served?: Target): Promise<ContainerReport[]> {
-    const listed = await this.list(app);
-    const inspected = await Promise.all(
-      listed.map((c) => this.options.docker.inspectContainer(c.id)),
-    );
-    const reports: ContainerReport[] = [];
-    listed.forEach((c, i) => {
-      const info = inspected[i];
-      if (info === null) return;
-      reports.push({
-        id: info.id,
-        imageId: info.imageId,
-        version: c.version,
-        revision: c.revision,
-        digest: c.digest,
-        serving: info.id === served?.containerId,
-        state: info.state.status,
-        exitCode: info.state.exitCode,
-        createdAt: info.created,
-        startedAt: info.state.startedAt ?? "",
-        finishedAt: info.state.finishedAt ?? "",
-        oomKilled: info.state.oomKilled,
-        restartCount: info.restartCount,
-        ...(this.#problems.has(info.id) ? { probeError: this.#problems.get(info.id) } : {}),
-      });
-    });
-    return reports;
+    const { states, docker } = this.options;
+    const found = states?.synced
+      ? states.of(app)
+      : (await Promise.all((await this.list(app)).map((c) => docker.inspectContainer(c.id))))
+        .filter((info) => info !== null);
+    return found.map((info) => ({
+      id: info.id,
+      imageId: info.imageId,
+      ...releaseLabels(info.labels),
+      serving: info.id === served?.containerId,
+      state: info.state.status,
+      exitCode: info.state.exitCode,
+      createdAt: info.created,
+      startedAt: info.state.startedAt ?? "",
+      finishedAt: info.state.finishedAt ?? "",
+      oomKilled: info.state.oomKilled,
+      restartCount: info.restartCount,
+      ...(this.#problems.has(info.id) ? { probeError: this.#problems.get(info.id) } : {}),
+    })).sort((a, b) => b.version - a.version);
   }
 
   /** Restarts a container (it may come back on a new address and port). */

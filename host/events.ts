@@ -5,7 +5,10 @@
  * to its address, which Docker may hand to another container a moment later)
  * and the agent checks it again before it serves. After the stream breaks
  * (the engine restarted), it is opened again and every served container is
- * looked up, since events may have been missed meanwhile.
+ * looked up, since events may have been missed meanwhile. Every event that
+ * changes what `dn status` shows of a container (created, started,
+ * restarted, died, paused, removed, ...) is passed on too, for the
+ * container state kept in memory (host/container_states.ts).
  *
  * @module
  */
@@ -17,6 +20,23 @@ import { LABEL } from "./containers.ts";
 
 /** Events that end a container's run (a restart is a `die`, then a `start`). */
 export const RUN_ENDING_EVENTS = ["die", "destroy", "pause"] as const;
+
+/** Events after which a container's state (as `dn status` shows it) may differ. */
+export const STATE_EVENTS = [
+  ...RUN_ENDING_EVENTS,
+  "create",
+  "start",
+  "restart",
+  "stop",
+  "kill",
+  "oom",
+  "unpause",
+  "rename",
+  "update",
+] as const;
+
+/** How far back, in s, a (re)opened stream replays events (those while it was being opened). */
+const REPLAY_S = 2;
 
 /** Exit codes of this host's containers' last runs, from their `die` events (1000 kept). */
 export class LastExits {
@@ -46,6 +66,12 @@ export interface ContainerEventsOptions {
   log: Logger;
   /** Container `id` of `app` stopped answering (died, removed, paused). */
   onEnded: (app: string, id: string, event: ContainerEvent) => void;
+  /** Something happened to container `id` (any of {@link STATE_EVENTS}). */
+  onChanged?: (id: string) => void;
+  /** The stream is being (re)opened: what happened before it may need a look. */
+  onOpening?: () => void;
+  /** The stream broke: no events come until it is open again. */
+  onLost?: () => void;
   /** Where exit codes are noted. */
   exits: LastExits;
   /** The stream was (re)opened: events may have been missed before. */
@@ -61,10 +87,14 @@ export async function followContainerEvents(options: ContainerEventsOptions): Pr
     try {
       const events = docker.containerEvents(
         { [LABEL.host]: hostName },
-        RUN_ENDING_EVENTS,
+        STATE_EVENTS,
         signal,
+        Date.now() / 1000 - REPLAY_S,
       );
+      options.onOpening?.();
       for await (const event of events) {
+        options.onChanged?.(event.id);
+        if (!(RUN_ENDING_EVENTS as readonly string[]).includes(event.action)) continue;
         options.exits.record(event);
         const app = event.attributes[LABEL.app];
         if (!isAppName(app)) continue;
@@ -76,6 +106,7 @@ export async function followContainerEvents(options: ContainerEventsOptions): Pr
       log.warn("docker events interrupted", { error: errorMessage(e) });
     }
     if (signal.aborted) return;
+    options.onLost?.();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     options.onResync();
   }

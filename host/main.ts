@@ -24,6 +24,7 @@ import { HostAgent } from "./agent.ts";
 import { followContainerEvents, LastExits } from "./events.ts";
 import { HealthMonitor } from "./health.ts";
 import { Containers, LABEL } from "./containers.ts";
+import { ContainerStates } from "./container_states.ts";
 import { APP_NETWORK, isolateApps } from "./isolation.ts";
 import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
@@ -108,6 +109,14 @@ const unready = new UnreadyAnnouncer(
   config.hostName,
   log,
 );
+// Status requests are answered from this, kept from Docker's events (host/container_states.ts).
+const states = new ContainerStates({
+  docker: dockerClient,
+  hostLabel: LABEL.host,
+  hostName: config.hostName,
+  appLabel: LABEL.app,
+  log,
+});
 const containers = new Containers({
   docker: dockerClient,
   hostName: config.hostName,
@@ -125,6 +134,7 @@ const containers = new Containers({
   onProbeFailed: (app, problem, tries) => {
     if (requests.target(app) === undefined) unready.note(app, startingReason(problem, tries));
   },
+  states,
 });
 const requests = new RequestServer({
   exchange: config.exchange,
@@ -229,7 +239,11 @@ followContainerEvents({
   signal: containerEvents.signal,
   onEnded: (app, id) => requests.suspend(app, id),
   onResync: () => void requests.refreshTargets(),
+  onChanged: (id) => states.changed(id),
+  onOpening: () => void states.resync(),
+  onLost: () => states.lost(),
 });
+states.start();
 const logs = new HostLogs({
   hostName: config.hostName,
   exchange: config.exchange,
@@ -301,6 +315,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     clearInterval(heartbeat);
     containerEvents.abort();
+    states.stop();
     healthMonitor.stop();
     clearInterval(reconcile);
     await store.forgetHost(config.hostName).catch(() => {});

@@ -143,7 +143,10 @@ export class DockerClient extends DockerContainers {
    * The engine's events about containers having every label in `labels`, as
    * they happen, until `signal` aborts (or the engine goes away: the stream
    * then ends with a {@linkcode DockerUnavailableError}). Only the `actions`
-   * named are sent (`die`, `start`, `destroy`, ...).
+   * named are sent (`die`, `start`, `destroy`, ...). With `since` (seconds
+   * since the epoch, by this machine's clock, which the engine shares) the
+   * engine first replays its recent events from then on, so nothing that
+   * happened while the stream was being opened is missed.
    *
    * @example
    * ```ts ignore
@@ -156,6 +159,7 @@ export class DockerClient extends DockerContainers {
     labels: Record<string, string>,
     actions: readonly string[],
     signal: AbortSignal,
+    since?: number,
   ): AsyncGenerator<ContainerEvent> {
     const label = labelFilters(labels);
     for (const action of actions) {
@@ -164,7 +168,8 @@ export class DockerClient extends DockerContainers {
       }
     }
     const filters = JSON.stringify({ type: ["container"], label, event: actions });
-    const res = await this.request("GET", "/events", { query: { filters }, signal });
+    const query = { filters, since: since === undefined ? undefined : since.toFixed(3) };
+    const res = await this.request("GET", "/events", { query, signal });
     if (res.body === null) return;
     yield* readContainerEvents(res.body, `lost the Docker engine at ${this.socketPath} (events)`);
   }
