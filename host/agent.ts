@@ -238,16 +238,21 @@ export class HostAgent {
     }
   }
 
-  /** This host's report on `app`: its containers and its last failure to run it. */
-  async #report(app: string): Promise<Omit<HostReport, "latencyMs">> {
-    const containers = await this.options.containers.report(app, this.options.requests.target(app));
+  /**
+   * This host's report on `app`: its containers (`fresh`: asked of Docker now,
+   * not taken from the state kept from its events) and its last failure to run it.
+   */
+  async #report(app: string, fresh = false): Promise<Omit<HostReport, "latencyMs">> {
+    const { containers: all, requests } = this.options;
+    const containers = await all.report(app, requests.target(app), fresh);
     const failure = this.#failures.get(app);
     return { host: this.options.hostName, containers, ...(failure ? { failure } : {}) };
   }
 
   /** Why this host does not serve `desired`'s current release, as `dn status` says it. */
   async #problem(app: string, desired: AppRecord): Promise<string> {
-    const report = { ...await this.#report(app), latencyMs: 0 };
+    // Just after a failed start: Docker's own word, not events that may still be on their way.
+    const report = { ...await this.#report(app, true), latencyMs: 0 };
     return hostProblem(report, desired) ?? this.#failures.get(app)?.message ?? "not started";
   }
 

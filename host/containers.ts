@@ -228,11 +228,11 @@ export class Containers {
   /**
    * Reports the app's containers on this host, newest version first; `served`
    * takes its requests. From the state kept from Docker's events when it is
-   * synced (no Docker call), else inspected now.
+   * synced (no Docker call), else, or with `fresh`, inspected now.
    */
-  async report(app: string, served?: Target): Promise<ContainerReport[]> {
+  async report(app: string, served?: Target, fresh = false): Promise<ContainerReport[]> {
     const { states, docker } = this.options;
-    const found = states?.synced
+    const found = states?.synced && !fresh
       ? states.of(app)
       : (await Promise.all((await this.list(app)).map((c) => docker.inspectContainer(c.id))))
         .filter((info) => info !== null);
