@@ -192,6 +192,7 @@ export class Context {
         url: config.controlUrl,
         token: config.token,
         fetch: this.deps.fetch,
+        caFile: config.controlCaFile,
       });
     }
     return this.#control;

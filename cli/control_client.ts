@@ -38,7 +38,7 @@ export type {
   StatusReport,
   UpdateAppRequest,
 } from "./control_api.ts";
-import { ControlUrls } from "./control_urls.ts";
+import { ControlUrls, trustingFetch } from "./control_urls.ts";
 
 /** An error answer from control, or no answer (status 0). */
 export class ControlError extends Error {
@@ -65,6 +65,11 @@ export interface ControlClientOptions {
   token: string;
   /** fetch to use (tests); defaults to the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * CA certificate (PEM file) an `https://` control's certificate must chain
+   * to (`controlCaFile`); without it, the system's roots.
+   */
+  caFile?: string;
   /** Time a request may take before it is abandoned, in ms (default 60 s). */
   timeoutMs?: number;
 }
@@ -88,7 +93,7 @@ export class ControlClient {
   constructor(options: ControlClientOptions) {
     this.#controls = new ControlUrls(options.url);
     this.#token = options.token;
-    this.#fetch = options.fetch ?? fetch;
+    this.#fetch = trustingFetch(options.fetch ?? fetch, options.caFile);
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
@@ -226,10 +231,7 @@ export class ControlClient {
         signal: abort.signal,
       }));
     } catch (e) {
-      const reason = abort.signal.aborted
-        ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`
-        : errorText(e);
-      throw new ControlError(0, `cannot reach control at ${this.displayUrl}: ${reason}`);
+      throw this.#unreachable(abort.signal.aborted, e);
     } finally {
       clearTimeout(timer);
     }
@@ -282,10 +284,7 @@ export class ControlClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       }));
     } catch (e) {
-      const reason = e instanceof DOMException && e.name === "TimeoutError"
-        ? `no answer within ${Math.round(this.#timeoutMs / 1000)} s`
-        : errorText(e);
-      throw new ControlError(0, `cannot reach control at ${this.displayUrl}: ${reason}`);
+      throw this.#unreachable(e instanceof DOMException && e.name === "TimeoutError", e);
     }
     const text = await response.text().catch(() => "");
     let parsed: unknown = undefined;
@@ -317,6 +316,33 @@ export class ControlClient {
     return app;
   }
 
+  /** The error for a request that got no answer: timed out, refused, or a certificate not trusted. */
+  #unreachable(timedOut: boolean, e: unknown): ControlError {
+    if (timedOut) {
+      const seconds = Math.round(this.#timeoutMs / 1000);
+      return new ControlError(
+        0,
+        `cannot reach control at ${this.displayUrl}: no answer within ${seconds} s`,
+      );
+    }
+    const text = errorText(e);
+    const certificate = /invalid peer certificate: ?([A-Za-z]+)/.exec(text)?.[1];
+    if (certificate !== undefined) {
+      return new ControlError(
+        0,
+        `control at ${this.displayUrl} presented a certificate that does not verify ` +
+          `(${certificate}): check controlCaFile (DN_CONTROL_CA_FILE)`,
+      );
+    }
+    if (this.displayUrl.startsWith("http:") && text.includes("invalid HTTP version")) {
+      return new ControlError(
+        0,
+        `control at ${this.displayUrl} does not answer plain HTTP: use https:// in controlUrl`,
+      );
+    }
+    return new ControlError(0, `cannot reach control at ${this.displayUrl}: ${text}`);
+  }
+
   #malformed(path: string): ControlError {
     return new ControlError(502, `control sent an unexpected answer for ${path}`);
   }
@@ -338,8 +364,11 @@ function appPath(name: string): string {
   return `/v1/apps/${encodeURIComponent(name)}`;
 }
 
+/** `e`'s message and its cause's, on one line (fetch puts what failed in the cause). */
 function errorText(e: unknown): string {
-  return oneLine(e instanceof Error ? e.message : String(e));
+  if (!(e instanceof Error)) return oneLine(String(e));
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  return oneLine(e.message + cause);
 }
 
 function oneLine(text: string): string {

@@ -53,3 +53,20 @@ export class ControlUrls {
     throw error;
   }
 }
+
+/**
+ * `base` verifying TLS against the CA in `caFile` only (`controlCaFile`;
+ * none: `base` as it is); a file that is missing or holds no certificate is
+ * a ConfigError naming it.
+ */
+export function trustingFetch(base: typeof fetch, caFile: string | undefined): typeof fetch {
+  if (caFile === undefined || caFile === "") return base;
+  let client: Deno.HttpClient;
+  try {
+    client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)] });
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new ConfigError(`controlCaFile: cannot use ${caFile}: ${reason.split("\n")[0]}`);
+  }
+  return (input, init) => base(input, { ...init, client });
+}

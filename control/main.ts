@@ -30,10 +30,12 @@ import { ControlMetrics } from "./metrics.ts";
 import { withDashboard } from "./dashboard/routes.ts";
 import { Sessions } from "./dashboard/session.ts";
 import { Traffic } from "./dashboard/traffic.ts";
+import { tlsFilesOrExit, TlsServer } from "../lib/tls_server.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
 requireKeys(config, ["token", "amqpUrl", "redisUrl", "registry"], "control");
+const tls = tlsFilesOrExit(config, "control");
 const log = new Logger("control", config.logLevel);
 const redis = connectRedis({ ...redisTarget(config), log, name: "dn-control" });
 const broker = new ControlBroker(config.amqpUrl, config.amqpCaFile, config.exchange, log);
@@ -115,11 +117,26 @@ const healthServer = serveHealth({
   log,
 });
 const { hostname, port } = parseListen(config.controlListen, "controlListen");
-const server = Deno.serve({
-  hostname,
-  port,
-  onListen: (addr) => log.info("control listening", { addr: `${addr.hostname}:${addr.port}` }),
-}, handler);
+const listening = (addr: Deno.NetAddr, scheme: string) =>
+  log.info("control listening", { addr: `${addr.hostname}:${addr.port}`, scheme });
+// HTTPS with tlsCertFile, reloaded when the files change (lib/tls_server.ts).
+let server: { shutdown(): Promise<void> };
+if (tls) {
+  const https = new TlsServer({
+    hostname,
+    port,
+    ...tls,
+    handler,
+    service: "control",
+    log,
+    registry: health.registry,
+  });
+  listening(https.addr, "https");
+  server = https;
+} else {
+  log.warn("control serves plain HTTP: set tlsCertFile and tlsKeyFile for HTTPS");
+  server = Deno.serve({ hostname, port, onListen: (addr) => listening(addr, "http") }, handler);
+}
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {

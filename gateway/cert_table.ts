@@ -18,7 +18,8 @@ import { errorMessage, type Logger } from "../lib/log.ts";
 import type { Counter, Registry } from "../lib/metrics.ts";
 import { normaliseHostname } from "../lib/names.ts";
 import { RedisMirror } from "../lib/redis.ts";
-import { BACKEND_HOST, type RefusalReason, TlsBackend } from "./tls_front.ts";
+import { BACKEND_HOST, TlsBackend } from "../lib/tls_splice.ts";
+import type { RefusalReason } from "./tls_front.ts";
 
 /** Handles an HTTPS request for the backend of `hostname`; `info` carries the real client. */
 export type HttpsHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;

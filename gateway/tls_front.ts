@@ -21,57 +21,13 @@
 
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { ALERT, CLIENT_HELLO_LIMIT, fatalAlert, readServerName } from "./client_hello.ts";
+import { BACKEND_HOST, closeQuietly, copy, type TlsBackend, writeAll } from "../lib/tls_splice.ts";
 
-/**
- * Loopback address of the per-certificate servers. scripts/infra gives it a
- * `quickack` route, so the front acknowledges their writes at once (see
- * gateway/cert_table.ts on Nagle's algorithm).
- */
-export const BACKEND_HOST = "127.0.0.2";
 /** Longest wait for a client's ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
-/** Longest a replaced backend keeps serving its open connections. */
-const RETIRE_AFTER_MS = 10 * 60_000;
 
 /** Why the front refused a connection, for metrics. */
 export type RefusalReason = "unknown-name" | "no-name" | "invalid" | "timeout";
-
-/** One hostname's certificate, served by its own `Deno.serve` on loopback. */
-export class TlsBackend {
-  /** Connections spliced to it and still open. */
-  active = 0;
-  #retired = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  /** Wraps a started server for `hostname` whose certificate has `fingerprint`. */
-  constructor(
-    readonly hostname: string,
-    readonly fingerprint: string,
-    readonly notAfter: Date,
-    readonly server: Deno.HttpServer<Deno.NetAddr>,
-  ) {}
-
-  /** Loopback port the server listens on. */
-  get port(): number {
-    return this.server.addr.port;
-  }
-
-  /** Takes no more connections; shuts down when the last one ends (or after 10 min). */
-  retire(): void {
-    this.#retired = true;
-    this.#timer = setTimeout(() => void this.server.shutdown(), RETIRE_AFTER_MS);
-    this.release(0);
-  }
-
-  /** Counts one connection less (`by` = 1) and shuts a retired, idle backend down. */
-  release(by = 1): void {
-    this.active -= by;
-    if (this.#retired && this.active === 0) {
-      clearTimeout(this.#timer);
-      void this.server.shutdown();
-    }
-  }
-}
 
 /** What the front needs. */
 export interface TlsFrontOptions {
@@ -201,35 +157,5 @@ export class TlsFront {
     this.options.onRefused?.(reason);
     await conn.write(fatalAlert(alert)).catch(() => {});
     return null;
-  }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-/** Copies `from` to `to` until `from` ends, then half-closes `to`. */
-async function copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  try {
-    for (;;) {
-      const n = await from.read(buffer);
-      if (n === null) break;
-      await writeAll(to, buffer.subarray(0, n));
-    }
-    await to.closeWrite();
-  } catch {
-    // a reset on either side ends both directions
-    closeQuietly(from);
-    closeQuietly(to);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }

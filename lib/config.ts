@@ -43,6 +43,15 @@ export interface DnConfig {
   controlUrl: string;
   /** Address control listens on (`127.0.0.1:7070`). */
   controlListen: string;
+  /** CA certificate (PEM file) the CLI verifies an `https://` control with (`""` = system roots). */
+  controlCaFile: string;
+  /**
+   * Certificate chain (PEM file) control's API or a host's request listener
+   * serves HTTPS with, reloaded when it changes (`""` = plain HTTP).
+   */
+  tlsCertFile: string;
+  /** Its private key (PEM file, mode 600: refused at start when group or others can read it). */
+  tlsKeyFile: string;
   /** Address control's health and metrics endpoint listens on (`""` = off). */
   controlMetricsListen: string;
   /** API token shared by CLI and control. */
@@ -178,6 +187,9 @@ export interface DnConfig {
 export const DEFAULTS: DnConfig = {
   controlUrl: "http://127.0.0.1:7070",
   controlListen: "127.0.0.1:7070",
+  controlCaFile: "",
+  tlsCertFile: "",
+  tlsKeyFile: "",
   controlMetricsListen: "127.0.0.1:9170",
   token: "",
   amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",

@@ -27,12 +27,13 @@ export const complete: Command = {
   async run(ctx, args) {
     if (args[0] !== "apps") return;
     try {
-      const { controlUrl, token } = ctx.config();
+      const { controlUrl, token, controlCaFile } = ctx.config();
       if (controlUrl === "" || token === "") return;
       const control = new ControlClient({
         url: controlUrl,
         token,
         fetch: ctx.deps.fetch,
+        caFile: controlCaFile,
         timeoutMs: COMPLETE_TIMEOUT_MS,
       });
       const names = (await control.listApps()).map((app) => app.name);

@@ -90,7 +90,8 @@ function checkOrigin(req: Request): void {
   } catch {
     throw new HttpError(403, `invalid Origin ${brief(origin)}`);
   }
-  if (host === "" || host !== req.headers.get("host")) {
+  // HTTP/2 (browsers over HTTPS) has no Host header: its :authority is the URL's host.
+  if (host === "" || host !== (req.headers.get("host") ?? new URL(req.url).host)) {
     throw new HttpError(403, `cross-origin request from ${brief(origin)} refused`);
   }
   const site = req.headers.get("sec-fetch-site");
@@ -166,7 +167,9 @@ export function withDashboard(
       throw new HttpError(401, "wrong token");
     }
     const created = sessions.create();
-    const secure = req.headers.get("origin")?.startsWith("https:") ?? false;
+    // Secure when served over HTTPS, here or by a TLS proxy in front.
+    const secure = new URL(req.url).protocol === "https:" ||
+      (req.headers.get("origin")?.startsWith("https:") ?? false);
     deps.log.info("dashboard login");
     return json(200, { csrf: created.csrf, expires: created.expires }, {
       "set-cookie": cookie(created.id, Math.floor(sessions.ttlMs / 1000), secure),

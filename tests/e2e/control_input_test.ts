@@ -47,7 +47,7 @@ async function call(method: string, path: string, opts: Call = {}): Promise<Answ
   if (opts.body !== undefined && !headers.has("content-type")) {
     headers.set("content-type", "application/json");
   }
-  const res = await fetch(net.controlUrl + path, { method, headers, body: opts.body });
+  const res = await net.controlFetch(path, { method, headers, body: opts.body });
   const text = await res.text();
   let error = "";
   try {
@@ -80,7 +80,7 @@ async function unchanged(cases: () => Promise<number>): Promise<string> {
   const before = await appList();
   const count = await cases();
   assertEquals(await appList(), before, "apps unchanged");
-  const health = await fetch(`${net.controlUrl}/healthz`);
+  const health = await net.controlFetch("/healthz");
   assertEquals(health.status, 200);
   await health.body?.cancel();
   const control = net.services.get("control")!;
@@ -456,7 +456,7 @@ reliabilityTest("control input: absurd sizes are refused (413 / 400)", {
         "long key",
       );
       // A declared length far over the limit is refused before anything is read.
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.controlPort });
+      const conn = await net.connectControl();
       await conn.write(new TextEncoder().encode(
         `POST /v1/apps HTTP/1.1\r\nHost: control\r\nAuthorization: Bearer ${net.token}\r\n` +
           "Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{",

@@ -44,7 +44,7 @@ Deno.test.beforeAll(async () => {
   );
   net = await startNetwork(testHostNames(2));
   await net.deploy(dir, NAME, HOSTNAME);
-  browser = await launchChromium();
+  browser = await launchChromium({ trustCaFile: net.caFile });
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
 });
@@ -124,6 +124,7 @@ Deno.test("logging in shows the app, its hosts and each host's container", opts,
   assertEquals(cookie.name, "dn_session");
   assert(cookie.httpOnly, "the session cookie is HttpOnly");
   assertEquals(cookie.sameSite, "Strict");
+  assert(cookie.secure, "the session cookie is Secure (control serves HTTPS)");
   for (const host of net.hostNames) {
     const hostRow = page.locator(`#hosts tr[data-host="${host}"]`);
     await hostRow.waitFor();
@@ -282,7 +283,7 @@ reliabilityTest("dashboard: forged actions without the CSRF token or from anothe
   );
   const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
   for (const origin of ["http://evil.test", null]) {
-    const res = await fetch(`${ui()}api/apps/${NAME}/stop`, {
+    const res = await net.controlFetch(`/ui/api/apps/${NAME}/stop`, {
       method: "POST",
       headers: {
         cookie,
@@ -333,7 +334,9 @@ reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
     await p.goto(ui());
     await p.locator("#login-error", { hasText: "session expired: log in again" }).waitFor();
     // A malformed one.
-    const res = await fetch(`${ui()}api/overview`, { headers: { cookie: "dn_session=<script>" } });
+    const res = await net.controlFetch("/ui/api/overview", {
+      headers: { cookie: "dn_session=<script>" },
+    });
     assertEquals(res.status, 401);
     assertEquals((await res.json()).error, "invalid session cookie: log in again");
   } finally {
@@ -347,25 +350,25 @@ reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
     DN_DASHBOARD_SESSION_MS: "1500",
   });
   await control.waitFor("control listening");
-  const origin = `http://127.0.0.1:${port}`;
-  const login = await fetch(`${origin}/ui/login`, {
+  const origin = net.controlUrlAt(port);
+  const login = await net.controlFetch("/ui/login", {
     method: "POST",
     headers: { origin, "content-type": "application/json" },
     body: JSON.stringify({ token: net.token }),
-  });
+  }, port);
   assertEquals(login.status, 200);
   await login.body?.cancel();
   const setCookie = login.headers.get("set-cookie")!;
   assertMatch(
     setCookie,
-    /^dn_session=[\w-]{43}; Path=\/ui\/; HttpOnly; SameSite=Strict; Max-Age=1$/,
+    /^dn_session=[\w-]{43}; Path=\/ui\/; HttpOnly; SameSite=Strict; Max-Age=1; Secure$/,
   );
   const cookie = setCookie.split(";")[0];
-  const fresh = await fetch(`${origin}/ui/api/overview`, { headers: { cookie } });
+  const fresh = await net.controlFetch("/ui/api/overview", { headers: { cookie } }, port);
   assertEquals(fresh.status, 200);
   await fresh.body?.cancel();
   await new Promise((r) => setTimeout(r, 1600));
-  const expired = await fetch(`${origin}/ui/api/overview`, { headers: { cookie } });
+  const expired = await net.controlFetch("/ui/api/overview", { headers: { cookie } }, port);
   assertEquals(expired.status, 401);
   assertEquals((await expired.json()).error, "session expired: log in again");
   // In the browser the cookie goes at its Max-Age, and the page says the session ended.
@@ -389,7 +392,7 @@ Deno.test("logging out ends the session", opts, async () => {
   await page.click("#logout");
   await page.locator("#login-error", { hasText: "Logged out." }).waitFor();
   assertEquals((await context.cookies()).length, 0);
-  const res = await fetch(`${ui()}api/overview`, {
+  const res = await net.controlFetch("/ui/api/overview", {
     headers: { cookie: `${before.name}=${before.value}` },
   });
   assertEquals(res.status, 401);

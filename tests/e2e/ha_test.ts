@@ -98,11 +98,11 @@ Deno.test("HA: what a replica's acknowledgement and quorum queues cost", async (
     let i = 0;
     return async () => {
       const name = `${prefix}${i++}`;
-      const res = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
+      const res = await net.controlFetch("/v1/apps", {
         method: "POST",
         headers: { authorization: `Bearer ${net.token}`, "content-type": "application/json" },
         body: JSON.stringify({ name, hostname: `${name}.dn.test`, digest: digest2 }),
-      });
+      }, port);
       assertEquals(res.status, 201, await res.text());
     };
   };
@@ -293,7 +293,7 @@ reliabilityTest("kill a control", {
 }, async (note) => {
   const control = net.services.get("control") as Service;
   await control.stop("SIGKILL");
-  const urls = `${net.controlUrl},http://127.0.0.1:${control2Port}`;
+  const urls = `${net.controlUrl},${net.controlUrlAt(control2Port)}`;
   const status = await net.cli(["status", "ha"], ROOT, { DN_CONTROL_URL: urls });
   note(`dn status with the first control dead: exit ${status.code}`);
   assertEquals(status.code, 0, status.stderr);

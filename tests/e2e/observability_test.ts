@@ -98,7 +98,7 @@ Deno.test(
       if (net.hostNames.includes(key)) assertEquals(body.checks.docker, "up");
     }
     // Control's API port answers it too, without a token.
-    const api = await fetch(`${net.controlUrl}/healthz`);
+    const api = await net.controlFetch("/healthz");
     assertEquals(api.status, 200);
     assertEquals((await api.json()).status, "ok");
     // Only GET and HEAD, only the two paths.
@@ -232,7 +232,7 @@ Deno.test("dn logs: bad flags and bad queries are refused", opts, async () => {
     assert(typeof res.body.error === "string", query);
   }
   assertEquals((await net.api("POST", `/v1/apps/${NAME}/logs`)).status, 405);
-  const noToken = await fetch(`${net.controlUrl}/v1/apps/${NAME}/logs`);
+  const noToken = await net.controlFetch(`/v1/apps/${NAME}/logs`);
   assertEquals(noToken.status, 401);
   await noToken.body?.cancel();
 });

@@ -202,7 +202,7 @@ reliabilityTest("secrets: no service log and no CLI output holds a secret", {
   for (
     const header of [`Bearer ${WRONG.token}`, WRONG.token, "Basic " + btoa(`x:${WRONG.token}`)]
   ) {
-    const res = await fetch(`${net.controlUrl}/v1/apps`, { headers: { authorization: header } });
+    const res = await net.controlFetch("/v1/apps", { headers: { authorization: header } });
     await res.body?.cancel();
     assertEquals(res.status, 401);
   }

@@ -201,6 +201,11 @@ export class TestNetwork {
   readonly #registryPassword: string;
   /** Infra state dir whose config files the services use. */
   readonly stateDir: string;
+  /** The local CA, which control's certificate (and every other) chains to. */
+  readonly caFile: string;
+  /** Whether control serves HTTPS (its config names a certificate). */
+  readonly controlTls: boolean;
+  #controlClient: Deno.HttpClient | undefined;
 
   /** Creates (does not start) a network with the given host names. */
   constructor(readonly hostNames: string[], readonly options: TestNetworkOptions = {}) {
@@ -209,11 +214,34 @@ export class TestNetwork {
     this.registry = cli.registry;
     this.#registryUser = cli.registryUser;
     this.#registryPassword = cli.registryPassword;
+    this.caFile = `${this.stateDir}/tls/ca.pem`;
+    const control = infraConfig(`test-control${options.configSuffix ?? ""}`, this.stateDir);
+    this.controlTls = (control.tlsCertFile ?? "") !== "";
   }
 
   /** URL of control. */
   get controlUrl(): string {
-    return `http://127.0.0.1:${this.controlPort}`;
+    return this.controlUrlAt(this.controlPort);
+  }
+
+  /** URL of a control of this network listening on `port`. */
+  controlUrlAt(port: number): string {
+    return `${this.controlTls ? "https" : "http"}://127.0.0.1:${port}`;
+  }
+
+  /** fetch of `path` from control (on `port`), trusting the local CA (no token added). */
+  controlFetch(path: string, init: RequestInit = {}, port = this.controlPort): Promise<Response> {
+    this.#controlClient ??= Deno.createHttpClient({
+      caCerts: [Deno.readTextFileSync(this.caFile)],
+    });
+    return fetch(this.controlUrlAt(port) + path, { ...init, client: this.#controlClient });
+  }
+
+  /** A raw connection to control, over TLS verified against the local CA when control serves it. */
+  async connectControl(): Promise<Deno.Conn> {
+    const address = { hostname: "127.0.0.1", port: this.controlPort };
+    if (!this.controlTls) return await Deno.connect(address);
+    return await Deno.connectTls({ ...address, caCerts: [await Deno.readTextFile(this.caFile)] });
   }
 
   /** URL of the gateway. */
@@ -302,6 +330,7 @@ export class TestNetwork {
   /** Stops every service and removes the containers of this network's hosts. */
   async stop(): Promise<void> {
     this.#client.close();
+    this.#controlClient?.close();
     await Promise.all([...this.services.values()].map((s) => s.stop()));
     for (const host of this.hostNames) {
       for (const c of await this.docker.listContainers({ "network.dn.host": host }, true)) {
@@ -335,7 +364,7 @@ export class TestNetwork {
   /** Calls control's API with the token. */
   // deno-lint-ignore no-explicit-any -- tests read whatever JSON control answered
   async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(this.controlUrl + path, {
+    const res = await this.controlFetch(path, {
       method,
       headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -135,3 +135,28 @@ export function httpsGet(
     req.end();
   });
 }
+
+/**
+ * Makes in `dir` a CA with the same subject as the one in `caFile` but a key
+ * of its own (`impostor-ca.pem`, `impostor-ca.key`): a client must not trust
+ * what it signs because the names match.
+ */
+export async function makeImpostorCa(dir: string, caFile: string): Promise<CertFiles> {
+  const out = await new Deno.Command("openssl", {
+    args: ["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in", caFile],
+  }).output();
+  const subject = new TextDecoder().decode(out.stdout).trim().replace(/^subject=/, "");
+  const slashed = "/" + subject.split(",").reverse().join("/");
+  await openssl([
+    "req",
+    "-x509",
+    ...newKey("impostor-ca.key", slashed),
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-out",
+    "impostor-ca.pem",
+    "-days",
+    "2",
+  ], dir);
+  return { cert: `${dir}/impostor-ca.pem`, key: `${dir}/impostor-ca.key` };
+}

@@ -1,0 +1,91 @@
+/**
+ * Serving TLS from a certificate that can change while connections are
+ * open. Deno 2.9.6 serves HTTPS from one fixed certificate per listener
+ * (`Deno.serve({cert, key})`), so a front listener splices each connection,
+ * bytes untouched, to a {@link TlsBackend}: a `Deno.serve` on loopback
+ * holding the certificate of the moment (Rust TLS and HTTP). A new
+ * certificate gets a new backend; the old one takes no new connections and
+ * shuts down once its last connection ends, so a renewal fails no request.
+ * Used by the gateway's HTTPS by SNI (gateway/tls_front.ts) and by the
+ * services' own TLS listeners (lib/tls_server.ts).
+ *
+ * @module
+ */
+
+/**
+ * Loopback address of the backends. scripts/infra gives it a `quickack`
+ * route, so the front acknowledges their writes at once (see
+ * gateway/cert_table.ts on Nagle's algorithm).
+ */
+export const BACKEND_HOST = "127.0.0.2";
+/** Longest a replaced backend keeps serving its open connections. */
+const RETIRE_AFTER_MS = 10 * 60_000;
+
+/** One certificate, served by its own `Deno.serve` on loopback. */
+export class TlsBackend {
+  /** Connections spliced to it and still open. */
+  active = 0;
+  #retired = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Wraps a started server for `hostname` whose certificate has `fingerprint`. */
+  constructor(
+    readonly hostname: string,
+    readonly fingerprint: string,
+    readonly notAfter: Date,
+    readonly server: Deno.HttpServer<Deno.NetAddr>,
+  ) {}
+
+  /** Loopback port the server listens on. */
+  get port(): number {
+    return this.server.addr.port;
+  }
+
+  /** Takes no more connections; shuts down when the last one ends (or after 10 min). */
+  retire(): void {
+    this.#retired = true;
+    this.#timer = setTimeout(() => void this.server.shutdown(), RETIRE_AFTER_MS);
+    this.release(0);
+  }
+
+  /** Counts one connection less (`by` = 1) and shuts a retired, idle backend down. */
+  release(by = 1): void {
+    this.active -= by;
+    if (this.#retired && this.active === 0) {
+      clearTimeout(this.#timer);
+      void this.server.shutdown();
+    }
+  }
+}
+
+/** Writes all of `bytes` to `conn`. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** Copies `from` to `to` until `from` ends, then half-closes `to`. */
+export async function copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (;;) {
+      const n = await from.read(buffer);
+      if (n === null) break;
+      await writeAll(to, buffer.subarray(0, n));
+    }
+    await to.closeWrite();
+  } catch {
+    // a reset on either side ends both directions
+    closeQuietly(from);
+    closeQuietly(to);
+  }
+}
+
+/** Closes `conn`, ignoring one already closed. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
