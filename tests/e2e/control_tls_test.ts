@@ -141,6 +141,7 @@ reliabilityTest("control TLS: a private key file readable by others is refused a
   const { service } = control("control-loose-key", { cert: first.cert, key: loose });
   const status = await service.child.status;
   assertEquals(status.code, 1);
+  await service.waitFor("chmod 600", 5000); // its stderr may still be on the way
   const lines = service.output.trim().split("\n");
   assertEquals(lines.length, 1, service.output);
   assertMatch(
