@@ -20,9 +20,34 @@ import { normaliseHostname } from "../lib/names.ts";
 import { RedisMirror } from "../lib/redis.ts";
 import { BACKEND_HOST, TlsBackend } from "../lib/tls_splice.ts";
 import type { RefusalReason } from "./tls_front.ts";
+import type { ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
 
-/** Handles an HTTPS request for the backend of `hostname`; `info` carries the real client. */
-export type HttpsHandler = (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+/**
+ * A request `Deno.serve` handed over, as the gateway's handler takes it:
+ * its target as sent, its fields (HTTP/2's `:authority` as `host`), its
+ * body with its declared length; `remoteAddr` is the real client.
+ */
+function serverRequestOf(req: Request, remoteAddr: Deno.NetAddr): ServerRequest {
+  const headers: [string, string][] = [...req.headers];
+  const url = new URL(req.url);
+  if (!req.headers.has("host")) headers.unshift(["host", url.host]);
+  const declared = req.headers.get("content-length");
+  const at = req.url.indexOf("/", req.url.indexOf("//") + 2);
+  return {
+    method: req.method,
+    target: at === -1 ? "/" : req.url.slice(at),
+    minor: 1,
+    headers,
+    body: req.body,
+    length: req.body === null ? 0 : declared === null ? null : Number(declared),
+    upgrade: null,
+    remoteAddr,
+    secure: true,
+  };
+}
+
+/** Handles an HTTPS request (the gateway's handler). */
+export type HttpsHandler = (req: ServerRequest) => Promise<Response | SwitchProtocols>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Streamed bodies up to this size are gathered first (see {@link inOneWrite}). */
@@ -161,7 +186,12 @@ export class CertTable extends RedisMirror {
           // The name the client verified is not the one it asks for (RFC 9110 15.5.20).
           return new Response(`this connection is for ${hostname}\n`, { status: 421 });
         }
-        return await inOneWrite(await this.handler(req, { ...info, remoteAddr: client }));
+        const answer = await this.handler(serverRequestOf(req, client));
+        if (!(answer instanceof Response)) {
+          answer.upstream.conn.close(); // no upgrade was asked for: cannot happen
+          return new Response("unexpected upgrade\n", { status: 502 });
+        }
+        return await inOneWrite(answer);
       });
       this.log.info("certificate served", {
         hostname,

@@ -42,17 +42,20 @@ export class ClientBody implements AsyncIterable<Uint8Array> {
   #timedFrom = 0;
 
   /**
-   * Wraps `req`'s body; raises HttpError 413 at once when its declared
-   * length is over the limit (nothing of it is read).
+   * Wraps a request's `body` of `length` declared bytes (null: chunked);
+   * raises HttpError 413 at once when that is over the limit (nothing of it
+   * is read).
    */
-  constructor(req: Request, readonly limits: ClientBodyLimits) {
-    const declared = req.headers.get("content-length");
-    const length = declared === null ? null : Number(declared);
+  constructor(
+    body: ReadableStream<Uint8Array> | null,
+    length: number | null,
+    readonly limits: ClientBodyLimits,
+  ) {
     if (length !== null && length > limits.limit) {
-      req.body?.cancel().catch(() => {});
+      body?.cancel().catch(() => {});
       throw new HttpError(413, `body larger than ${limits.limit} bytes`);
     }
-    this.#reader = req.body?.getReader() ?? null;
+    this.#reader = body?.getReader() ?? null;
     this.length = this.#reader === null ? 0 : length;
     if (this.#reader !== null) this.#startTimer();
   }

@@ -13,6 +13,7 @@ import { addServiceMetrics, type HealthOptions, serveHealth } from "../lib/healt
 import { errorMessage, Logger } from "../lib/log.ts";
 import { Registry } from "../lib/metrics.ts";
 import { Http1Pool } from "../lib/http1.ts";
+import { Http1Server } from "../lib/http1/server.ts";
 import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
 import { RouteStore } from "../lib/routes.ts";
 import { UnreadyStore } from "../lib/unready.ts";
@@ -79,7 +80,9 @@ const handler = createGatewayHandler({
   rpc,
   direct: direct ?? undefined,
   onUpstream: (path) => metrics.upstream(path),
-  onWebSocket: (open) => metrics.webSocket(open),
+  onUpgrade: (open, protocol) => {
+    if (protocol.toLowerCase() === "websocket") metrics.webSocket(open);
+  },
   bodies: new BodyStore(redis, config.redisPrefix),
   log,
   inlineBodyLimit: config.inlineBodyLimit,
@@ -121,11 +124,12 @@ const healthServer = serveHealth({
   log,
 });
 const { hostname, port } = parseListen(config.gatewayListen, "gatewayListen");
-const server = Deno.serve({
-  hostname,
-  port,
-  onListen: (addr) => log.info("gateway listening", { addr: `${addr.hostname}:${addr.port}` }),
-}, metrics.instrument(handler));
+// The gateway's own HTTP/1.1 server (lib/http1/server.ts): bodies of every method, upgrades as
+// byte tunnels, header-read timeout.
+const server = new Http1Server(Deno.listen({ hostname, port }), metrics.instrument(handler), {
+  onError: (e) => log.error("request handler failed", { error: errorMessage(e) }),
+});
+log.info("gateway listening", { addr: `${server.addr.hostname}:${server.addr.port}` });
 const https = config.gatewayHttpsListen === "" ? null : await startHttps({
   listen: parseListen(config.gatewayHttpsListen, "gatewayHttpsListen"),
   store: new CertStore(redis, config.redisPrefix),

@@ -41,7 +41,7 @@ export interface GatewayMetricsSources {
   /** Requests waiting for a host's reply. */
   readonly rpcInFlight: number;
   /** True for a response the gateway made itself (an error answer). */
-  isGatewayAnswer(res: Response): boolean;
+  isGatewayAnswer(res: object): boolean;
 }
 
 /** The path a request took to its app: straight to a container, through a host, or through RabbitMQ. */
@@ -127,7 +127,7 @@ export class GatewayMetrics {
     this.#upstream[path].value++;
   }
 
-  /** Counts a WebSocket relay opening (true) or closing (false). */
+  /** Counts a WebSocket tunnel opening (true) or closing (false). */
   webSocket(open: boolean): void {
     if (open) this.#webSockets.value++;
     this.#webSocketsOpen.value += open ? 1 : -1;
@@ -158,21 +158,21 @@ export class GatewayMetrics {
   }
 
   /** Wraps the gateway's handler so every request is counted. */
-  instrument<I>(
-    handler: (req: Request, info: I) => Promise<Response>,
-  ): (req: Request, info: I) => Promise<Response> {
+  instrument<R extends { headers: [string, string][] }, A extends { status: number }>(
+    handler: (req: R) => Promise<A>,
+  ): (req: R) => Promise<A> {
     const { sources } = this;
-    return async (req, info) => {
+    return async (req) => {
       const started = performance.now();
       this.#inFlight.value++;
-      let res: Response | undefined;
+      let res: A | undefined;
       try {
-        res = await handler(req, info);
+        res = await handler(req);
         return res;
       } finally {
         this.#inFlight.value--;
-        const host = req.headers.get("host");
-        const app = host === null ? "" : sources.lookup(normaliseHostname(host))?.name ?? "";
+        const host = req.headers.find(([name]) => name === "host")?.[1];
+        const app = host === undefined ? "" : sources.lookup(normaliseHostname(host))?.name ?? "";
         const status = res?.status ?? 500;
         const gatewayAnswer = res === undefined || sources.isGatewayAnswer(res);
         this.record(app, status, (performance.now() - started) / 1000, gatewayAnswer);

@@ -11,12 +11,14 @@
  * `X-Forwarded-Host` / `X-Forwarded-Proto` / `Forwarded` are replaced by the
  * gateway's; `X-Forwarded-For` is appended to.
  *
- * Framing is Deno.serve's (hyper): it refuses with 400 and closes the
- * connection any request with both Content-Length and Transfer-Encoding, two
- * different Content-Length values, a Transfer-Encoding other than a final
- * `chunked`, obsolete line folding, or a head over about 64 KiB. It has no
- * header-read timeout (denoland/deno#3515): a client that never finishes its
- * head holds one idle connection, but never a handler or a request slot.
+ * Framing is the gateway's own HTTP/1.1 server's (lib/http1/server.ts,
+ * lib/http1/request_head.ts): it refuses with 400 and closes the connection
+ * any request with both Content-Length and Transfer-Encoding, differing
+ * Content-Length values, a Transfer-Encoding other than one `chunked`,
+ * obsolete line folding or a malformed field; a head over 64 KiB gets 431
+ * (414 for the request line), another HTTP version 505, and a head not
+ * complete 10 s after its first byte 408. Every method's body reaches the
+ * app, a GET's too, and upgrades are tunnelled (gateway/upgrade.ts).
  *
  * @module
  */
@@ -29,6 +31,8 @@ import {
   type RequestHead,
 } from "../lib/envelope.ts";
 import { endToEndHeaders } from "../lib/http1.ts";
+import { fieldValues } from "../lib/http1/request_head.ts";
+import type { ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
@@ -42,7 +46,7 @@ import { hstsValue, plainHttpAnswer } from "./https_policy.ts";
 import { challengeAnswer } from "./acme_challenge.ts";
 import type { ChallengeStore } from "../lib/acme_challenges.ts";
 import type { GatewayRpc } from "./rpc.ts";
-import { isWebSocketUpgrade, proxyWebSocket, type WebSocketEvents } from "./websocket.ts";
+import { proxyUpgrade, type UpgradeEvents } from "./upgrade.ts";
 
 /** What the handler needs. */
 export interface GatewayDeps {
@@ -52,8 +56,8 @@ export interface GatewayDeps {
   direct?: DirectClient;
   /** Told which path each request sent on to a host took (metrics). */
   onUpstream?: (path: UpstreamPath) => void;
-  /** Told when a WebSocket relay opens (true) and closes (false) (metrics). */
-  onWebSocket?: WebSocketEvents;
+  /** Told when an upgraded connection opens (true) and closes (false) (metrics). */
+  onUpgrade?: UpgradeEvents;
   bodies: BodyStore;
   log: Logger;
   inlineBodyLimit: number;
@@ -93,7 +97,12 @@ const NO_BODY_STATUS = new Set([204, 205, 304]);
 const REPLAY_BYTES = 64 * 1024;
 
 /** Responses the gateway made itself (error answers, no app reply): counted by gateway/metrics.ts. */
-export const GATEWAY_ANSWERS = new WeakSet<Response>();
+export const GATEWAY_ANSWERS = new WeakSet<object>();
+
+/** The gateway's request handler. */
+export type GatewayHandler = (req: ServerRequest) => Promise<Response | SwitchProtocols>;
+
+const encoder = new TextEncoder();
 
 /** Request headers the client may not set for the app: the gateway sets them. */
 const GATEWAY_SET = new Set(["x-forwarded-host", "x-forwarded-proto", "forwarded"]);
@@ -106,9 +115,14 @@ function problem(
   requestId?: string,
   extra?: Record<string, string>,
 ): Response {
-  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", ...extra };
+  const body = encoder.encode(message + "\n");
+  const headers: Record<string, string> = {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(body.length),
+    ...extra,
+  };
   if (requestId) headers["x-request-id"] = requestId;
-  const response = new Response(message + "\n", { status, headers });
+  const response = new Response(body, { status, headers });
   GATEWAY_ANSWERS.add(response);
   return response;
 }
@@ -146,10 +160,10 @@ function failed(
 /** The status and message when the request line or headers are over the limits, else null. */
 function headLimits(
   fields: HeaderList,
-  url: URL,
+  target: string,
   limits: { maxUrlBytes: number; maxHeaderBytes: number; maxHeaderCount: number },
 ): [number, string] | null {
-  if (url.pathname.length + url.search.length > limits.maxUrlBytes) {
+  if (target.length > limits.maxUrlBytes) {
     return [414, `request target longer than ${limits.maxUrlBytes} bytes`];
   }
   let bytes = 0;
@@ -192,9 +206,7 @@ function requestHeaders(
 }
 
 /** Builds the gateway's request handler. */
-export function createGatewayHandler(
-  deps: GatewayDeps,
-): (req: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
+export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
   const { domains, rpc, direct, bodies, log } = deps;
   const limits = { ...GATEWAY_LIMITS, ...definedOnly(deps) };
   const bodyTimeoutMs = deps.bodyTimeoutMs ?? deps.requestTimeoutMs;
@@ -202,7 +214,7 @@ export function createGatewayHandler(
   let inFlight = 0;
 
   /** Answers without reading the body; the body is cancelled so nothing waits on it. */
-  async function refuse(req: Request, response: Response): Promise<Response> {
+  async function refuse(req: ServerRequest, response: Response): Promise<Response> {
     await req.body?.cancel().catch(() => {});
     return response;
   }
@@ -227,24 +239,29 @@ export function createGatewayHandler(
     return { ok: true, reply: { ...reply.head, body: replyBody } };
   }
 
-  return async (req, info) => {
-    // HTTP/2 (HTTPS) has no Host header: its :authority is the URL's host.
-    const hostHeader = req.headers.get("host") ??
-      (req.url.startsWith("https:") ? new URL(req.url).host : null);
-    if (!hostHeader) return await refuse(req, problem(400, "missing Host header"));
-    if (!HOST_HEADER.test(hostHeader)) {
+  return async (req) => {
+    const hosts = fieldValues(req.headers, "host");
+    if (hosts.length === 0) return await refuse(req, problem(400, "missing Host header"));
+    const hostHeader = hosts[0];
+    if (hosts.length > 1 || !HOST_HEADER.test(hostHeader)) {
       return await refuse(req, problem(400, "invalid Host header"));
     }
-    const url = new URL(req.url);
-    const fields: HeaderList = [...req.headers]; // read once, for the limits and the forwarded list
-    const over = headLimits(fields, url, limits);
+    const scheme = req.secure ? "https" : "http";
+    const target = originForm(req.target);
+    const url = target === null
+      ? null
+      : URL.parse(`${scheme}://${hostHeader}${target === "*" ? "/" : target}`);
+    if (target === null || url === null) {
+      return await refuse(req, problem(400, "invalid request target"));
+    }
+    const fields = req.headers;
+    const over = headLimits(fields, target, limits);
     if (over) return await refuse(req, problem(over[0], over[1]));
     const challenge = deps.challenges && await challengeAnswer(deps.challenges, req.method, url);
     if (challenge) return await refuse(req, challenge);
     const app = domains.lookup(normaliseHostname(hostHeader));
     if (!app) return await refuse(req, problem(404, `no app at ${hostHeader}`));
-    const secure = url.protocol === "https:";
-    const policy = secure ? null : plainHttpAnswer(app, req.method, url, hostHeader, httpsPort);
+    const policy = req.secure ? null : plainHttpAnswer(app, req.method, url, hostHeader, httpsPort);
     if (policy) {
       return await refuse(req, problem(policy.status, policy.message, "", policy.headers));
     }
@@ -260,7 +277,8 @@ export function createGatewayHandler(
         problem(503, "gateway busy, try again", undefined, { "retry-after": "1" }),
       );
     }
-    const requestId = req.headers.get("x-request-id")?.slice(0, 64).replace(/[^A-Za-z0-9-]/g, "") ||
+    const requestId =
+      fieldValues(fields, "x-request-id")[0]?.slice(0, 64).replace(/[^A-Za-z0-9-]/g, "") ||
       crypto.randomUUID();
     const timeoutMs = app.timeoutMs || deps.requestTimeoutMs; // per app, from App.config
     const bodyLimit = app.bodyLimit || deps.bodyLimit;
@@ -269,29 +287,28 @@ export function createGatewayHandler(
     const done = () => inFlight--;
     let body: ClientBody | undefined;
     try {
-      body = new ClientBody(req, {
+      body = new ClientBody(req.body, req.length, {
         limit: bodyLimit,
         timeoutMs: Math.min(bodyTimeoutMs, timeoutMs),
         replayBytes: REPLAY_BYTES,
       });
-      const remote = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
       const head: RequestHead = {
         method: req.method,
-        url: rawTarget(req.url),
-        headers: requestHeaders(fields, requestId, remote, hostHeader, url.protocol.slice(0, -1)),
+        url: target,
+        headers: requestHeaders(fields, requestId, req.remoteAddr.hostname, hostHeader, scheme),
         id: requestId,
         deadline: Date.now() + timeoutMs,
       };
       let result: UpstreamResult | null = null;
-      if (isWebSocketUpgrade(req)) {
-        const events = deps.onWebSocket ?? (() => {});
+      if (req.upgrade !== null) {
+        const events = deps.onUpgrade ?? (() => {});
         const upgraded = direct &&
-          await proxyWebSocket(req, app.name, releaseOf(app), head, body, direct, events);
-        if (upgraded instanceof Response) return upgraded;
+          await proxyUpgrade(req.upgrade, app.name, releaseOf(app), head, body, direct, events);
+        if (upgraded && !("ok" in upgraded)) return upgraded;
         if (!upgraded) {
           return problem(
             503,
-            `no direct route to ${app.name}: WebSockets cannot take the broker path`,
+            `no direct route to ${app.name}: an upgrade cannot take the broker path`,
             requestId,
           );
         }
@@ -310,7 +327,7 @@ export function createGatewayHandler(
         const why = result.failure === "unroutable" ? deps.unready?.reason(app.name) : undefined;
         return failed(result.failure, app.name, requestId, why ?? result.detail);
       }
-      const hsts = secure ? hstsValue(app) : null;
+      const hsts = req.secure ? hstsValue(app) : null;
       const reply = hsts === null ? result.reply : {
         ...result.reply,
         headers: [
@@ -336,17 +353,22 @@ export function createGatewayHandler(
 
 /**
  * The client's answer from the app's reply, and whether its body streams
- * (then `done` is called when it has ended).
+ * (then `done` is called when it has ended). A body in bytes (the broker
+ * path) is sent with its length; a HEAD's and a bodyless status's answer
+ * keeps the app's length, if it gave one.
  */
 function answer(method: string, reply: AppReply, done: () => void): [Response, boolean] {
-  const { status, headers } = reply;
+  const { status } = reply;
+  let headers = reply.headers;
   let body = reply.body;
   if (NO_BODY_STATUS.has(status) || method === "HEAD") {
     if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    // A null body is sent as `content-length: 0`; an empty stream with no length at all, as
-    // the app answered a HEAD of a body it streams.
-    const length = headers.some(([name]) => name === "content-length");
-    body = method === "HEAD" && !length ? new ReadableStream({ start: (c) => c.close() }) : null;
+    body = null;
+  } else if (body instanceof Uint8Array) {
+    headers = [
+      ...headers.filter(([name]) => name !== "content-length"),
+      ["content-length", String(body.length)],
+    ];
   }
   const streamed = body instanceof ReadableStream;
   if (body instanceof ReadableStream) body = watchEnd(body, done);
@@ -354,14 +376,16 @@ function answer(method: string, reply: AppReply, done: () => void): [Response, b
 }
 
 /**
- * The request target as the client sent it: Deno.serve's `req.url` is the
- * scheme and authority followed by the raw target (no dot segment resolved,
- * nothing percent-encoded; bytes over 0x7F decoded as UTF-8, and encoded so
- * again on the way to the app).
+ * The request target to send on, as the client sent it: an origin-form
+ * target as is, an absolute-form one's path and query, `*` (OPTIONS) as is;
+ * null for any other form.
  */
-function rawTarget(url: string): string {
-  const at = url.indexOf("/", url.indexOf("//") + 2);
-  return at === -1 ? "/" : url.slice(at);
+function originForm(target: string): string | null {
+  if (target.startsWith("/") || target === "*") return target;
+  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (absolute === null) return null;
+  const rest = target.slice(absolute[0].length);
+  return rest === "" ? "/" : rest.startsWith("/") ? rest : null;
 }
 
 function definedOnly(deps: GatewayDeps): Partial<typeof GATEWAY_LIMITS> {

@@ -68,7 +68,8 @@ export type HostAnswer =
 /**
  * Sends the request as an envelope to the host's direct listener at `host`.
  * An upgrade is a GET asking the host for it, the envelope's head in the
- * `dn-envelope` header (base64): the host relays the upgraded connection.
+ * `dn-envelope` header (base64): on the app's 101 the host tunnels the
+ * upgraded connection's bytes.
  */
 export async function toHost(
   pool: Http1Pool,
@@ -80,17 +81,15 @@ export async function toHost(
   timeouts: StreamTimeouts,
   upgrade?: string,
 ): Promise<HostAnswer> {
-  const envelopeHead = encodeEnvelope(head, new Uint8Array(0));
   if (upgrade !== undefined) {
+    const envelope = encodeEnvelope(head, new Uint8Array(0));
     const response = await pool.exchange(host.address, host.port, {
       method: "GET",
       url: `/v1/requests/${app}`,
       headers: [
         ["host", host.endpoint],
         ["authorization", authorization],
-        [ENVELOPE_HEADER, btoa(latin1Decode(envelopeHead))],
-        ["sec-websocket-key", btoa(latin1Decode(crypto.getRandomValues(new Uint8Array(16))))],
-        ["sec-websocket-version", "13"],
+        [ENVELOPE_HEADER, btoa(latin1Decode(envelope))],
       ],
       body: null,
       length: 0,
@@ -99,6 +98,7 @@ export async function toHost(
     if (response.upgraded) return { ok: true, reply: response };
     return await hostReply(head, response);
   }
+  const envelopeHead = encodeEnvelope(head, new Uint8Array(0));
   const response = await pool.exchange(host.address, host.port, {
     method: "POST",
     url: `/v1/requests/${app}`,

@@ -19,25 +19,31 @@
  *   before answering (it may have run: only an idempotent request may go to
  *   another host);
  * - 504: the deadline passed, before or while the app ran the request;
- * - `GET` with `Upgrade: websocket` and the envelope head in `dn-envelope`
- *   (base64): the app's 101 upgrades this connection and the host relays
- *   messages between it and the app's (lib/websocket.ts);
+ * - `GET` with `Upgrade` (any protocol) and the envelope head in
+ *   `dn-envelope` (base64): the request goes to the app asking for that
+ *   upgrade, and on the app's 101 this connection is answered 101 and
+ *   tunnelled, byte for byte, to the app's (lib/http1/tunnel.ts); an app
+ *   that refuses is answered as it answered;
  * - 400 bad envelope, 401 bad token, 404 other paths, 405 other methods,
  *   408 envelope head not received in time. The gateway enforces the app's
  *   body limit; the request token is what lets it here.
+ *
+ * It runs on lib/http1/server.ts (Deno.serve gives no raw connection for an
+ * upgrade).
  *
  * @module
  */
 
 import { decodeRequest, encodeEnvelope, ENVELOPE_HEADER } from "../lib/envelope.ts";
 import { latin1Encode } from "../lib/http1.ts";
+import { fieldValues } from "../lib/http1/request_head.ts";
+import { Http1Server, type ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { tokenChecker } from "../lib/token.ts";
 import { STREAM_IDLE_HEADER, streamIdleOf } from "../lib/stream_idle.ts";
 import { piecesOf, prefixedStream, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
-import { isWebSocketUpgrade, relayWebSocket } from "../lib/websocket.ts";
 import { proxyToContainer, type StreamedRequest, type StreamOutcome } from "./proxy.ts";
 import type { RequestServer } from "./requests.ts";
 
@@ -63,10 +69,13 @@ const ENVELOPE_TYPE = { "content-type": "application/octet-stream" };
 /** Largest request envelope head. */
 const MAX_HEAD = 1024 * 1024;
 
+const encoder = new TextEncoder();
+
 function text(status: number, message: string): Response {
-  return new Response(message + "\n", {
+  const body = encoder.encode(message + "\n");
+  return new Response(body, {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8" },
+    headers: { "content-type": "text/plain; charset=utf-8", "content-length": `${body.length}` },
   });
 }
 
@@ -75,7 +84,7 @@ function text(status: number, message: string): Response {
  * with its length when the gateway declared the envelope's; HttpError 400
  * for a broken envelope, 408 when the head is not in within `timeoutMs`.
  */
-async function readRequest(req: Request, timeoutMs: number): Promise<StreamedRequest> {
+async function readRequest(req: ServerRequest, timeoutMs: number): Promise<StreamedRequest> {
   if (req.body === null) throw new HttpError(400, "no request envelope");
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -101,8 +110,7 @@ async function readRequest(req: Request, timeoutMs: number): Promise<StreamedReq
     throw new HttpError(400, errorMessage(e));
   }
   if (head.bodyKey !== undefined) throw new HttpError(400, "bodyKey is for the broker path");
-  const declared = req.headers.get("content-length");
-  const length = declared === null ? null : Number(declared) - split.head.length;
+  const length = req.length === null ? null : req.length - split.head.length;
   if (length !== null && !(length >= 0)) throw new HttpError(400, "content-length too short");
   const body = length === 0 ? null : piecesOf(split.rest);
   if (body === null) await split.rest.cancel();
@@ -110,36 +118,33 @@ async function readRequest(req: Request, timeoutMs: number): Promise<StreamedReq
 }
 
 /** An upgrade request: its envelope head comes in a header (HttpError 400 when broken). */
-function upgradeRequest(req: Request): StreamedRequest {
-  const encoded = req.headers.get(ENVELOPE_HEADER);
-  if (encoded === null) {
+function upgradeRequest(req: ServerRequest, upgrade: string): StreamedRequest {
+  const encoded = fieldValues(req.headers, ENVELOPE_HEADER)[0];
+  if (encoded === undefined) {
     throw new HttpError(400, `an upgrade needs its envelope in ${ENVELOPE_HEADER}`);
   }
   try {
     const { head } = decodeRequest(latin1Encode(atob(encoded)));
-    return { head, body: null, length: 0, upgrade: "websocket" };
+    return { head, body: null, length: 0, upgrade };
   } catch (e) {
     throw new HttpError(400, `invalid ${ENVELOPE_HEADER}: ${errorMessage(e)}`);
   }
 }
 
-/** The answer to the gateway: the app's (in an envelope, or upgraded and relayed), or why not. */
-function answer(req: Request, app: string, outcome: StreamOutcome): Response {
+/** The answer to the gateway: the app's (in an envelope, or its 101 and a tunnel), or why not. */
+function answer(app: string, outcome: StreamOutcome): Response | SwitchProtocols {
   switch (outcome.kind) {
     case "response": {
       const { status, headers, body, upgraded } = outcome.response;
-      if (upgraded) {
-        const protocol = headers.find(([name]) => name === "sec-websocket-protocol")?.[1];
-        const { socket, response } = Deno.upgradeWebSocket(req, { protocol, idleTimeout: 0 });
-        relayWebSocket(socket, upgraded, { onClose: () => {} });
-        return response;
-      }
+      if (upgraded) return new SwitchProtocols(upgraded.protocol, headers, upgraded);
       const head = encodeEnvelope({ status, headers }, new Uint8Array(0));
       return new Response(prefixedStream(head, body), { headers: ENVELOPE_TYPE });
     }
     case "reply": {
       const envelope = encodeEnvelope(outcome.reply.head, outcome.reply.body);
-      return new Response(envelope as Uint8Array<ArrayBuffer>, { headers: ENVELOPE_TYPE });
+      return new Response(envelope as Uint8Array<ArrayBuffer>, {
+        headers: { ...ENVELOPE_TYPE, "content-length": `${envelope.length}` },
+      });
     }
     case "not served":
       return text(421, `${app} is not served here`);
@@ -151,50 +156,50 @@ function answer(req: Request, app: string, outcome: StreamOutcome): Response {
 }
 
 /** Starts the listener; returns the server (shut it down on exit). */
-export function serveDirectRequests(options: DirectListenerOptions): Deno.HttpServer {
+export function serveDirectRequests(options: DirectListenerOptions): Http1Server {
   const { requests, log } = options;
   const checkToken = tokenChecker(options.token, "requestToken");
-  return Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: (addr) => options.onListen(`${addr.hostname}:${addr.port}`),
-  }, async (req) => {
-    const app = PATH.exec(new URL(req.url).pathname)?.[1];
-    if (app === undefined || !isAppName(app)) {
-      await req.body?.cancel().catch(() => {});
-      return text(404, "no such path");
-    }
-    if (req.method !== "POST" && !isWebSocketUpgrade(req)) {
-      await req.body?.cancel().catch(() => {});
-      return text(405, "POST only (GET to upgrade)");
-    }
-    if (!checkToken(req.headers.get("authorization"))) {
-      await req.body?.cancel().catch(() => {});
-      return text(401, "invalid token");
-    }
-    if (requests.target(app) === undefined) {
-      await req.body?.cancel().catch(() => {});
-      return text(421, `${app} is not served here`);
-    }
-    if (options.current && !options.current(app)) {
-      await req.body?.cancel().catch(() => {});
-      return text(421, `${app} may be stale here`);
-    }
-    try {
-      const request = isWebSocketUpgrade(req)
-        ? upgradeRequest(req)
-        : await readRequest(req, options.headTimeoutMs);
-      if (Date.now() > request.head.deadline) return text(504, "deadline passed");
-      const idleMs = streamIdleOf(req.headers.get(STREAM_IDLE_HEADER), options.idleTimeoutMs);
-      const outcome = await proxyToContainer(requests, app, request, idleMs);
-      return answer(req, app, outcome);
-    } catch (e) {
-      if (e instanceof HttpError) {
-        log.warn("refused invalid direct request", { app, error: e.message });
-        return text(e.status, e.message);
+  const refuse = async (req: ServerRequest, status: number, message: string) => {
+    await req.body?.cancel().catch(() => {});
+    return text(status, message);
+  };
+  const server = new Http1Server(
+    Deno.listen({ hostname: options.hostname, port: options.port }),
+    async (req) => {
+      const app = PATH.exec(req.target.split("?")[0])?.[1];
+      if (app === undefined || !isAppName(app)) return await refuse(req, 404, "no such path");
+      if (req.method !== "POST" && !(req.method === "GET" && req.upgrade !== null)) {
+        return await refuse(req, 405, "POST only (GET to upgrade)");
       }
-      log.warn("direct request not answered", { app, error: errorMessage(e) });
-      return text(500, "request not answered");
-    }
-  });
+      if (!checkToken(fieldValues(req.headers, "authorization")[0] ?? null)) {
+        return await refuse(req, 401, "invalid token");
+      }
+      if (requests.target(app) === undefined) {
+        return await refuse(req, 421, `${app} is not served here`);
+      }
+      if (options.current && !options.current(app)) {
+        return await refuse(req, 421, `${app} may be stale here`);
+      }
+      try {
+        const request = req.upgrade !== null
+          ? upgradeRequest(req, req.upgrade)
+          : await readRequest(req, options.headTimeoutMs);
+        if (Date.now() > request.head.deadline) return text(504, "deadline passed");
+        const idle = fieldValues(req.headers, STREAM_IDLE_HEADER)[0] ?? null;
+        const idleMs = streamIdleOf(idle, options.idleTimeoutMs);
+        const outcome = await proxyToContainer(requests, app, request, idleMs);
+        return answer(app, outcome);
+      } catch (e) {
+        if (e instanceof HttpError) {
+          log.warn("refused invalid direct request", { app, error: e.message });
+          return text(e.status, e.message);
+        }
+        log.warn("direct request not answered", { app, error: errorMessage(e) });
+        return text(500, "request not answered");
+      }
+    },
+    { onError: (e) => log.error("direct request handler failed", { error: errorMessage(e) }) },
+  );
+  options.onListen(`${server.addr.hostname}:${server.addr.port}`);
+  return server;
 }

@@ -30,6 +30,7 @@ import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
+import type { Http1Server } from "../lib/http1/server.ts";
 import { preflight, PreflightError } from "./preflight.ts";
 import { ensurePublishFirewall } from "./publish_firewall.ts";
 import { Staleness } from "./staleness.ts";
@@ -167,7 +168,7 @@ const routes = new RouteAnnouncer(
 const direct = startDirectRequests();
 
 /** The direct request listener, when a request token is configured. */
-function startDirectRequests(): Deno.HttpServer | null {
+function startDirectRequests(): Http1Server | null {
   if (config.requestToken === "") return null;
   const { hostname, port } = parseListen(config.hostRequestListen, "hostRequestListen");
   if (hostname === "0.0.0.0" || hostname === "::") {

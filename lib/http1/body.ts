@@ -28,13 +28,30 @@ export interface BodyEvents {
   cutReason(): Error | null;
 }
 
-/** Reads one framed body from `c`, piece by piece. */
-class BodyReader {
+/** A chunk-size line: hex digits (at most 15: no overflow), optional extensions after `;`. */
+const CHUNK_SIZE = /^([0-9a-fA-F]{1,15})[ \t]*(?:;.*)?$/;
+
+/**
+ * Reads one framed body from `c`, piece by piece; a body that breaks its
+ * framing raises `bad(reason)` (the side reading it says whose fault).
+ */
+export class BodyReader {
   #left: number;
   #done = false;
 
-  constructor(readonly c: Connection, readonly framing: Framing) {
+  /** Reads the body framed by `framing` (of a response, unless `bad` says otherwise). */
+  constructor(
+    readonly c: Connection,
+    readonly framing: Framing,
+    readonly bad: (reason: string) => Error = (reason) =>
+      new UpstreamBadResponseError(`response ${reason}`),
+  ) {
     this.#left = framing.kind === "length" ? framing.length : 0;
+  }
+
+  /** True once the body was read to its end. */
+  get done(): boolean {
+    return this.#done;
   }
 
   /** The next piece, or null at the body's end. */
@@ -62,20 +79,19 @@ class BodyReader {
       return null;
     }
     const piece = await this.c.readSome(Math.min(this.#left, PIECE_BYTES));
-    if (piece === null) throw new UpstreamBadResponseError("response body cut short");
+    if (piece === null) throw this.bad("body cut short");
     this.#left -= piece.length;
     return piece;
   }
 
   async #chunk(): Promise<Uint8Array | null> {
     if (this.#left === 0) {
-      const line = await this.c.readLine(4096);
-      const size = parseInt(line.split(";")[0].trim(), 16);
-      if (!/^[0-9a-fA-F]+/.test(line) || !Number.isSafeInteger(size)) {
-        throw new UpstreamBadResponseError("invalid chunk size");
-      }
+      const line = await this.#line(4096);
+      const digits = CHUNK_SIZE.exec(line)?.[1];
+      if (digits === undefined) throw this.bad("body has an invalid chunk size");
+      const size = parseInt(digits, 16);
       if (size === 0) {
-        while ((await this.c.readLine(8192)) !== "") {
+        while ((await this.#line(8192)) !== "") {
           // trailers are dropped
         }
         this.#done = true;
@@ -84,12 +100,23 @@ class BodyReader {
       this.#left = size;
     }
     const piece = await this.c.readSome(Math.min(this.#left, PIECE_BYTES));
-    if (piece === null) throw new UpstreamBadResponseError("response body cut short");
+    if (piece === null) throw this.bad("body cut short");
     this.#left -= piece.length;
-    if (this.#left === 0 && (await this.c.readLine(2)) !== "") {
-      throw new UpstreamBadResponseError("chunk not terminated");
+    if (this.#left === 0 && (await this.#line(2)) !== "") {
+      throw this.bad("body has a chunk not terminated");
     }
     return piece;
+  }
+
+  /** One line of the chunked framing; the connection's end mid-body is a body cut short. */
+  async #line(max: number): Promise<string> {
+    try {
+      return await this.c.readLine(max);
+    } catch (e) {
+      if (e instanceof Deno.errors.UnexpectedEof) throw this.bad("body cut short");
+      if (e instanceof UpstreamBadResponseError) throw this.bad("body has a chunk line too long");
+      throw e;
+    }
   }
 }
 

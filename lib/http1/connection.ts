@@ -178,6 +178,11 @@ export class Connection {
     return out.subarray(0, n);
   }
 
+  /** A view of the bytes buffered and not consumed yet (valid until the next read). */
+  peek(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
   /** Hands over what is buffered and not consumed (the start of an upgraded stream). */
   takeBuffered(): Uint8Array {
     const out = this.#buf.slice(this.#start, this.#end);

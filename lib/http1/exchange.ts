@@ -21,7 +21,7 @@ import {
   UpstreamError,
   UpstreamTimeoutError,
 } from "./errors.ts";
-import { framingOf, keepsAlive, passedHeaders, readResponseHead } from "./response.ts";
+import { framingOf, headerValue, keepsAlive, passedHeaders, readResponseHead } from "./response.ts";
 
 /** A request whose body streams. */
 export interface StreamRequest {
@@ -49,9 +49,10 @@ export interface StreamResponse {
   body: ReadableStream<Uint8Array> | null;
   /**
    * On a 101 to a request that asked to upgrade: the raw connection, now the
-   * caller's (nothing times it any more), and bytes already read past the head.
+   * caller's (nothing times it any more), bytes already read past the head,
+   * and the protocol the app switched to (its `Upgrade` header, else the one asked for).
    */
-  upgraded?: { conn: Deno.Conn; buffered: Uint8Array };
+  upgraded?: { conn: Deno.Conn; buffered: Uint8Array; protocol: string };
 }
 
 /** Time limits of an exchange, in ms. */
@@ -170,7 +171,15 @@ export async function exchange(
     }
     const response = { status: 101, headers: passedHeaders(req.method, head.headers) };
     return {
-      response: { ...response, body: null, upgraded: { conn: c.conn, buffered: c.takeBuffered() } },
+      response: {
+        ...response,
+        body: null,
+        upgraded: {
+          conn: c.conn,
+          buffered: c.takeBuffered(),
+          protocol: headerValue(head.headers, "upgrade") ?? req.upgrade,
+        },
+      },
       settled: Promise.resolve(false),
     };
   }

@@ -93,8 +93,12 @@ export function serialiseHead(
   length: number | null,
   upgrade?: string,
 ): Uint8Array {
-  // The target is text (Deno.serve hands it over decoded from UTF-8); header values are bytes.
-  const line = encoder.encode(`${method} ${url} HTTP/1.1\r\n`);
+  // The target and header values are bytes, one character each (as lib/http1/server.ts reads
+  // them); a target with characters over U+00FF (made in code, not received) goes as UTF-8.
+  const requestLine = `${method} ${url} HTTP/1.1\r\n`;
+  const line = /[\u0100-\uffff]/.test(url)
+    ? encoder.encode(requestLine)
+    : latin1Encode(requestLine);
   let head = "";
   for (const [name, value] of endToEndHeaders(headers)) head += `${name}: ${value}\r\n`;
   if (length === null) head += "transfer-encoding: chunked\r\n";

@@ -3,7 +3,9 @@
  * normalise what is sent), on the container route and the host route:
  * header values with bytes over 0x7F pass both ways unchanged, the request
  * target reaches the app as sent, HEAD keeps the app's length (or its
- * absence). The app is tests/apps/stream.
+ * absence), a GET's body reaches the app, any upgrade is a byte tunnel. The
+ * apps are tests/apps/stream and tests/apps/raw-http (which speaks HTTP/1.1
+ * itself: Deno.serve would drop a GET's body and take no custom upgrade).
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
@@ -13,6 +15,7 @@ import { rawSend, utf8Of } from "../helpers/streams.ts";
 import { latin1Encode } from "../../lib/http1.ts";
 
 const APP_DIR = `${ROOT}/tests/apps/stream`;
+const RAW_DIR = `${ROOT}/tests/apps/raw-http`;
 const ID = crypto.randomUUID().slice(0, 6);
 
 interface Path {
@@ -22,6 +25,8 @@ interface Path {
 
 let net: TestNetwork;
 let paths: Path[] = [];
+/** The raw-http app on each route. */
+let rawPaths: Path[] = [];
 
 /** Hex of a string's characters taken as bytes (ISO-8859-1). */
 function hex(text: string): string {
@@ -35,18 +40,26 @@ async function send(head: string) {
   return { ...answer, body };
 }
 
+/** Deploys the app in `dir` twice, one replica each, until one is on each host: [container, host]. */
+async function onEachRoute(dir: string, prefix: string, hosts: string[]): Promise<Path[]> {
+  const placed = new Map<string, Path>();
+  for (let i = 0; placed.size < 2 && i < 6; i++) {
+    const app = `${prefix}-${ID}-${i}`;
+    const record = await net.deploy(dir, app, `${app}.dn.test`, 8000, { replicas: 1 });
+    const route = record.placement[0] === hosts[0] ? "container" : "host";
+    if (!placed.has(record.placement[0])) {
+      placed.set(record.placement[0], { name: route, hostname: `${app}.dn.test` });
+    }
+  }
+  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
+  return [placed.get(hosts[0])!, placed.get(hosts[1])!];
+}
+
 Deno.test.beforeAll(async () => {
   const hosts = testHostNames(2);
   net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
-  const placed = new Map<string, Path>();
-  for (const name of ["a", "b"]) {
-    const app = `bytes-${ID}-${name}`;
-    const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, { replicas: 1 });
-    const route = record.placement[0] === hosts[0] ? "container" : "host";
-    placed.set(record.placement[0], { name: route, hostname: `${app}.dn.test` });
-  }
-  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-  paths = [placed.get(hosts[0])!, placed.get(hosts[1])!];
+  paths = await onEachRoute(APP_DIR, "bytes", hosts);
+  rawPaths = await onEachRoute(RAW_DIR, "bytes-raw", hosts);
   await sleep(1000); // the gateway has read the routes
 });
 Deno.test.afterAll(async () => {
@@ -134,21 +147,117 @@ reliabilityTest("bytes: HEAD keeps the app's length, or its absence", {
   note(out.join("; "));
 });
 
-reliabilityTest("bytes: a GET with a body is answered, its body documented as dropped", {
-  fault: "GET ...?show-target with `content-length: 5` and a body, on the container route and " +
-    "the host route",
-  expected: "answered 200 without hanging; the app sees no body (Deno.serve, the gateway's " +
-    "HTTP server, drops a GET's body: README, Byte for byte)",
+reliabilityTest("bytes: a GET or DELETE with a body reaches the app with its body", {
+  fault: "GET, DELETE and OPTIONS /body with `content-length: 5` and the body `hello`, on a raw " +
+    "socket, on the container route and the host route (the app reads HTTP/1.1 itself)",
+  expected: "the app receives the method, `content-length: 5` and the 5 bytes `hello`",
 }, async (note) => {
   const out: string[] = [];
-  for (const path of paths) {
-    const answer = await send(
-      `GET /g?show-target HTTP/1.1\r\nhost: ${path.hostname}\r\ncontent-length: 5\r\n` +
-        "connection: close\r\n\r\nhello",
-    );
-    assertEquals(answer.status, 200, answer.text);
-    const seen = JSON.parse(answer.body);
-    out.push(`${path.name}: 200, the app saw ${seen.length} body bytes`);
+  for (const path of rawPaths) {
+    for (const method of ["GET", "DELETE", "OPTIONS"]) {
+      const answer = await send(
+        `${method} /body HTTP/1.1\r\nhost: ${path.hostname}\r\ncontent-length: 5\r\n` +
+          "connection: close\r\n\r\nhello",
+      );
+      assertEquals(answer.status, 200, answer.text);
+      assertEquals(JSON.parse(answer.body), { method, length: 5, body: "hello" }, path.name);
+    }
+    out.push(`${path.name}: GET, DELETE, OPTIONS bodies seen by the app`);
   }
   note(out.join("; "));
 });
+
+reliabilityTest("bytes: any upgrade is a byte tunnel after the app's 101", {
+  fault: "`Upgrade: foo` (not a WebSocket) to an app that switches to it and echoes bytes, on a " +
+    "raw socket: bytes sent with the head, then 1 MiB in 64 KiB writes, on the container route " +
+    "and the host route",
+  expected: "the app's 101 naming foo, then every byte echoed back in order; the client's close " +
+    "ends the tunnel",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of rawPaths) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+    const early = "early bytes|";
+    await writeAll(
+      conn,
+      latin1Encode(
+        `GET /upgrade HTTP/1.1\r\nhost: ${path.hostname}\r\nupgrade: foo\r\n` +
+          `connection: upgrade\r\n\r\n${early}`,
+      ),
+    );
+    const payload = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7919) % 251);
+    const writing = (async () => {
+      for (let at = 0; at < payload.length; at += 64 * 1024) {
+        await writeAll(conn, payload.subarray(at, at + 64 * 1024));
+      }
+    })();
+    const wanted = early.length + payload.length;
+    const received: Uint8Array[] = [];
+    let total = 0;
+    let head = "";
+    let switched = false;
+    const buf = new Uint8Array(64 * 1024);
+    while (total < wanted) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let piece: Uint8Array = buf.slice(0, n);
+      if (!switched) {
+        head += String.fromCharCode(...piece);
+        const end = head.indexOf("\r\n\r\n");
+        if (end === -1) continue;
+        switched = true;
+        piece = latin1Encode(head.slice(end + 4));
+        head = head.slice(0, end);
+      }
+      received.push(piece);
+      total += piece.length;
+    }
+    await writing;
+    conn.close();
+    assert(/^HTTP\/1\.1 101 /.test(head), `${path.name}: ${head}`);
+    assert(/\r\nupgrade: foo/i.test(head), `${path.name}: ${head}`);
+    const echoed = new Uint8Array(total);
+    let at = 0;
+    for (const piece of received) {
+      echoed.set(piece, at);
+      at += piece.length;
+    }
+    assertEquals(total, wanted, `${path.name}: every byte back`);
+    assertEquals(String.fromCharCode(...echoed.subarray(0, early.length)), early);
+    assert(
+      echoed.subarray(early.length).every((b, i) => b === payload[i]),
+      `${path.name}: bytes in order`,
+    );
+    out.push(`${path.name}: 101 foo, ${total} bytes echoed`);
+  }
+  note(out.join("; "));
+});
+
+reliabilityTest("bytes: an upgrade the app refuses gets the app's answer", {
+  fault: "`Upgrade: foo` to a path where the app answers 403, and to one where it answers 426, " +
+    "on a raw socket, on the container route and the host route",
+  expected: "the app's 403 / 426 and body, no 101; the connection serves the next request",
+}, async (note) => {
+  const out: string[] = [];
+  for (const path of rawPaths) {
+    const answer = await send(
+      `GET /no-upgrade HTTP/1.1\r\nhost: ${path.hostname}\r\nupgrade: foo\r\n` +
+        `connection: upgrade\r\n\r\nGET /body HTTP/1.1\r\nhost: ${path.hostname}\r\n` +
+        "connection: close\r\n\r\n",
+    );
+    assertEquals(answer.status, 403, answer.text);
+    assert(answer.text.includes("no upgrade here"), answer.text);
+    assert(answer.text.includes('{"method":"GET","length":0,"body":""}'), answer.text);
+    const required = await send(
+      `GET /upgrade HTTP/1.1\r\nhost: ${path.hostname}\r\nconnection: close\r\n\r\n`,
+    );
+    assertEquals(required.status, 426, required.text);
+    out.push(`${path.name}: 403 passed on, next request answered; 426 passed on`);
+  }
+  note(out.join("; "));
+});
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let rest = bytes;
+  while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+}

@@ -1,12 +1,12 @@
 /**
  * A WebSocket client for tests that, unlike Deno's, sends the Host header it
  * is given (the gateway routes by Host): the handshake on a raw socket, then
- * frames with the codec of lib/websocket.ts.
+ * frames with the codec of tests/helpers/ws_frames.ts.
  *
  * @module
  */
 
-import { clientFrame, type Frame, FrameReader, OP } from "../../lib/websocket.ts";
+import { clientFrame, type Frame, FrameReader, OP } from "./ws_frames.ts";
 import { concatBytes } from "../../lib/streams.ts";
 
 const encoder = new TextEncoder();

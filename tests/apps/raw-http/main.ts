@@ -9,6 +9,10 @@
  *   ANY  /drop...        closes the connection without answering
  *   ANY  /bad-status...  answers with an invalid status line
  *   ANY  /big-head...    answers with a 70 000-byte header
+ *   ANY  /body...        JSON: the method, and the body's length and text as received
+ *   ANY  /upgrade...     with `Upgrade: P`: 101 switching to P, then echoes every byte back
+ *                        until the client closes (byte_faithful_test.ts); else 426
+ *   ANY  /no-upgrade...  403 "no upgrade here", whatever was asked
  *   ANY  other           200 "ok"
  */
 
@@ -34,9 +38,18 @@ function response(status: string, body: string, extra = ""): Uint8Array {
   );
 }
 
-/** The answer to `method target`, or null to close the connection unanswered. */
-async function answer(method: string, target: string): Promise<Uint8Array | null> {
+/** The answer to `method target` with `body`, or null to close the connection unanswered. */
+async function answer(
+  method: string,
+  target: string,
+  body: Uint8Array,
+): Promise<Uint8Array | null> {
   if (target === "/calls") return response("200 OK", JSON.stringify(calls));
+  if (target.startsWith("/body")) {
+    const text = decoder.decode(body);
+    return response("200 OK", JSON.stringify({ method, length: body.length, body: text }));
+  }
+  if (target.startsWith("/no-upgrade")) return response("403 Forbidden", "no upgrade here\n");
   const slow = /^\/slow\/(\d+)/.exec(target);
   if (slow) {
     await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
@@ -80,13 +93,43 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
       next.set(chunk.subarray(0, n), buffered.length);
       buffered = next;
     }
+    const body = buffered.slice(end + 4, end + 4 + length);
     buffered = buffered.slice(end + 4 + length);
     const key = `${method} ${target}`;
     calls[key] = (calls[key] ?? 0) + 1;
-    const bytes = await answer(method, target);
+    if (target.startsWith("/upgrade")) {
+      const protocol = head.find((line) => line.toLowerCase().startsWith("upgrade:"))?.slice(8);
+      if (protocol === undefined) {
+        await write(conn, response("426 Upgrade Required", "upgrade to something\n"));
+        continue;
+      }
+      await write(
+        conn,
+        encoder.encode(
+          `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${protocol.trim()}\r\n` +
+            "connection: upgrade\r\n\r\n",
+        ),
+      );
+      return await echo(conn, buffered, chunk);
+    }
+    const bytes = await answer(method, target, body);
     if (bytes === null) return close(conn);
-    let rest = bytes;
-    while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+    await write(conn, bytes);
+  }
+}
+
+async function write(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let rest = bytes;
+  while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+}
+
+/** After an upgrade: every byte back as it comes (`buffered` first) until the client closes. */
+async function echo(conn: Deno.TcpConn, buffered: Uint8Array, chunk: Uint8Array): Promise<void> {
+  await write(conn, buffered);
+  while (true) {
+    const n = await conn.read(chunk).catch(() => null);
+    if (n === null) return close(conn);
+    await write(conn, chunk.subarray(0, n));
   }
 }
 
