@@ -36,9 +36,9 @@ import type { ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
-import { watchEnd } from "../lib/streams.ts";
 import { ClientBody } from "./client_body.ts";
-import type { AppReply, DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
+import { answer, originForm } from "./reply.ts";
+import type { DirectClient, UpstreamFailure, UpstreamResult } from "./direct.ts";
 import { releaseOf } from "../lib/routes.ts";
 import type { DomainTable } from "./domains.ts";
 import type { UpstreamPath } from "./metrics.ts";
@@ -92,7 +92,6 @@ export const GATEWAY_LIMITS = {
   maxInFlight: 10_000,
 } as const;
 
-const NO_BODY_STATUS = new Set([204, 205, 304]);
 /** Bytes of a request body kept so an idempotent request may be sent to another upstream. */
 const REPLAY_BYTES = 64 * 1024;
 
@@ -349,43 +348,6 @@ export function createGatewayHandler(deps: GatewayDeps): GatewayHandler {
       }
     }
   };
-}
-
-/**
- * The client's answer from the app's reply, and whether its body streams
- * (then `done` is called when it has ended). A body in bytes (the broker
- * path) is sent with its length; a HEAD's and a bodyless status's answer
- * keeps the app's length, if it gave one.
- */
-function answer(method: string, reply: AppReply, done: () => void): [Response, boolean] {
-  const { status } = reply;
-  let headers = reply.headers;
-  let body = reply.body;
-  if (NO_BODY_STATUS.has(status) || method === "HEAD") {
-    if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    body = null;
-  } else if (body instanceof Uint8Array) {
-    headers = [
-      ...headers.filter(([name]) => name !== "content-length"),
-      ["content-length", String(body.length)],
-    ];
-  }
-  const streamed = body instanceof ReadableStream;
-  if (body instanceof ReadableStream) body = watchEnd(body, done);
-  return [new Response(body as BodyInit | null, { status, headers }), streamed];
-}
-
-/**
- * The request target to send on, as the client sent it: an origin-form
- * target as is, an absolute-form one's path and query, `*` (OPTIONS) as is;
- * null for any other form.
- */
-function originForm(target: string): string | null {
-  if (target.startsWith("/") || target === "*") return target;
-  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
-  if (absolute === null) return null;
-  const rest = target.slice(absolute[0].length);
-  return rest === "" ? "/" : rest.startsWith("/") ? rest : null;
 }
 
 function definedOnly(deps: GatewayDeps): Partial<typeof GATEWAY_LIMITS> {
