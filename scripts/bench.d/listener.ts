@@ -1,0 +1,269 @@
+/**
+ * The "Gateway listener" section of BENCHMARKS.md (`scripts/bench --listener
+ * REV`): small responses (hello-world's `GET /`) through two dn gateways
+ * side by side in the same run, the one of the working tree and the one of
+ * commit REV (the baseline, run from a `git archive` of it), and through
+ * nginx, all three in front of the same app container (container route).
+ * wrk at 1, 16 and 64 connections, the three targets taking turns within
+ * each round, three rounds; the table has each target's median round.
+ *
+ *   deno run -A scripts/bench.d/listener.ts NGINX_BIN OUT_FILE REV SECONDS
+ *
+ * It starts its own test network (tests/helpers/network.ts) on free ports
+ * and stops it at the end; the shared infra must be up. Both gateways get
+ * the same configuration, log level `warn`.
+ *
+ * @module
+ */
+
+import { Logger } from "../../lib/log.ts";
+import { connectRedis, redisReady } from "../../lib/redis.ts";
+import { RouteStore } from "../../lib/routes.ts";
+import {
+  freePort,
+  infraConfig,
+  ROOT,
+  startNetwork,
+  testHostNames,
+} from "../../tests/helpers/network.ts";
+
+const [nginxBin, outFile, baseRev, secondsArg] = Deno.args;
+const seconds = Number(secondsArg || "6");
+const LEVELS = [1, 16, 64];
+const ROUNDS = 3;
+const STATE_DIR = Deno.env.get("DN_STATE_DIR") ?? "/var/lib/dn";
+
+interface Target {
+  name: string;
+  port: number;
+}
+
+interface Run {
+  rps: number;
+  p50Ms: number;
+  errors: number;
+}
+
+async function run(command: string, args: string[], cwd = ROOT): Promise<string> {
+  const out = await new Deno.Command(command, { args, cwd, stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`${command} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** The tree of `rev` in a temp dir, sharing the working tree's node_modules. */
+async function checkout(rev: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "dn-bench-base-" });
+  const archive = await new Deno.Command("git", {
+    args: ["archive", rev],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  if (!archive.success) throw new Error(`git archive ${rev} failed`);
+  const tar = new Deno.Command("tar", { args: ["-x", "-C", dir], stdin: "piped" }).spawn();
+  const writer = tar.stdin.getWriter();
+  await writer.write(archive.stdout);
+  await writer.close();
+  if (!(await tar.status).success) throw new Error("tar failed");
+  await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
+  return dir;
+}
+
+/** Starts a gateway from the tree in `cwd` on a free port, configured as `net`'s. */
+function startGateway(cwd: string, env: Record<string, string>): { port: number; stop(): void } {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "gateway/main.ts", "--config", `${STATE_DIR}/config/test-gateway.json`],
+    cwd,
+    env: {
+      ...env,
+      DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_LOG_LEVEL: "warn",
+    },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return { port, stop: () => child.kill("SIGTERM") };
+}
+
+async function startNginx(upstream: string): Promise<{ port: number; stop(): void }> {
+  const dir = await Deno.makeTempDir({ prefix: "dn-bench-nginx-" });
+  const port = freePort();
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    `# nginx as a reverse proxy (scripts/bench.d/listener.ts)
+worker_processes auto;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  upstream app { server ${upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`,
+  );
+  const child = new Deno.Command(nginxBin, {
+    args: ["-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return {
+    port,
+    stop: () => {
+      child.kill("SIGTERM");
+      Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Waits until `GET /` for `host` answers 200 on `port`. */
+async function ready(port: number, host: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  while (Date.now() < until) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`, { headers: { host } })
+      .then(async (res) => (await res.body?.cancel(), res.status === 200), () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`nothing answers 200 on port ${port}`);
+}
+
+/** One wrk run against `target` at `connections`. */
+async function wrk(target: Target, host: string, connections: number): Promise<Run> {
+  const json = await Deno.makeTempFile({ prefix: "dn-bench-wrk-" });
+  const threads = connections < 2 ? 1 : 2;
+  await new Deno.Command("wrk", {
+    args: [
+      `-t${threads}`,
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "10s",
+      "--latency",
+      "-s",
+      `${ROOT}/scripts/bench.d/wrk-json.lua`,
+      "-H",
+      `Host: ${host}`,
+      `http://127.0.0.1:${target.port}/`,
+    ],
+    env: { BENCH_WRK_JSON: json },
+    stdout: "null",
+  }).output();
+  const result = JSON.parse(await Deno.readTextFile(json));
+  await Deno.remove(json);
+  const e = result.errors;
+  return {
+    rps: result.requests / (result.duration_us / 1e6),
+    p50Ms: result.latency_us.p50 / 1000,
+    errors: e.connect + e.read + e.write + e.status + e.timeout,
+  };
+}
+
+const baseline = await checkout(baseRev);
+const baseCommit = (await run("git", ["rev-parse", "--short", baseRev])).trim();
+const headCommit = (await run("git", ["rev-parse", "--short", "HEAD"])).trim();
+const dirty = (await run("git", ["status", "--porcelain", "--untracked-files=no"])).trim() !== "";
+const net = await startNetwork(testHostNames(1));
+const stops: (() => void)[] = [];
+try {
+  const app = `bench-listen-${crypto.randomUUID().slice(0, 6)}`;
+  const hostname = `${app}.dn.test`;
+  await net.deploy(`${ROOT}/apps/hello-world`, app, hostname);
+  const redis = connectRedis({
+    url: infraConfig("test-host").redisUrl,
+    log: new Logger("bench", "error"),
+    name: "bench-listener",
+  });
+  await redisReady(redis, 10_000);
+  const routes = (await new RouteStore(redis, net.prefix).load()).get(app) ?? [];
+  redis.disconnect();
+  const container = routes.find((r) => r.container)?.container;
+  if (!container) throw new Error("no container route announced");
+  const env = { DN_REDIS_PREFIX: net.prefix, DN_TOKEN: net.token };
+  const nginx = await startNginx(`${container.address}:${container.port}`);
+  const before = startGateway(baseline, env);
+  const after = startGateway(ROOT, env);
+  stops.push(nginx.stop, before.stop, after.stop);
+  const targets: Target[] = [
+    { name: "nginx", port: nginx.port },
+    { name: `dn gateway, baseline ${baseCommit} (Deno.serve)`, port: before.port },
+    {
+      name: `dn gateway, ${headCommit}${dirty ? "+changes" : ""} (own HTTP/1.1)`,
+      port: after.port,
+    },
+  ];
+  for (const target of targets) await ready(target.port, hostname);
+  const runs = new Map<string, Run[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const connections of LEVELS) {
+      // Each round starts with another target, so none always runs first.
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[(i + round) % targets.length];
+        const result = await wrk(target, hostname, connections);
+        const key = `${target.name}|${connections}`;
+        runs.set(key, [...(runs.get(key) ?? []), result]);
+        console.error(
+          `bench listener: round ${round + 1} c=${connections} ${target.name}: ` +
+            `${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms`,
+        );
+      }
+    }
+  }
+  const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[list.length >> 1];
+  const rows: string[] = [];
+  for (const connections of LEVELS) {
+    const nginxRun = median(runs.get(`${targets[0].name}|${connections}`)!);
+    for (const target of targets) {
+      const m = median(runs.get(`${target.name}|${connections}`)!);
+      const errors = runs.get(`${target.name}|${connections}`)!.reduce((n, r) => n + r.errors, 0);
+      rows.push(
+        `| ${connections} | ${target.name} | ${Math.round(m.rps)} | ${m.p50Ms.toFixed(2)} | ${
+          (m.rps / nginxRun.rps).toFixed(2)
+        }× | ${errors} |`,
+      );
+    }
+  }
+  const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  const section = [
+    "## Gateway listener",
+    "",
+    `\`scripts/bench --listener ${baseRev}\` (written by scripts/bench.d/listener.ts; ${
+      new Date().toISOString().slice(0, 16)
+    } UTC, ${seconds} s runs, load average ${load} at the end: other engineers' tests ran on`,
+    "this 2-core machine meanwhile, so figures are noisy and only comparable within this table).",
+    "Small responses (hello-world's `GET /`, 13 bytes) from one app container through nginx",
+    "(`worker_processes auto`, upstream keepalive), the dn gateway of the baseline commit (its",
+    "HTTP server Deno.serve) and the dn gateway of this tree (its own HTTP/1.1 server on",
+    "`Deno.listen`, lib/http1/server.ts), both on the container route with the same configuration;",
+    `wrk \`-c\` connections, the targets taking turns, ${ROUNDS} rounds: each row is the target's`,
+    "median round (by req/s); errors summed over the rounds.",
+    "",
+    "| connections | target | req/s | p50 ms | vs nginx | errors |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "",
+  ].join("\n");
+  const current = await Deno.readTextFile(outFile).catch(() => "");
+  const start = current.indexOf("## Gateway listener");
+  const next = start === -1 ? -1 : current.indexOf("\n## ", start + 1);
+  const updated = start === -1
+    ? current.trimEnd() + "\n\n" + section
+    : current.slice(0, start) + section + (next === -1 ? "" : current.slice(next + 1));
+  await Deno.writeTextFile(outFile, updated);
+  console.error(`bench listener: section written to ${outFile}`);
+} finally {
+  for (const stop of stops) stop();
+  await net.stop();
+  await Deno.remove(baseline, { recursive: true }).catch(() => {});
+}
