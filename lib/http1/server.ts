@@ -33,7 +33,8 @@ import {
   wantsClose,
 } from "./request_head.ts";
 import { plainAnswer, serialiseResponseHead, writeResponse } from "./response_writer.ts";
-import { closeQuietly, Tunnel, type TunnelEnd } from "./tunnel.ts";
+import { closeQuietly } from "../tls_splice.ts";
+import { Tunnel, type TunnelEnd } from "./tunnel.ts";
 
 /** A request as the server hands it to its handler. */
 export interface ServerRequest extends IncomingHead {

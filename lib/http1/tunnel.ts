@@ -8,6 +8,8 @@
  * @module
  */
 
+import { closeQuietly, writeAll } from "../tls_splice.ts";
+
 /** One side of a tunnel: its connection and bytes already read from it past the HTTP head. */
 export interface TunnelEnd {
   conn: Deno.Conn;
@@ -15,21 +17,6 @@ export interface TunnelEnd {
 }
 
 const PIECE_BYTES = 64 * 1024;
-
-/** Writes all of `bytes` to `conn`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-/** Closes `conn`, ignoring a connection already closed. */
-export function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
 
 /** Copies `from` (its buffered bytes first) to `to` until `from` ends, then half-closes `to`. */
 async function copy(from: TunnelEnd, to: Deno.Conn, onBytes: () => void): Promise<void> {
