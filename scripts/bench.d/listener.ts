@@ -16,16 +16,8 @@
  * @module
  */
 
-import { Logger } from "../../lib/log.ts";
-import { connectRedis, redisReady } from "../../lib/redis.ts";
-import { RouteStore } from "../../lib/routes.ts";
-import {
-  freePort,
-  infraConfig,
-  ROOT,
-  startNetwork,
-  testHostNames,
-} from "../../tests/helpers/network.ts";
+import { freePort, ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
+import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts";
 
 const [nginxBin, outFile, baseRev, secondsArg] = Deno.args;
 const seconds = Number(secondsArg || "6");
@@ -87,12 +79,11 @@ function startGateway(cwd: string, env: Record<string, string>): { port: number;
   return { port, stop: () => child.kill("SIGTERM") };
 }
 
-async function startNginx(upstream: string): Promise<{ port: number; stop(): void }> {
-  const dir = await Deno.makeTempDir({ prefix: "dn-bench-nginx-" });
-  const port = freePort();
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    `# nginx as a reverse proxy (scripts/bench.d/listener.ts)
+function proxyTo(upstream: string): Promise<Nginx> {
+  return startNginx(
+    nginxBin,
+    (dir, port) =>
+      `# nginx as a reverse proxy (scripts/bench.d/listener.ts)
 worker_processes auto;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
@@ -113,18 +104,6 @@ http {
 }
 `,
   );
-  const child = new Deno.Command(nginxBin, {
-    args: ["-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  return {
-    port,
-    stop: () => {
-      child.kill("SIGTERM");
-      Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
 }
 
 /** Waits until `GET /` for `host` answers 200 on `port`. */
@@ -180,18 +159,9 @@ try {
   const app = `bench-listen-${crypto.randomUUID().slice(0, 6)}`;
   const hostname = `${app}.dn.test`;
   await net.deploy(`${ROOT}/apps/hello-world`, app, hostname);
-  const redis = connectRedis({
-    url: infraConfig("test-host").redisUrl,
-    log: new Logger("bench", "error"),
-    name: "bench-listener",
-  });
-  await redisReady(redis, 10_000);
-  const routes = (await new RouteStore(redis, net.prefix).load()).get(app) ?? [];
-  redis.disconnect();
-  const container = routes.find((r) => r.container)?.container;
-  if (!container) throw new Error("no container route announced");
+  const container = await containerOf(net, app);
   const env = { DN_REDIS_PREFIX: net.prefix, DN_TOKEN: net.token };
-  const nginx = await startNginx(`${container.address}:${container.port}`);
+  const nginx = await proxyTo(`${container.address}:${container.port}`);
   const before = startGateway(baseline, env);
   const after = startGateway(ROOT, env);
   stops.push(nginx.stop, before.stop, after.stop);
@@ -254,13 +224,7 @@ try {
     ...rows,
     "",
   ].join("\n");
-  const current = await Deno.readTextFile(outFile).catch(() => "");
-  const start = current.indexOf("## Gateway listener");
-  const next = start === -1 ? -1 : current.indexOf("\n## ", start + 1);
-  const updated = start === -1
-    ? current.trimEnd() + "\n\n" + section
-    : current.slice(0, start) + section + (next === -1 ? "" : current.slice(next + 1));
-  await Deno.writeTextFile(outFile, updated);
+  await writeSection(outFile, "## Gateway listener", section);
   console.error(`bench listener: section written to ${outFile}`);
 } finally {
   for (const stop of stops) stop();

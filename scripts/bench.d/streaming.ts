@@ -16,16 +16,8 @@
  */
 
 import { Http1Pool } from "../../lib/http1.ts";
-import { Logger } from "../../lib/log.ts";
-import { connectRedis, redisReady } from "../../lib/redis.ts";
-import { RouteStore } from "../../lib/routes.ts";
-import {
-  freePort,
-  infraConfig,
-  ROOT,
-  startNetwork,
-  testHostNames,
-} from "../../tests/helpers/network.ts";
+import { freePort, ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
+import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts";
 import { rssBytes, sampleRss } from "../../tests/helpers/streams.ts";
 import { TestWebSocket } from "../../tests/helpers/ws_client.ts";
 
@@ -125,12 +117,11 @@ async function webSocket(way: Way): Promise<number> {
   return rtts.sort((a, b) => a - b)[250];
 }
 
-async function startNginx(upstream: string): Promise<{ port: number; pid: number; stop(): void }> {
-  const dir = await Deno.makeTempDir({ prefix: "dn-bench-nginx-" });
-  const port = freePort();
-  await Deno.writeTextFile(
-    `${dir}/nginx.conf`,
-    `# nginx set up to stream, as a user would for SSE and WebSockets (scripts/bench.d/streaming.ts)
+function proxyTo(upstream: string): Promise<Nginx> {
+  return startNginx(
+    nginxBin,
+    (dir, port) =>
+      `# nginx set up to stream, as a user would for SSE and WebSockets (scripts/bench.d/streaming.ts)
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
@@ -156,23 +147,6 @@ http {
 }
 `,
   );
-  const child = new Deno.Command(nginxBin, {
-    args: ["-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  await new Promise((r) => setTimeout(r, 500));
-  // The worker moves the bytes: watch it (the master's child).
-  const children = await Deno.readTextFile(`/proc/${child.pid}/task/${child.pid}/children`);
-  const worker = Number(children.trim().split(/\s+/)[0]) || child.pid;
-  return {
-    port,
-    pid: worker,
-    stop: () => {
-      child.kill("SIGTERM");
-      Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
 }
 
 const net = await startNetwork(testHostNames(1));
@@ -180,17 +154,8 @@ try {
   const app = `bench-stream-${crypto.randomUUID().slice(0, 6)}`;
   const hostname = `${app}.dn.test`;
   await net.deploy(`${ROOT}/tests/apps/stream`, app, hostname, 8000, { bodyLimit: GiB });
-  const redis = connectRedis({
-    url: infraConfig("test-host").redisUrl,
-    log: new Logger("bench", "error"),
-    name: "bench-streaming",
-  });
-  await redisReady(redis, 10_000);
-  const routes = (await new RouteStore(redis, net.prefix).load()).get(app) ?? [];
-  redis.disconnect();
-  const container = routes.find((r) => r.container)?.container;
-  if (!container) throw new Error("no container route announced");
-  const nginx = await startNginx(`${container.address}:${container.port}`);
+  const container = await containerOf(net, app);
+  const nginx = await proxyTo(`${container.address}:${container.port}`);
   const gatewayPid = net.services.get("gateway")!.child.pid;
   const ways: Way[] = [
     { name: "direct", address: container.address, port: container.port, host: hostname },
@@ -236,13 +201,7 @@ try {
     ...rows,
     "",
   ].join("\n");
-  const current = await Deno.readTextFile(outFile).catch(() => "");
-  const start = current.indexOf("## Streaming");
-  const next = start === -1 ? -1 : current.indexOf("\n## ", start + 1);
-  const updated = start === -1
-    ? current.trimEnd() + "\n\n" + section
-    : current.slice(0, start) + section + (next === -1 ? "" : current.slice(next + 1));
-  await Deno.writeTextFile(outFile, updated);
+  await writeSection(outFile, "## Streaming", section);
   console.error(`bench streaming: section written to ${outFile}`);
 } finally {
   client.close();
