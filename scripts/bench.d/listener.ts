@@ -17,6 +17,7 @@
  */
 
 import { freePort, ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
+import { Http1Pool } from "../../lib/http1.ts";
 import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts";
 
 const [nginxBin, outFile, baseRev, secondsArg] = Deno.args;
@@ -106,16 +107,27 @@ http {
   );
 }
 
-/** Waits until `GET /` for `host` answers 200 on `port`. */
+/** Waits until `GET /` for `host` answers 200 on `port` (fetch would not send that Host). */
 async function ready(port: number, host: string): Promise<void> {
+  const client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 0 });
   const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`, { headers: { host } })
-      .then(async (res) => (await res.body?.cancel(), res.status === 200), () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    while (Date.now() < until) {
+      const request = { method: "GET", url: "/", headers: [["host", host]] as [string, string][] };
+      const ok = await client.request(
+        "127.0.0.1",
+        port,
+        { ...request, body: new Uint8Array() },
+        5000,
+      )
+        .then((res) => res.status === 200, () => false);
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`nothing answers 200 on port ${port}`);
+  } finally {
+    client.close();
   }
-  throw new Error(`nothing answers 200 on port ${port}`);
 }
 
 /** One wrk run against `target` at `connections`. */

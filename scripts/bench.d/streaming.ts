@@ -16,7 +16,7 @@
  */
 
 import { Http1Pool } from "../../lib/http1.ts";
-import { freePort, ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
+import { ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
 import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts";
 import { rssBytes, sampleRss } from "../../tests/helpers/streams.ts";
 import { TestWebSocket } from "../../tests/helpers/ws_client.ts";
