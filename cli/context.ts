@@ -11,6 +11,7 @@ import { type DnConfig, loadConfig } from "../lib/config.ts";
 import { isAbsolute, join } from "node:path";
 import { type AppConfig, readAppConfig } from "./app_config.ts";
 import { ControlClient } from "./control_client.ts";
+import { trustingFetch } from "./control_urls.ts";
 import { CliError } from "./errors.ts";
 import {
   findNetworkConfig,
@@ -102,6 +103,7 @@ export class Context {
   #app?: Promise<AppConfig>;
   #control?: ControlClient;
   #images?: Promise<ImageBackend>;
+  #registryFetch?: typeof fetch;
 
   /** Creates a context; nothing is read until asked for. */
   constructor(options: GlobalOptions, deps: Deps) {
@@ -196,6 +198,19 @@ export class Context {
       });
     }
     return this.#control;
+  }
+
+  /**
+   * fetch for the registry's API: with `registryCaFile`, the registry's
+   * certificate must verify against that CA (and only it).
+   */
+  registryFetch(): typeof fetch {
+    this.#registryFetch ??= trustingFetch(
+      this.deps.fetch,
+      this.config().registryCaFile,
+      "registryCaFile",
+    );
+    return this.#registryFetch;
   }
 
   /** The Docker engine client, made once. */

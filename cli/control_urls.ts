@@ -55,18 +55,22 @@ export class ControlUrls {
 }
 
 /**
- * `base` verifying TLS against the CA in `caFile` only (`controlCaFile`;
- * none: `base` as it is); a file that is missing or holds no certificate is
- * a ConfigError naming it.
+ * `base` verifying TLS against the CA in `caFile` only (the config key
+ * `key`, `controlCaFile` by default; none: `base` as it is); a file that is
+ * missing or holds no certificate is a ConfigError naming it.
  */
-export function trustingFetch(base: typeof fetch, caFile: string | undefined): typeof fetch {
+export function trustingFetch(
+  base: typeof fetch,
+  caFile: string | undefined,
+  key = "controlCaFile",
+): typeof fetch {
   if (caFile === undefined || caFile === "") return base;
   let client: Deno.HttpClient;
   try {
     client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)] });
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    throw new ConfigError(`controlCaFile: cannot use ${caFile}: ${reason.split("\n")[0]}`);
+    throw new ConfigError(`${key}: cannot use ${caFile}: ${reason.split("\n")[0]}`);
   }
   return (input, init) => base(input, { ...init, client });
 }

@@ -147,7 +147,7 @@ export function checkLogin(ctx: Context): Promise<LoginResult> {
     const { registry, registryUser, registryPassword } = ctx.config();
     login = registryUser === ""
       ? Promise.resolve<LoginResult>("unknown")
-      : checkRegistryLogin(registry, registryUser, registryPassword, ctx.deps.fetch);
+      : checkRegistryLogin(registry, registryUser, registryPassword, ctx.registryFetch());
     logins.set(ctx, login);
   }
   return login.then((result) => {

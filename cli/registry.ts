@@ -141,7 +141,10 @@ async function registryBase(access: RegistryAccess): Promise<string> {
         signal: AbortSignal.timeout(10_000),
       });
       await response.body?.cancel();
-      return `${scheme}://${access.registry}`;
+      // An HTTPS-only registry answers plain HTTP with 400: not this scheme.
+      if (response.status === 200 || response.status === 401) {
+        return `${scheme}://${access.registry}`;
+      }
     } catch {
       // try the other scheme
     }

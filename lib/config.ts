@@ -71,6 +71,11 @@ export interface DnConfig {
    */
   redisUrl: string;
   /**
+   * CA certificate (PEM file) to verify a `rediss://` Redis and its
+   * Sentinels (`""` = the system roots).
+   */
+  redisCaFile: string;
+  /**
    * Redis Sentinels that name the primary, comma-separated `host:port`
    * (`""` = none: `redisUrl` is the one Redis). They take the password of
    * `redisUrl` too.
@@ -195,6 +200,7 @@ export const DEFAULTS: DnConfig = {
   amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",
   amqpCaFile: "",
   redisUrl: "redis://127.0.0.1:6379/0",
+  redisCaFile: "",
   redisSentinels: "",
   redisSentinelName: "dn",
   redisWaitReplicas: 0,

@@ -25,6 +25,11 @@ export interface RedisOptions {
    * its user, password, database and scheme are used.
    */
   url: string;
+  /**
+   * CA certificate (PEM file) a `rediss://` server (and its Sentinels) must
+   * verify against (none: the system roots); unused with `redis://`.
+   */
+  caFile?: string;
   /** Sentinels to ask for the primary (none: `url` is the one Redis). */
   sentinels?: readonly SentinelAddress[];
   /** Name the Sentinels know the primary by (default `dn`). */
@@ -35,6 +40,21 @@ export interface RedisOptions {
   name: string;
   /** Called after every (re)connect, e.g. to reload a cache. */
   onReady?: () => void;
+}
+
+/**
+ * The TLS options of a `rediss://` URL: certificates verified (name and
+ * chain) against `caFile`'s CA, or the system roots without one; undefined
+ * for `redis://`.
+ */
+export function redisTls(url: string, caFile = ""): { ca?: string[] } | undefined {
+  if (!url.startsWith("rediss://")) return undefined;
+  if (caFile === "") return {};
+  try {
+    return { ca: [Deno.readTextFileSync(caFile)] };
+  } catch (e) {
+    throw new ConfigError(`redisCaFile ${caFile}: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -57,7 +77,7 @@ export function redisConnection(options: RedisOptions): string | IoRedisOptions 
   const db = url.pathname.replace(/^\//, "") || "0";
   if (!/^\d{1,2}$/.test(db)) throw new ConfigError("redisUrl must name a database number");
   const password = decodeURIComponent(url.password) || undefined;
-  const tls = url.protocol === "rediss:" ? {} : undefined;
+  const tls = url.protocol === "rediss:" ? redisTls("rediss://", options.caFile) : undefined;
   return {
     sentinels: sentinels.map(({ host, port }) => ({ host, port })),
     name: options.sentinelName ?? "dn",
@@ -74,12 +94,13 @@ export function redisConnection(options: RedisOptions): string | IoRedisOptions 
   };
 }
 
-/** The `url`, `sentinels` and `sentinelName` options of a service's config. */
+/** The `url`, `caFile`, `sentinels` and `sentinelName` options of a service's config. */
 export function redisTarget(
-  config: Pick<DnConfig, "redisUrl" | "redisSentinels" | "redisSentinelName">,
-): Pick<RedisOptions, "url" | "sentinels" | "sentinelName"> {
+  config: Pick<DnConfig, "redisUrl" | "redisCaFile" | "redisSentinels" | "redisSentinelName">,
+): Pick<RedisOptions, "url" | "caFile" | "sentinels" | "sentinelName"> {
   return {
     url: config.redisUrl,
+    caFile: config.redisCaFile,
     sentinels: parseSentinels(config.redisSentinels),
     sentinelName: config.redisSentinelName,
   };
@@ -101,18 +122,26 @@ export function connectRedis(options: RedisOptions): Redis {
     // A primary demoted to replica (after a failover) refuses writes: find the new one.
     reconnectOnError: (e) => /^READONLY/.test(e.message) ? 1 : false,
   };
+  if (typeof where === "string") common.tls = redisTls(where, options.caFile);
   const client = typeof where === "string"
     ? new Redis(where, common)
     : new Redis({ ...where, ...common });
   let up = false;
+  // While down, each error is logged once until it changes (a wrong CA or
+  // password says so at start, without a line per retry).
+  let lastError = "";
   client.on("ready", () => {
     up = true;
+    lastError = "";
     options.log.info("redis connected", { url: shown });
     options.onReady?.();
   });
   client.on("end", () => options.log.warn("redis connection ended"));
   client.on("error", (e: Error) => {
-    if (up) options.log.warn("redis error", { error: e.message });
+    if (up || e.message !== lastError) {
+      options.log.warn("redis error", { url: shown, error: e.message });
+    }
+    lastError = e.message;
     up = false;
   });
   return client;

@@ -49,7 +49,7 @@ async function removeImages(ctx: Context, name: string, latest: number): Promise
       registry: config.registry,
       user: config.registryUser,
       password: config.registryPassword,
-      fetch: ctx.deps.fetch,
+      fetch: ctx.registryFetch(),
     }, name);
   } catch (e) {
     ctx.err(`dn: ${name}'s images stay in the registry: ${(e as Error).message}`);

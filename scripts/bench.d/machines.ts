@@ -24,6 +24,8 @@
 import { Machines } from "../../tests/helpers/machines.ts";
 import { ROOT, startNetwork, type TestNetwork } from "../../tests/helpers/network.ts";
 import { DockerClient } from "../../lib/docker/mod.ts";
+import { reqPerSec, run, wrk as wrkRun, type WrkResult } from "./wrk.ts";
+import { writeSection } from "./section.ts";
 
 const [countArg, durationArg, out, command] = Deno.args;
 const count = Number(countArg);
@@ -41,29 +43,9 @@ const LEVELS = [1, 16, 64];
 const work = await Deno.makeTempDir({ prefix: "dn-bench-machines-" });
 const say = (line: string) => console.error(`bench: ${line}`);
 
-/** One wrk result (scripts/bench.d/wrk-json.lua). */
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  errors: { connect: number; read: number; write: number; status: number; timeout: number };
-  latency_us: { p50: number; p99: number; max: number };
-}
-
-async function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const res = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder();
-  return { ok: res.success, out: text.decode(res.stdout), err: text.decode(res.stderr) };
-}
-
-/** Runs wrk against `url` (with Host `host`) and returns its JSON summary. */
-async function wrk(id: string, url: string, conc: number, secs: number): Promise<WrkResult> {
-  const json = `${work}/${id}.json`;
-  const args = [`-t${conc < 2 ? 1 : 2}`, `-c${conc}`, `-d${secs}s`, "--timeout", "10s"];
-  args.push("-s", `${ROOT}/scripts/bench.d/wrk-json.lua`, "-H", `Host: ${HOST}`, url);
-  const res = await run("wrk", args, { BENCH_WRK_JSON: json });
-  await Deno.writeTextFile(`${work}/${id}.txt`, res.out + res.err);
-  return JSON.parse(await Deno.readTextFile(json));
-}
+/** wrk against `url` with Host HOST, its output kept in the work dir. */
+const wrk = (id: string, url: string, conc: number, secs: number) =>
+  wrkRun(work, id, url, HOST, conc, secs);
 
 /** Makes machine `name` forward PUBLISHED on its address to the app's container port. */
 async function publish(machines: Machines, name: string): Promise<string> {
@@ -126,7 +108,6 @@ ${upstreams.map((u) => `    server ${u};`).join("\n")}
   throw new Error("nginx did not start");
 }
 
-const reqPerSec = (r: WrkResult) => r.requests / (r.duration_us / 1e6);
 const ms = (us: number) => (us / 1000).toFixed(2);
 const failures = (r: WrkResult) =>
   r.errors.connect + r.errors.read + r.errors.write + r.errors.status + r.errors.timeout;
@@ -189,27 +170,12 @@ async function failover(machines: Machines, net: TestNetwork, gateway: string) {
   ];
 }
 
-/**
- * Replaces (or appends) the "## Many machines" section of `file`; it ends at
- * the next heading or at another script's `<!-- ... -->` marker.
- */
-async function writeSection(file: string, lines: string[]): Promise<void> {
-  const text = await Deno.readTextFile(file).catch(() => "# Benchmarks\n");
-  const start = text.indexOf("\n## Many machines\n");
-  const ends = ["\n## ", "\n<!-- "].map((mark) => text.indexOf(mark, start + 1));
-  const found = ends.filter((i) => i !== -1);
-  const next = start === -1 || found.length === 0 ? -1 : Math.min(...found);
-  const before = start === -1 ? text.trimEnd() : text.slice(0, start).trimEnd();
-  const after = next === -1 ? "" : "\n" + text.slice(next).trimStart();
-  await Deno.writeTextFile(file, `${before}\n\n${lines.join("\n")}\n${after}`);
-}
-
 const machines = new Machines();
 let net: TestNetwork | null = null;
 let nginx: Deno.ChildProcess | null = null;
 try {
   const names = await machines.up(count);
-  net = await startNetwork(names, { configSuffix: "-tls", hostPlace: (n) => machines.place(n) });
+  net = await startNetwork(names, { hostPlace: (n) => machines.place(n) });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOST);
   const upstreams = await Promise.all(names.map((n) => publish(machines, n)));
   nginx = await startNginx(upstreams);
@@ -217,24 +183,28 @@ try {
   const table = await sideBySide(gateway, `http://127.0.0.1:${NGINX_PORT}`);
   const loss = await failover(machines, net, gateway);
   const cpu = (await run("nproc", [])).out.trim();
-  await writeSection(out, [
+  await writeSection(
+    out,
     "## Many machines",
-    "",
-    `\`${command}\` on ${new Date().toISOString().slice(0, 10)} (${cpu} cores, shared with ` +
-    `other work; ${duration} s per wrk run). wrk and nginx run on the edge (the root ` +
-    `namespace), with control, the gateway, RabbitMQ, Redis and the registry; hello-world runs ` +
-    `on ${count} machines (network namespaces with their own dockerd and dn host, ` +
-    "`scripts/machines`). dn: wrk → gateway → the port the host published for the container " +
-    "on its machine address (container routes; the host's DOCKER-USER rule admits only the " +
-    "edge) → container. nginx: wrk → nginx (keep-alive, 2 workers) → " +
-    `the machine's address:${PUBLISHED}, forwarded to the same containers. Raw output: ${work}.`,
-    "",
-    ...table,
-    "",
-    "Machine loss:",
-    "",
-    ...loss,
-  ]);
+    [
+      "## Many machines",
+      "",
+      `\`${command}\` on ${new Date().toISOString().slice(0, 10)} (${cpu} cores, shared with ` +
+      `other work; ${duration} s per wrk run). wrk and nginx run on the edge (the root ` +
+      `namespace), with control, the gateway, RabbitMQ, Redis and the registry; hello-world runs ` +
+      `on ${count} machines (network namespaces with their own dockerd and dn host, ` +
+      "`scripts/machines`). dn: wrk → gateway → the port the host published for the container " +
+      "on its machine address (container routes; the host's DOCKER-USER rule admits only the " +
+      "edge) → container. nginx: wrk → nginx (keep-alive, 2 workers) → " +
+      `the machine's address:${PUBLISHED}, forwarded to the same containers. Raw output: ${work}.`,
+      "",
+      ...table,
+      "",
+      "Machine loss:",
+      "",
+      ...loss,
+    ].join("\n") + "\n",
+  );
   say(`wrote the "Many machines" section of ${out}`);
 } finally {
   nginx?.kill();

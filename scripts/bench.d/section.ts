@@ -15,6 +15,7 @@ import { freePort, infraConfig, type TestNetwork } from "../../tests/helpers/net
 export async function containerOf(net: TestNetwork, app: string): Promise<Endpoint> {
   const redis = connectRedis({
     url: infraConfig("test-host").redisUrl,
+    caFile: infraConfig("test-host").redisCaFile,
     log: new Logger("bench", "error"),
     name: "bench-routes",
   });
@@ -26,14 +27,21 @@ export async function containerOf(net: TestNetwork, app: string): Promise<Endpoi
   return container;
 }
 
-/** Writes `section` (starting with its `## heading` line) into `outFile`, replacing that heading's. */
+/**
+ * Writes `section` (starting with its `## heading` line) into `outFile`,
+ * replacing that heading's, which ends at the next heading or at another
+ * script's `<!-- ... -->` marker.
+ */
 export async function writeSection(outFile: string, heading: string, section: string) {
   const current = await Deno.readTextFile(outFile).catch(() => "");
   const start = current.indexOf(heading);
-  const next = start === -1 ? -1 : current.indexOf("\n## ", start + 1);
+  const ends = ["\n## ", "\n<!-- "].map((mark) => current.indexOf(mark, start + 1));
+  const found = ends.filter((i) => i !== -1);
+  const next = start === -1 || found.length === 0 ? -1 : Math.min(...found);
+  const text = section.trimEnd() + "\n";
   const updated = start === -1
-    ? current.trimEnd() + "\n\n" + section
-    : current.slice(0, start) + section + (next === -1 ? "" : current.slice(next + 1));
+    ? current.trimEnd() + "\n\n" + text
+    : current.slice(0, start) + text + (next === -1 ? "" : "\n" + current.slice(next + 1));
   await Deno.writeTextFile(outFile, updated);
 }
 

@@ -63,8 +63,8 @@ const users = new WeakMap<AMQPChannel, string>();
 
 /** A confirmed channel as `role` (the credentials of the test configs). */
 async function channelAs(role: "control" | "gateway"): Promise<AMQPChannel> {
-  const url = infraConfig(`test-${role}`).amqpUrl;
-  const client = new AMQPClient(url, undefined, null);
+  const { amqpUrl: url, amqpCaFile } = infraConfig(`test-${role}`);
+  const client = new AMQPClient(url, { ca: [Deno.readTextFileSync(amqpCaFile)] }, null);
   await client.connect();
   clients.push(client);
   const ch = await client.channel();

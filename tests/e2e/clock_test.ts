@@ -34,7 +34,12 @@ let redis: ReturnType<typeof connectRedis>;
 Deno.test.beforeAll(async () => {
   net = await startNetwork([BEHIND, AHEAD, RIGHT], { hostClock: OFF });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
-  redis = connectRedis({ url: hostConfig.redisUrl, log: new Logger("test", "error"), name: "t" });
+  redis = connectRedis({
+    url: hostConfig.redisUrl,
+    caFile: hostConfig.redisCaFile,
+    log: new Logger("test", "error"),
+    name: "t",
+  });
   await redisReady(redis, 10_000);
 });
 Deno.test.afterAll(async () => {

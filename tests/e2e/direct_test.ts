@@ -35,7 +35,12 @@ Deno.test.beforeAll(async () => {
   const viaHost = { DN_REQUEST_ROUTE: "host" };
   net = await startNetwork(hosts, { hostEnv: { [hosts[0]]: viaHost, [hosts[1]]: viaHost } });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
-  redis = connectRedis({ url: hostConfig.redisUrl, log: new Logger("test", "error"), name: "t" });
+  redis = connectRedis({
+    url: hostConfig.redisUrl,
+    caFile: hostConfig.redisCaFile,
+    log: new Logger("test", "error"),
+    name: "t",
+  });
   await redisReady(redis, 10_000);
   routes = new RouteStore(redis, net.prefix);
 });

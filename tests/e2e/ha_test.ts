@@ -11,13 +11,11 @@ import { reliabilityTest } from "../helpers/reliability.ts";
 
 const HOSTNAME = "ha.dn.test";
 const infra = new HaInfra("ha", {
-  amqp: 5979,
   amqps: 5980,
   dist: 25979,
   redis: 6689,
   registry: 5355,
 }, {
-  amqp: [5981, 5983],
   amqps: [5982, 5984],
   dist: [25981, 25983],
   redis: [6690, 6691, 6692],

@@ -14,7 +14,6 @@ const DIGEST = `sha256:${"0".repeat(64)}`;
 const HOSTNAME = "restart.dn.test";
 const OTHER = "restart-other.dn.test";
 const infra = new PrivateInfra("faults", {
-  amqp: 5779,
   amqps: 5780,
   dist: 25779,
   redis: 6489,

@@ -26,12 +26,16 @@ let routes: RouteStore;
 Deno.test.beforeAll(async () => {
   const names = await machines.up(3);
   net = await startNetwork(names, {
-    configSuffix: "-tls",
     hostPlace: (name) => machines.place(name),
   });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
   const config = infraConfig("test-host");
-  redis = connectRedis({ url: config.redisUrl, log: new Logger("test", "error"), name: "t" });
+  redis = connectRedis({
+    url: config.redisUrl,
+    caFile: config.redisCaFile,
+    log: new Logger("test", "error"),
+    name: "t",
+  });
   await redisReady(redis, 10_000);
   routes = new RouteStore(redis, net.prefix);
 });

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { byStatus, Load, type Outcome, sleep } from "../helpers/load.ts";
 import { Machines } from "../helpers/machines.ts";
-import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { DockerClient } from "../../lib/docker/mod.ts";
 
@@ -33,7 +33,6 @@ Deno.test.beforeAll(async () => {
   await Deno.writeTextFile(`${appDir}/main.ts`, logged);
   const names = await machines.up(3);
   net = await startNetwork(names, {
-    configSuffix: "-tls",
     hostPlace: (name) => machines.place(name),
   });
   await net.deploy(appDir, READ, host(READ));
@@ -214,7 +213,8 @@ reliabilityTest("registry unreachable from one machine during an update", {
     "once it reaches the registry it runs v3",
 }, async (note) => {
   const victim = net.hostNames[0];
-  const rule = ["-d", machines.edge, "-p", "tcp", "--dport", "5443", "-j", "DROP"];
+  const port = infraConfig("test-host").registry.split(":")[1];
+  const rule = ["-d", machines.edge, "-p", "tcp", "--dport", port, "-j", "DROP"];
   const block = await machines.exec(victim, ["iptables", "-I", "OUTPUT", ...rule]);
   assertEquals(block.code, 0, block.stderr);
   const load = new Load(net, host(READ), "/version", 8);

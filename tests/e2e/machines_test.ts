@@ -17,12 +17,17 @@ import { DockerClient } from "../../lib/docker/mod.ts";
 const machines = new Machines();
 const APP = `spread-${crypto.randomUUID().slice(0, 6)}`;
 const HOSTNAME = `${APP}.dn.test`;
+/** The edge's TLS ports (scripts/infra's; the machines reach them at the edge's address). */
+const EDGE_PORTS = {
+  amqps: new URL(infraConfig("test-host").amqpUrl).port,
+  redis: new URL(infraConfig("test-host").redisUrl).port,
+  registry: infraConfig("test-host").registry.split(":")[1],
+};
 let net: TestNetwork;
 
 Deno.test.beforeAll(async () => {
   const names = await machines.up(3);
   net = await startNetwork(names, {
-    configSuffix: "-tls",
     hostPlace: (name) => machines.place(name),
   });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
@@ -74,9 +79,10 @@ Deno.test("images reach machines over TLS from the edge's registry, base layers 
       ...ids,
     ])).trim().split("\n");
     // Nothing loaded by hand: the only image is the app's, pulled from the edge by its digest.
-    assertEquals(tags, [`${machines.edge}:5443/${APP}@${digest}`], `${name}: ${tags.join(", ")}`);
+    const image = `${machines.edge}:${EDGE_PORTS.registry}/${APP}@${digest}`;
+    assertEquals(tags, [image], `${name}: ${tags.join(", ")}`);
   }
-  const log = await Deno.readTextFile(`${STATE_DIR}/registry/registry-tls.log`);
+  const log = await Deno.readTextFile(`${STATE_DIR}/registry/registry.log`);
   for (const name of net.hostNames) {
     const from = machines.address(name);
     assert(
@@ -96,7 +102,8 @@ Deno.test("hosts reach RabbitMQ and Redis only at the edge's bridge address", as
     const probe = await machines.exec(name, [
       "bash",
       "-c",
-      "for p in 5679 5680 6389 5055 5443; do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && echo $p; done; true",
+      `for p in 5679 5055 ${Object.values(EDGE_PORTS).join(" ")}; ` +
+      "do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && echo $p; done; true",
     ]);
     assertEquals(probe.stdout.trim(), "", `${name} reaches edge ports on its loopback`);
   }
@@ -114,13 +121,13 @@ Deno.test("machines cannot reach each other, only the edge", async () => {
   const edge = await machines.exec(a, [
     "bash",
     "-c",
-    `(exec 3<>/dev/tcp/${machines.edge}/5680) 2>/dev/null && echo open || echo closed`,
+    `(exec 3<>/dev/tcp/${machines.edge}/${EDGE_PORTS.amqps}) 2>/dev/null && echo open || echo closed`,
   ]);
   assertEquals(edge.stdout.trim(), "open");
 });
 
 Deno.test("requests cross machines through RabbitMQ too (a gateway without the token)", async () => {
-  const config = JSON.parse(await Deno.readTextFile(`${STATE_DIR}/config/test-gateway-tls.json`));
+  const config = JSON.parse(await Deno.readTextFile(`${STATE_DIR}/config/test-gateway.json`));
   delete config.requestToken;
   const file = `${STATE_DIR}/config/test-gateway-broker-${crypto.randomUUID().slice(0, 8)}.json`;
   await Deno.writeTextFile(file, JSON.stringify(config), { mode: 0o600 });
@@ -213,6 +220,11 @@ async function badHost(name: string, env: Record<string, string>) {
   return { code, lines: service.output.trim().split("\n") };
 }
 
+/** The line of a host refusing the edge's certificate on `port` with the CA file `key`. */
+function edgeRefused(port: string, key: string): RegExp {
+  return new RegExp(`${machines.edge.replaceAll(".", "\\.")}:${port} .*${key}`);
+}
+
 /** A CA of another network: same subject as ours, own key, readable by services. */
 async function otherNetworkCa(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "dn-other-ca-" });
@@ -236,8 +248,12 @@ reliabilityTest("hosts with bad input stop at start", {
   const other = await otherNetworkCa();
   try {
     const cases: [string, Record<string, string>, RegExp][] = [
-      ["bad-amqp-ca", { DN_AMQP_CA_FILE: other }, /10\.78\.0\.1:5680 .*amqpCaFile/],
-      ["bad-registry-ca", { DN_REGISTRY_CA_FILE: other }, /10\.78\.0\.1:5443 .*registryCaFile/],
+      ["bad-amqp-ca", { DN_AMQP_CA_FILE: other }, edgeRefused(EDGE_PORTS.amqps, "amqpCaFile")],
+      [
+        "bad-registry-ca",
+        { DN_REGISTRY_CA_FILE: other },
+        edgeRefused(EDGE_PORTS.registry, "registryCaFile"),
+      ],
       [
         "bad-address",
         { DN_HOST_REQUEST_LISTEN: "10.99.0.9:7001" },
@@ -256,9 +272,13 @@ reliabilityTest("hosts with bad input stop at start", {
       assertEquals(lines.length, 1, lines.join("\n"));
       assert(expected.test(lines[0]), lines[0]);
       seen.push(lines[0]);
+      const redis = new URL(infraConfig("test-host").redisUrl);
       const hosts = await run(
         "redis-cli",
-        ["-p", "6389", "-n", "1", "hkeys", `${net.prefix}hosts`],
+        [
+          ...["--tls", "--cacert", infraConfig("test-host").redisCaFile, "-p", redis.port],
+          ...["-n", "1", "hkeys", `${net.prefix}hosts`],
+        ],
         {
           REDISCLI_AUTH: (await Deno.readTextFile(`${STATE_DIR}/secrets/redis`)).trim(),
         },

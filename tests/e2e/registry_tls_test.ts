@@ -1,8 +1,7 @@
 /**
- * The registry over TLS: scripts/infra's second registry process
- * (127.0.0.1:$DN_REGISTRY_TLS_PORT, same storage and htpasswd as the plain
- * one) serves HTTPS with a certificate from the local CA. A client verifies
- * it with that CA; dockerd pushes and pulls through it with auth; hosts pull
+ * The registry over TLS: scripts/infra's registry (127.0.0.1:$DN_REGISTRY_TLS_PORT,
+ * HTTPS only) serves a certificate from the local CA. A client verifies it
+ * with that CA; dockerd pushes and pulls through it with auth; hosts pull
  * app images through it.
  *
  * dockerd treats every 127.0.0.0/8 registry as insecure (moby's built-in
@@ -11,18 +10,17 @@
  * that does verify (Deno's fetch with the CA).
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { makeImpostor } from "../helpers/impostor.ts";
 import { infraConfig, ROOT, STATE_DIR, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { DockerClient } from "../../lib/docker/mod.ts";
 
-const PORT = Deno.env.get("DN_REGISTRY_TLS_PORT") ?? "5443";
-const REGISTRY = `127.0.0.1:${PORT}`;
-const CA_FILE = `${STATE_DIR}/tls/ca.pem`;
-const CA = Deno.readTextFileSync(CA_FILE);
 const CLI = infraConfig("test-cli");
+const REGISTRY = CLI.registry;
+const PORT = REGISTRY.slice(REGISTRY.lastIndexOf(":") + 1);
+const CA = Deno.readTextFileSync(CLI.registryCaFile);
 const USER = CLI.registryUser;
 const PASSWORD = CLI.registryPassword;
-const PLAIN = CLI.registry;
 const docker = new DockerClient();
 const trusted = Deno.createHttpClient({ caCerts: [CA] });
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -50,31 +48,9 @@ async function get(url: string, init: RequestInit & { client?: Deno.HttpClient }
 }
 
 async function impostorCa(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "dn-impostor-ca-" });
-  cleanup.push(() => Deno.remove(dir, { recursive: true }));
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/O=dn/CN=impostor CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-keyout",
-      `${dir}/ca.key`,
-      "-out",
-      `${dir}/ca.pem`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  return await Deno.readTextFile(`${dir}/ca.pem`);
+  const impostor = await makeImpostor();
+  cleanup.push(impostor.remove);
+  return impostor.caPem;
 }
 
 reliabilityTest("registry TLS: HTTPS verified with the local CA, htpasswd auth", {
@@ -111,7 +87,9 @@ reliabilityTest("registry TLS: HTTPS verified with the local CA, htpasswd auth",
   const plain = await get(`http://${REGISTRY}/v2/`, {
     headers: { authorization: basic(USER, PASSWORD) },
   });
-  assert(plain.status !== 200, `plain HTTP is refused, got ${plain.status}`);
+  // Go's TLS server answers a plain HTTP request with 400 and nothing else.
+  assertEquals(plain.status, 400, `plain HTTP is refused: ${plain.error}`);
+  assertMatch(plain.body, /HTTP request to an HTTPS server/);
 
   // dockerd is told to trust the CA for this registry.
   for (const host of [REGISTRY, `localhost:${PORT}`]) {
@@ -126,8 +104,8 @@ reliabilityTest("registry TLS: HTTPS verified with the local CA, htpasswd auth",
 reliabilityTest("registry TLS: dockerd pushes and pulls through HTTPS with auth", {
   fault: "push an image to 127.0.0.1:<tls port> with and without the right password, " +
     "remove it locally, pull it back by tag with and without the right password",
-  expected: "the authenticated push and pull work and agree on the digest, which the plain " +
-    "registry also serves (same storage); the wrong password is refused both ways",
+  expected: "the authenticated push and pull work and agree on the digest, which the registry " +
+    "serves over HTTPS; the wrong password is refused both ways",
 }, async (note) => {
   const repo = `${REGISTRY}/registry-tls-probe`;
   const tag = `t${crypto.randomUUID().slice(0, 8)}`;
@@ -158,16 +136,16 @@ reliabilityTest("registry TLS: dockerd pushes and pulls through HTTPS with auth"
     }).then((r) => r.body?.cancel())
   );
 
-  // Same storage: the plain registry serves the manifest pushed over TLS.
-  const viaPlain = await fetch(`http://${PLAIN}/v2/registry-tls-probe/manifests/${tag}`, {
+  const served = await fetch(`https://${REGISTRY}/v2/registry-tls-probe/manifests/${tag}`, {
     method: "HEAD",
+    client: trusted,
     headers: {
       authorization: basic(USER, PASSWORD),
       accept: "application/vnd.docker.distribution.manifest.v2+json",
     },
   });
-  assertEquals(viaPlain.status, 200);
-  assertEquals(viaPlain.headers.get("docker-content-digest"), digest);
+  assertEquals(served.status, 200);
+  assertEquals(served.headers.get("docker-content-digest"), digest);
 
   // Untag everything that names the repository (a push also records repo@digest).
   for (const ref of [`${repo}:${tag}`, `${repo}:${tag}-bad`, `${repo}@${digest}`]) {
@@ -194,20 +172,24 @@ reliabilityTest("registry TLS: dockerd pushes and pulls through HTTPS with auth"
 });
 
 reliabilityTest("registry TLS: hosts pull app images through HTTPS", {
-  fault: "control and two hosts configured with registry 127.0.0.1:<tls port>; " +
-    "apps/echo pushed, created, started",
+  fault: "control and two hosts on the default test configs (registry 127.0.0.1:<tls port>, " +
+    "registryCaFile); apps/echo pushed, created, started",
   expected: "the hosts pull the image over HTTPS with auth (the TLS registry logs the pulls) " +
     "and the app answers 200",
 }, async (note) => {
   const name = `regtls-${crypto.randomUUID().slice(0, 6)}`;
   const hostname = `${name}.dn.test`;
-  const net = new TestNetwork(["regtls-a", "regtls-b"], { env: { DN_REGISTRY: REGISTRY } });
-  const log = `${STATE_DIR}/registry/registry-tls.log`;
+  const net = new TestNetwork(["regtls-a", "regtls-b"]);
+  const log = `${STATE_DIR}/registry/registry.log`;
   const logStart = (await Deno.stat(log)).size;
   try {
     await net.start();
-    // buildAndPush pushes to the plain registry; the TLS one serves the same storage.
-    await net.deploy(`${ROOT}/apps/echo`, name, hostname);
+    // The engine pushing the image must not hold it when the hosts ask for it.
+    const pushed = await net.buildAndPush(`${ROOT}/apps/echo`, name, 1, "v1");
+    for (const ref of [`${REGISTRY}/${name}:v1`, `${REGISTRY}/${name}@${pushed}`]) {
+      await net.docker.removeImage(ref).catch(() => {});
+    }
+    await net.createAndStart(name, hostname, pushed);
     const app = (await net.api("GET", `/v1/apps/${name}`)).body.app;
     // Hosts run the digest control recorded, never a tag.
     assertMatch(app.image, new RegExp(`^${REGISTRY}/${name}@sha256:[0-9a-f]{64}$`));

@@ -13,7 +13,6 @@ import { reliabilityTest } from "../helpers/reliability.ts";
 
 const APP = { name: "rr-app", hostname: "app.rollout-redis.test" };
 const infra = new PrivateInfra("rollout", {
-  amqp: 6079,
   amqps: 6080,
   dist: 26079,
   redis: 6789,

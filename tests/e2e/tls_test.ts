@@ -1,28 +1,30 @@
 /**
  * AMQPS: RabbitMQ's TLS listener (scripts/infra, 127.0.0.1:$DN_AMQPS_PORT)
  * with a certificate from the local CA, and services that connect with
- * `amqps://` and verify it. A whole network runs on the `test-<role>-tls.json`
- * configs and serves an app; a gateway given another CA never connects.
+ * `amqps://` and verify it. A whole network runs on the `test-<role>.json`
+ * configs (TLS by default) and serves an app; a gateway given another CA
+ * never connects.
  */
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { infraConfig, ROOT, STATE_DIR, TestNetwork } from "../helpers/network.ts";
+import { makeImpostor } from "../helpers/impostor.ts";
+import { infraConfig, ROOT, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 const ECHO = "echo-tls.dn.test";
-const CONFIG = infraConfig("test-gateway-tls");
+const CONFIG = infraConfig("test-gateway");
 const CA = Deno.readTextFileSync(CONFIG.amqpCaFile);
 let net: TestNetwork;
-/** Files to delete after the tests. */
-const cleanup: string[] = [];
+/** What to delete after the tests. */
+const cleanup: (() => Promise<void>)[] = [];
 
 Deno.test.beforeAll(async () => {
-  net = new TestNetwork(["tls-a", "tls-b"], { configSuffix: "-tls" });
+  net = new TestNetwork(["tls-a", "tls-b"]);
   await net.start();
 });
 Deno.test.afterAll(async () => {
   await net?.stop();
-  for (const path of cleanup) await Deno.remove(path, { recursive: true }).catch(() => {});
+  for (const remove of cleanup) await remove();
 });
 
 async function run(cmd: string, args: string[]): Promise<string> {
@@ -34,45 +36,11 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return text;
 }
 
-/**
- * A self-signed CA with the same subject as the local CA but its own key,
- * written where services may read it ($DN_STATE_DIR/config): the name alone
- * must not make it trusted.
- */
+/** An impostor CA where services may read it (deleted after the tests). */
 async function impostorCa(): Promise<string> {
-  const subject = (await run("openssl", [
-    "x509",
-    "-noout",
-    "-subject",
-    "-nameopt",
-    "RFC2253",
-    "-in",
-    CONFIG.amqpCaFile,
-  ])).trim().replace(/^subject=/, "");
-  const slashed = "/" + subject.split(",").reverse().join("/");
-  const dir = await Deno.makeTempDir({ prefix: "dn-impostor-ca-" });
-  cleanup.push(dir);
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    slashed,
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  ]);
-  const path = `${STATE_DIR}/config/test-impostor-ca-${crypto.randomUUID().slice(0, 8)}.pem`;
-  await Deno.copyFile(`${dir}/ca.pem`, path);
-  cleanup.push(path);
-  return path;
+  const impostor = await makeImpostor();
+  cleanup.push(impostor.remove);
+  return impostor.caFile;
 }
 
 /** Connects one client; resolves to the negotiated protocol or the error message. */
@@ -179,7 +147,7 @@ reliabilityTest("AMQPS: the client verifies the broker certificate", {
 });
 
 reliabilityTest("AMQPS: a whole network runs over verified TLS", {
-  fault: "control, gateway and two hosts on test-<role>-tls.json (amqps://localhost, local CA)",
+  fault: "control, gateway and two hosts on test-<role>.json (amqps://localhost, local CA)",
   expected: "every service connects over TLS (broker agrees); apps/echo deploys and answers 200",
 }, async (note) => {
   for (const service of net.services.values()) {

@@ -207,10 +207,15 @@ Deno.test("9-10. dn remove, then status says not found", opts, async () => {
   for (const v of [1, 2]) {
     assertEquals(await net.docker.inspectImage(`${net.registry}/${NAME}:v${v}`), null);
   }
-  const { registryUser, registryPassword } = infraConfig("test-cli");
-  const tags = await fetch(`http://${net.registry}/v2/${NAME}/tags/list`, {
+  const { registryUser, registryPassword, registryCaFile } = infraConfig("test-cli");
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(registryCaFile)] });
+  const tags = await fetch(`https://${net.registry}/v2/${NAME}/tags/list`, {
+    client,
     headers: { authorization: "Basic " + btoa(`${registryUser}:${registryPassword}`) },
   });
+  client.close();
+  // 404: the repository is gone; 200: it is listed, with no tag left.
+  assert(tags.status === 200 || tags.status === 404, `tags/list answered ${tags.status}`);
   const listed = tags.status === 200 ? (await tags.json()).tags : (await tags.body?.cancel(), null);
   assertEquals(listed ?? [], [], "no tag of the app is left in the registry");
   const status = await dn("status");

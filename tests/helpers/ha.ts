@@ -11,8 +11,7 @@ import { ROOT } from "./network.ts";
 
 /** Ports of the HA parts (three each; RabbitMQ node 1 is the PrivateInfra's). */
 export interface HaPorts {
-  /** AMQP, AMQPS and dist ports of RabbitMQ nodes 2 and 3. */
-  amqp: [number, number];
+  /** AMQPS and dist ports of RabbitMQ nodes 2 and 3. */
   amqps: [number, number];
   dist: [number, number];
   redis: [number, number, number];
@@ -67,7 +66,6 @@ export class HaInfra extends PrivateInfra {
   override env(): Record<string, string> {
     return {
       ...super.env(),
-      DN_HA_AMQP_PORTS: this.ha.amqp.join(","),
       DN_HA_AMQPS_PORTS: this.ha.amqps.join(","),
       DN_HA_DIST_PORTS: this.ha.dist.join(","),
       DN_HA_REDIS_PORTS: this.ha.redis.join(","),

@@ -10,7 +10,6 @@ import { ROOT } from "./network.ts";
 
 /** Ports of a private infrastructure. */
 export interface InfraPorts {
-  amqp: number;
   amqps: number;
   dist: number;
   redis: number;
@@ -31,12 +30,11 @@ export class PrivateInfra {
   env(): Record<string, string> {
     return {
       DN_STATE_DIR: this.stateDir,
-      DN_AMQP_PORT: String(this.ports.amqp),
       DN_AMQPS_PORT: String(this.ports.amqps),
       DN_AMQP_DIST_PORT: String(this.ports.dist),
       DN_AMQP_NODE: `dn${this.name.replace(/[^a-z0-9]/g, "")}@localhost`,
       DN_REDIS_PORT: String(this.ports.redis),
-      DN_REGISTRY_PORT: String(this.ports.registry),
+      DN_REGISTRY_TLS_PORT: String(this.ports.registry),
     };
   }
 

@@ -149,8 +149,8 @@ export interface CliResult {
 /** Options of a {@link TestNetwork}. */
 export interface TestNetworkOptions {
   /**
-   * Appended to the config names the services read: `"-tls"` runs them on
-   * `test-<role>-tls.json` (AMQPS, verified against the local CA).
+   * Appended to the config names the services read: `"-ha"` runs them on
+   * `test-<role>-ha.json` (scripts/ha's configs).
    */
   configSuffix?: string;
   /** Infra state dir (default: the shared one, `$DN_STATE_DIR` or /var/lib/dn). */
@@ -330,7 +330,8 @@ export class TestNetwork {
   /** Stops every service and removes the containers of this network's hosts. */
   async stop(): Promise<void> {
     this.#client.close();
-    this.#controlClient?.close();
+    this.#controlClient?.close(); // a second stop() finds none to close
+    this.#controlClient = undefined;
     await Promise.all([...this.services.values()].map((s) => s.stop()));
     for (const host of this.hostNames) {
       for (const c of await this.docker.listContainers({ "network.dn.host": host }, true)) {
@@ -439,6 +440,17 @@ export class TestNetwork {
     settings: Record<string, unknown> = {},
   ): Promise<AppRecord> {
     const digest = await this.buildAndPush(dir, name, 1);
+    return await this.createAndStart(name, hostname, digest, port, settings);
+  }
+
+  /** {@link deploy} of an image pushed already, by its digest. */
+  async createAndStart(
+    name: string,
+    hostname: string,
+    digest: string,
+    port = 8000,
+    settings: Record<string, unknown> = {},
+  ): Promise<AppRecord> {
     const created = await this.api("POST", "/v1/apps", {
       name,
       hostname,

@@ -63,12 +63,13 @@ function viaProxy(url: string, port: number): string {
   return parsed.toString();
 }
 
-const amqpUrl = infraConfig("test-host").amqpUrl;
+const { amqpUrl, amqpCaFile } = infraConfig("test-host");
 const target = { hostname: new URL(amqpUrl).hostname, port: Number(new URL(amqpUrl).port) };
 
 function broker(url: string, onConnect: () => void): Broker {
   return new Broker({
     url,
+    caFile: amqpCaFile,
     name: "dn-test-failover",
     log: new Logger("test", "error"),
     onConnect: () => Promise.resolve(onConnect()),
