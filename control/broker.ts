@@ -7,7 +7,7 @@
  */
 
 import type { AMQPChannel } from "@cloudamqp/amqp-client";
-import { amqpUser, Broker, openChannel } from "../lib/amqp.ts";
+import { amqpUser, Broker, inOneWrite, openChannel } from "../lib/amqp.ts";
 import type { HostReport } from "../lib/apps.ts";
 import {
   type Command,
@@ -18,7 +18,7 @@ import {
   type StatusReply,
 } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
-import { compareNames } from "../lib/names.ts";
+import { compareNames, isHostName } from "../lib/names.ts";
 
 const REPLY_TO = "amq.rabbitmq.reply-to";
 /** How long a command waits for a lost broker connection to come back (on another node). */
@@ -94,10 +94,11 @@ export class ControlBroker {
   }
 
   /**
-   * Asks every host about `app` and returns one report per host that answered
-   * within `timeoutMs`; returns early once every host in `expected` answered.
-   * Replies from hosts not in `members` (hosts of another network sharing the
-   * vhost) are ignored.
+   * Asks every host in `members` about `app` (one `status.<app>.<host>`
+   * message each, in one write: no host of another network sharing the vhost
+   * is woken) and returns one report per host that answered within
+   * `timeoutMs`; returns early once every host in `expected` answered.
+   * Replies from hosts not in `members` are ignored.
    */
   async status(
     app: string,
@@ -122,13 +123,18 @@ export class ControlBroker {
     this.#collectors.set(id, collector);
     const timer = setTimeout(done, expected.length === 0 ? Math.min(300, timeoutMs) : timeoutMs);
     try {
-      await channel.basicPublish(this.exchange, `status.${app}`, null, {
+      const properties = {
         replyTo: REPLY_TO,
         correlationId: id,
         expiration: String(timeoutMs),
         type: COMMAND_TYPE,
         userId: this.#user,
-      });
+      };
+      // Host names come from Redis: only valid ones make a routing key.
+      const asked = [...new Set([...members, ...expected])].filter(isHostName);
+      const publish = (host: string) =>
+        channel.basicPublish(this.exchange, `status.${app}.${host}`, null, properties);
+      await Promise.all(inOneWrite(channel, () => asked.map(publish)));
       await finished;
     } finally {
       clearTimeout(timer);

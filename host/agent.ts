@@ -91,10 +91,13 @@ export class HostAgent {
     for (const kind of COMMAND_KINDS) await channel.queueBind(queue, exchange, `${kind}.*`);
     // Status requests are RPCs nobody waits for past their expiry: a classic queue of this
     // connection's own, not the replicated (fsync per message) command queue, whose binding
-    // from before is dropped.
+    // from before is dropped. Control addresses each host (`status.<app>.<host>`), so no host
+    // wakes for a request to others (hosts of another network on the vhost included);
+    // `status.*` is what controls of earlier versions send to all.
     await channel.queueUnbind(queue, exchange, "status.*");
     const statusQueue = `${queue}.status`;
     await channel.queueDeclare(statusQueue, { durable: false, exclusive: true, autoDelete: true });
+    await channel.queueBind(statusQueue, exchange, `status.*.${hostName}`);
     await channel.queueBind(statusQueue, exchange, "status.*");
     await channel.basicConsume(queue, { noAck: false }, async (msg) => {
       await this.#onMessage(channel, msg);
@@ -277,12 +280,15 @@ export class HostAgent {
       const body = msg.body ?? new Uint8Array();
       if (key.startsWith("status.")) {
         const received = performance.now();
-        const { app, replyTo, correlationId } = decodeStatusRequest(
+        const { app, host, replyTo, correlationId } = decodeStatusRequest(
           key,
           msg.properties.replyTo,
           msg.properties.correlationId,
           body,
         );
+        if (host !== undefined && host !== this.options.hostName) {
+          throw new Error(`status request for host ${host}`);
+        }
         const reply = encodeStatusReply({
           ...await this.#report(app),
           handledMs: performance.now() - received,

@@ -275,6 +275,8 @@ export function decodeCommand(bytes: Uint8Array, routingKey: string): Command {
 export interface StatusRequest {
   /** App asked about. */
   app: string;
+  /** Host asked (`status.<app>.<host>`); absent when every host was asked (`status.<app>`). */
+  host?: string;
   /** Queue to answer to: RabbitMQ direct reply-to (`amq.rabbitmq.reply-to.…`). */
   replyTo: string;
   /** Id the answer carries. */
@@ -282,7 +284,8 @@ export interface StatusRequest {
 }
 
 /**
- * Validates a `status.<app>` request from its routing key, properties and
+ * Validates a `status.<app>.<host>` request (or `status.<app>`, every host's,
+ * from controls of earlier versions) from its routing key, properties and
  * (empty) body. Only direct reply-to is accepted as `replyTo`, so a forged
  * request cannot make a host publish into another queue (an app's request
  * queue, another host's command queue).
@@ -293,8 +296,13 @@ export function decodeStatusRequest(
   correlationId: string | undefined,
   bytes: Uint8Array,
 ): StatusRequest {
-  const app = routingKey.startsWith("status.") ? routingKey.slice("status.".length) : "";
-  if (!isAppName(app)) throw new EnvelopeError("status request app is not a valid app name");
+  const [prefix, app, host, ...rest] = routingKey.split(".");
+  if (prefix !== "status" || !isAppName(app) || rest.length > 0) {
+    throw new EnvelopeError("status request app is not a valid app name");
+  }
+  if (host !== undefined && !isHostName(host)) {
+    throw new EnvelopeError("status request host is not a valid host name");
+  }
   if (
     typeof replyTo !== "string" || !/^amq\.rabbitmq\.reply-to\.[\x21-\x7e]{1,250}$/.test(replyTo)
   ) {
@@ -304,7 +312,7 @@ export function decodeStatusRequest(
     throw new EnvelopeError("status request needs a short correlation id");
   }
   if (bytes.length > 0) throw new EnvelopeError("status request must have an empty body");
-  return { app, replyTo, correlationId };
+  return { app, ...(host === undefined ? {} : { host }), replyTo, correlationId };
 }
 
 /** A host's answer to `status.<app>`. */

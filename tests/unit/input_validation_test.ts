@@ -174,8 +174,18 @@ Deno.test("status requests: only direct reply-to, a short correlation id, an emp
     replyTo,
     correlationId: "s1",
   });
+  // Addressed to one host.
+  assertEquals(decodeStatusRequest("status.hello-world.vaermina", replyTo, "s1", empty), {
+    app: "hello-world",
+    host: "vaermina",
+    replyTo,
+    correlationId: "s1",
+  });
   const bad: [string, string | undefined, string | undefined, Uint8Array][] = [
     ["status.a/b", replyTo, "s1", empty],
+    ["status.hello-world.Vaermina", replyTo, "s1", empty],
+    ["status.hello-world.", replyTo, "s1", empty],
+    ["status.hello-world.vaermina.x", replyTo, "s1", empty],
     ["status.", replyTo, "s1", empty],
     ["start.hello-world", replyTo, "s1", empty],
     ["status.hello-world", undefined, "s1", empty],
