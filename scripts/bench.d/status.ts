@@ -225,7 +225,10 @@ try {
     `broker: control's user publishes \`status.<key>\` on the \`dn\` exchange with direct ` +
     `reply-to; each responder, with the hosts' user, answers from its exclusive classic queue ` +
     `and its own handling time is subtracted, as dn does), ${gapMs} ms idle, one ` +
-    `\`dn status --json\`. LATENCY and dockerMs are what \`dn status --json\` reported.`,
+    `\`dn status --json\`, ${gapMs} ms idle, one \`GET /v1/apps/<app>/status\` from the ` +
+    `benchmark process (rows "(API)": control's same answer without a CLI starting beside it). ` +
+    `LATENCY and dockerMs are what dn reported. The bare RPC rows are the floor on this machine: ` +
+    `the same broker hops and the same wake-ups of idle processes, without dn's code.`,
     "",
     "| host | runs | LATENCY p50 (ms) | p99 | max | dockerMs p50 (host's handling) | p99 |",
     "| --- | --- | --- | --- | --- | --- | --- |",
