@@ -189,10 +189,14 @@ try {
   const docker = new Map<string, number[]>();
   const base = new Map<string, number[]>();
   const direct = new Map<string, number[]>();
+  const directWarm = new Map<string, number[]>();
+  const baseWarm = new Map<string, number[]>();
   say(`${runs} x (${gapMs} ms idle, bare RPC, ${gapMs} ms idle, dn status --json)`);
   for (let i = 0; i < runs; i++) {
     await idle();
     for (const [name, ms] of await baseline.roundTrip(RESPONDERS.length)) add(base, name, ms);
+    // Right after: every process on the path is awake.
+    for (const [name, ms] of await baseline.roundTrip(RESPONDERS.length)) add(baseWarm, name, ms);
     await idle();
     const out = await net.cli(["status", "--app", APP, "--json"]);
     if (out.code !== 0) throw new Error(`dn status failed: ${out.stderr}`);
@@ -205,6 +209,8 @@ try {
     const api = await net.api("GET", `/v1/apps/${APP}/status`);
     if (api.status !== 200) throw new Error(`status answered ${api.status}`);
     for (const h of api.body.hosts as HostFigures[]) add(direct, h.host, h.latencyMs);
+    const again = await net.api("GET", `/v1/apps/${APP}/status`);
+    for (const h of again.body.hosts as HostFigures[]) add(directWarm, h.host, h.latencyMs);
   }
   const loadAfter = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
   await baseline.client.close();
@@ -227,14 +233,22 @@ try {
     `and its own handling time is subtracted, as dn does), ${gapMs} ms idle, one ` +
     `\`dn status --json\`, ${gapMs} ms idle, one \`GET /v1/apps/<app>/status\` from the ` +
     `benchmark process (rows "(API)": control's same answer without a CLI starting beside it). ` +
-    `LATENCY and dockerMs are what dn reported. The bare RPC rows are the floor on this machine: ` +
-    `the same broker hops and the same wake-ups of idle processes, without dn's code.`,
+    `Rows "warm": a second request right after the first (API) or the bare RPC, every process ` +
+    `on the path still awake. LATENCY and dockerMs are what dn reported. The bare RPC rows are ` +
+    `the floor on this machine: the same broker hops and the same wake-ups of idle processes, ` +
+    `without dn's code.`,
     "",
     "| host | runs | LATENCY p50 (ms) | p99 | max | dockerMs p50 (host's handling) | p99 |",
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...[...bus.keys()].sort().map((host) => row(host, bus.get(host)!, docker.get(host)!)),
     ...[...direct.keys()].sort().map((host) => row(`${host} (API)`, direct.get(host)!)),
     ...[...base.keys()].sort().map((name) => row(`*bare RPC, ${name}*`, base.get(name)!)),
+    ...[...directWarm.keys()].sort().map((host) =>
+      row(`${host} (API, warm)`, directWarm.get(host)!)
+    ),
+    ...[...baseWarm.keys()].sort().map((name) =>
+      row(`*bare RPC, ${name}, warm*`, baseWarm.get(name)!)
+    ),
   ].join("\n"));
 } finally {
   await net.stop().catch(() => {});
