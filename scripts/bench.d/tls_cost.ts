@@ -8,10 +8,12 @@
  * serves both sides. For the length of the run only, its RabbitMQ and Redis
  * also get a plain listener on loopback beside their TLS one (RabbitMQ:
  * `rabbit_networking:start_tcp_listener`; Redis: `CONFIG SET port`), closed
- * again at the end; the same network (control, gateway, two hosts) then runs
- * on configs that use them ("plain") and on the default TLS configs ("TLS"),
- * alternating, ROUNDS times each. Per side: the broker path with wrk (a
- * gateway without the request token: gateway → RabbitMQ → host → container),
+ * again at the end. Two networks (control, gateway, two hosts each) run
+ * side by side, one on configs that use those listeners ("plain"), one on
+ * the default TLS configs ("TLS"), and are measured in turn, ROUNDS times
+ * each, the order alternating, so load from elsewhere falls on both alike.
+ * Per side and round: the broker path with wrk (a gateway without the
+ * request token: gateway → RabbitMQ → host → container),
  * `GET /v1/apps/NAME/status` (control → RabbitMQ → hosts and back), a deploy
  * (create and start until the first 200), Redis round trips from one client
  * and connection set-up times for Redis and RabbitMQ. The registry is HTTPS
@@ -26,7 +28,7 @@ import { PrivateInfra } from "../../tests/helpers/infra.ts";
 import { freePort, ROOT, TestNetwork } from "../../tests/helpers/network.ts";
 import { connectRedis, redisReady } from "../../lib/redis.ts";
 import { Logger } from "../../lib/log.ts";
-import { reqPerSec, run, wrk, type WrkResult } from "./wrk.ts";
+import { reqPerSec, run, wrk } from "./wrk.ts";
 import { writeSection } from "./section.ts";
 
 const [roundsArg, durationArg, out, command] = Deno.args;
@@ -50,20 +52,18 @@ const say = (line: string) => console.error(`bench: ${line}`);
 const quiet = new Logger("bench", "error");
 type Side = "plain" | "TLS";
 
-/** One side's figures of one round. */
-interface Figures {
-  brokerC1: WrkResult;
-  brokerC16: WrkResult;
-  statusMs: number;
-  deployMs: number;
-  redisOps: number;
-  redisConnectMs: number;
-  amqpConnectMs: number;
+/** Each measure's figures by side, one per round. */
+const figures = new Map<string, Record<Side, number[]>>();
+function record(label: string, side: Side, value: number): void {
+  if (!figures.has(label)) figures.set(label, { plain: [], TLS: [] });
+  figures.get(label)![side].push(value);
 }
+let wrkErrors = 0;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** rabbitmqctl eval on the private broker. */
@@ -124,148 +124,153 @@ async function meanMs(times: number, fn: () => Promise<void>): Promise<number> {
   return (performance.now() - started) / times;
 }
 
-/** Redis round trips per second (sequential GETs) and connection set-up time. */
-async function redisFigures(url: string, caFile: string) {
-  const redis = connectRedis({ url, caFile, log: quiet, name: "bench-tls" });
+/** One side's network, with apps/echo deployed and a broker-only gateway. */
+interface SideNet {
+  side: Side;
+  tag: string;
+  net: TestNetwork;
+  /** The broker-only gateway's URL. */
+  url: string;
+  /** The side's host config (its broker and Redis URLs and CA files). */
+  host: Record<string, string>;
+  redis: ReturnType<typeof connectRedis>;
+}
+
+/** Starts one side: control, gateway, 2 hosts, apps/echo (not timed: the first push). */
+async function startSide(side: Side): Promise<SideNet> {
+  const suffix = side === "plain" ? "-plain" : "";
+  const tag = side === "plain" ? "p" : "t";
+  const host = JSON.parse(await Deno.readTextFile(`${CONFIG}/test-host${suffix}.json`));
+  const net = new TestNetwork([`tc-${tag}a`, `tc-${tag}b`], {
+    stateDir: infra.stateDir,
+    configSuffix: suffix,
+  });
+  await net.start();
+  await net.deploy(`${ROOT}/apps/echo`, `tlscost-${tag}`, `tlscost-${tag}.dn.test`);
+  const gatewayConfig = JSON.parse(
+    await Deno.readTextFile(`${CONFIG}/test-gateway${suffix}.json`),
+  );
+  delete gatewayConfig.requestToken;
+  const brokerConfig = `${CONFIG}/test-gateway-bench-broker${suffix}.json`;
+  await Deno.writeTextFile(brokerConfig, JSON.stringify(gatewayConfig), { mode: 0o600 });
+  const port = freePort();
+  const gateway = net.spawn("gateway", "gateway-broker", ["--config", brokerConfig], {
+    DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+    DN_GATEWAY_METRICS_LISTEN: "127.0.0.1:0",
+    DN_GATEWAY_HTTPS_LISTEN: "127.0.0.1:0",
+  });
+  await gateway.waitFor("amqp connected");
+  await gateway.waitFor("gateway listening");
+  const redis = redisClient(host);
   await redisReady(redis, 10_000);
-  const n = 3000;
+  return { side, tag, net, url: `http://127.0.0.1:${port}/`, host, redis };
+}
+
+function redisClient(host: Record<string, string>) {
+  return connectRedis({
+    url: host.redisUrl,
+    caFile: host.redisCaFile ?? "",
+    log: quiet,
+    name: "b",
+  });
+}
+
+/** One round of every measure on one side. */
+async function measure(s: SideNet, round: number): Promise<void> {
+  const { side, net, host, tag } = s;
+  const app = `tlscost-${tag}${round}`;
+  const t0 = performance.now();
+  await net.deploy(`${ROOT}/apps/echo`, app, `${app}.dn.test`);
+  record("deploy: create and start until the first 200 (ms)", side, performance.now() - t0);
+  await net.api("DELETE", `/v1/apps/${app}`);
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const started = performance.now();
+    const res = await net.api("GET", `/v1/apps/tlscost-${tag}/status`);
+    if (res.status !== 200) throw new Error(`status answered ${res.status}`);
+    statuses.push(performance.now() - started);
+  }
+  record("GET /v1/apps/NAME/status, median of 20 (ms)", side, median(statuses));
+  const hostname = `tlscost-${tag}.dn.test`;
+  const c1 = await wrk(work, `c1-${side}-${round}`, s.url, hostname, 1, duration);
+  const c16 = await wrk(work, `c16-${side}-${round}`, s.url, hostname, 16, duration);
+  record("broker path, wrk c=1 (req/s)", side, reqPerSec(c1));
+  record("broker path, wrk c=1, p50 (ms)", side, c1.latency_us.p50 / 1000);
+  record("broker path, wrk c=16 (req/s)", side, reqPerSec(c16));
+  record("broker path, wrk c=16, p99 (ms)", side, c16.latency_us.p99 / 1000);
+  for (const r of [c1, c16]) wrkErrors += Object.values(r.errors).reduce((a, b) => a + b, 0);
+  const n = 1000;
   const started = performance.now();
-  for (let i = 0; i < n; i++) await redis.get("bench-tls-probe");
-  const ops = n / ((performance.now() - started) / 1000);
-  redis.disconnect();
-  const connectMs = await meanMs(20, async () => {
-    const c = connectRedis({ url, caFile, log: quiet, name: "bench-tls" });
+  for (let i = 0; i < n; i++) await s.redis.get("bench-tls-probe");
+  record(
+    "Redis GET round trips, one client (ops/s)",
+    side,
+    n / ((performance.now() - started) / 1000),
+  );
+  const redisConnect = await meanMs(5, async () => {
+    const c = redisClient(host);
     await redisReady(c, 10_000);
     c.disconnect();
   });
-  return { ops, connectMs };
-}
-
-/** One side: a network on its configs, measured. */
-async function measure(side: Side, round: number): Promise<Figures> {
-  const suffix = side === "plain" ? "-plain" : "";
-  const host = JSON.parse(await Deno.readTextFile(`${CONFIG}/test-host${suffix}.json`));
-  const net = new TestNetwork([`tc-${round}a`, `tc-${round}b`], {
-    stateDir: infra.stateDir,
-    configSuffix: suffix,
-    env: { DN_LOG_LEVEL: "warn" },
+  record("Redis connect until ready (ms)", side, redisConnect);
+  const tls = host.amqpCaFile ? { ca: [await Deno.readTextFile(host.amqpCaFile)] } : undefined;
+  const amqpConnect = await meanMs(3, async () => {
+    const client = new AMQPClient(host.amqpUrl, tls, null);
+    await client.connect();
+    await client.close();
   });
-  const app = `tlscost-${side === "plain" ? "p" : "t"}${round}`;
-  const hostname = `${app}.dn.test`;
-  try {
-    await net.start();
-    const t0 = performance.now();
-    await net.deploy(`${ROOT}/apps/echo`, app, hostname);
-    const deployMs = performance.now() - t0;
-    const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const s = performance.now();
-      const res = await net.api("GET", `/v1/apps/${app}/status`);
-      if (res.status !== 200) throw new Error(`status answered ${res.status}`);
-      statuses.push(performance.now() - s);
-    }
-    const gatewayConfig = JSON.parse(
-      await Deno.readTextFile(`${CONFIG}/test-gateway${suffix}.json`),
-    );
-    delete gatewayConfig.requestToken;
-    const brokerConfig = `${CONFIG}/test-gateway-bench-broker${suffix}.json`;
-    await Deno.writeTextFile(brokerConfig, JSON.stringify(gatewayConfig), { mode: 0o600 });
-    const port = freePort();
-    const gateway = net.spawn("gateway", "gateway-broker", ["--config", brokerConfig], {
-      DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
-      DN_GATEWAY_METRICS_LISTEN: "127.0.0.1:0",
-      DN_GATEWAY_HTTPS_LISTEN: "127.0.0.1:0",
-    });
-    await gateway.waitFor("amqp connected");
-    await gateway.waitFor("gateway listening");
-    const url = `http://127.0.0.1:${port}/`;
-    const id = `${side}-${round}`;
-    await wrk(work, `warm-${id}`, url, hostname, 4, 1);
-    const brokerC1 = await wrk(work, `c1-${id}`, url, hostname, 1, duration);
-    const brokerC16 = await wrk(work, `c16-${id}`, url, hostname, 16, duration);
-    const redis = await redisFigures(host.redisUrl, host.redisCaFile ?? "");
-    const tls = host.amqpCaFile ? { ca: [await Deno.readTextFile(host.amqpCaFile)] } : undefined;
-    const amqpConnectMs = await meanMs(10, async () => {
-      const client = new AMQPClient(host.amqpUrl, tls, null);
-      await client.connect();
-      await client.close();
-    });
-    await net.api("DELETE", `/v1/apps/${app}`);
-    return {
-      brokerC1,
-      brokerC16,
-      statusMs: median(statuses),
-      deployMs,
-      redisOps: redis.ops,
-      redisConnectMs: redis.connectMs,
-      amqpConnectMs,
-    };
-  } finally {
-    await net.stop();
-  }
+  record("RabbitMQ connect and close (ms)", side, amqpConnect);
 }
 
-const results: Record<Side, Figures[]> = { plain: [], TLS: [] };
 say(`private infrastructure in ${infra.stateDir}`);
 await infra.up();
+const sides: SideNet[] = [];
 try {
   await rabbitEval(`rabbit_networking:start_tcp_listener({"127.0.0.1", ${PLAIN_AMQP}}, 10).`);
   await redisPlainPort(PLAIN_REDIS);
   await writePlainConfigs();
+  for (const side of ["plain", "TLS"] as const) sides.push(await startSide(side));
   for (let round = 1; round <= rounds; round++) {
-    const order: Side[] = round % 2 === 1 ? ["plain", "TLS"] : ["TLS", "plain"];
-    for (const side of order) {
-      say(`round ${round}: ${side}`);
-      results[side].push(await measure(side, round));
-    }
+    say(`round ${round} of ${rounds}`);
+    for (const s of round % 2 === 1 ? sides : [...sides].reverse()) await measure(s, round);
   }
 } finally {
+  for (const s of sides) {
+    s.redis.disconnect();
+    await s.net.stop();
+  }
   await rabbitEval(`rabbit_networking:stop_tcp_listener({"127.0.0.1", ${PLAIN_AMQP}}).`)
     .catch((e) => say(String(e)));
   await redisPlainPort(0).catch((e) => say(String(e)));
   await infra.down();
 }
 
-const rows: [string, (f: Figures) => number, number, boolean][] = [
-  ["broker path, wrk c=1 (req/s)", (f) => reqPerSec(f.brokerC1), 0, true],
-  ["broker path, wrk c=1, p50 (ms)", (f) => f.brokerC1.latency_us.p50 / 1000, 2, false],
-  ["broker path, wrk c=16 (req/s)", (f) => reqPerSec(f.brokerC16), 0, true],
-  ["broker path, wrk c=16, p99 (ms)", (f) => f.brokerC16.latency_us.p99 / 1000, 1, false],
-  ["GET /v1/apps/NAME/status, median (ms)", (f) => f.statusMs, 1, false],
-  ["deploy: create and start until the first 200 (ms)", (f) => f.deployMs, 0, false],
-  ["Redis GET round trips, one client (ops/s)", (f) => f.redisOps, 0, true],
-  ["Redis connect until ready (ms)", (f) => f.redisConnectMs, 1, false],
-  ["RabbitMQ connect and close (ms)", (f) => f.amqpConnectMs, 1, false],
-];
 const cpus = (await run("nproc", [])).out.trim();
+const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(", ");
 const lines = [
   "## TLS on the links",
   "",
   `\`${command}\` on ${new Date().toISOString().slice(0, 10)} (${cpus} cores, shared with ` +
-  `other work while it ran, so under load; ${duration} s per wrk run; ${rounds} rounds per side, ` +
-  `alternating; medians of the rounds, each round's figure in brackets). One private ` +
-  `RabbitMQ and Redis (scripts/infra) serve both sides; for the run only they also listen ` +
-  `plain on loopback, and the same network (control, gateway, 2 hosts, apps/echo) runs on ` +
-  `configs that use those listeners ("plain") or on the default configs (AMQPS and Redis over ` +
-  `TLS, verified). Broker path: wrk → a gateway without the request token → RabbitMQ → host → ` +
-  `container. The registry is HTTPS on both sides. Raw output: ${work}.`,
+  `other work while it ran, so under load: load average ${load} at the end; ${duration} s per ` +
+  `wrk run; ${rounds} rounds). One private RabbitMQ and Redis (scripts/infra) serve both sides; ` +
+  `for the run only they also listen plain on loopback. Two networks (control, gateway, 2 hosts, ` +
+  `apps/echo each) run side by side throughout, one on configs that use those plain listeners ` +
+  `("plain"), one on the default configs (AMQPS and Redis over TLS, verified), and are measured ` +
+  `in turn, the order alternating each round, so load from elsewhere falls on both alike. ` +
+  `Broker path: wrk → a gateway without the request token → RabbitMQ → host → container. The ` +
+  `registry is HTTPS on both sides. Each cell: the median of the rounds (lowest-highest). Raw ` +
+  `output: ${work}.`,
   "",
   "| measure | plain | TLS | TLS / plain |",
   "| --- | --- | --- | --- |",
 ];
-for (const [label, value, digits] of rows) {
-  const p = results.plain.map(value);
-  const t = results.TLS.map(value);
+for (const [label, { plain, TLS }] of figures) {
+  const d = /req\/s|ops\/s|deploy/.test(label) ? 0 : 1;
   const show = (xs: number[]) =>
-    `${median(xs).toFixed(digits)} [${xs.map((x) => x.toFixed(digits)).join(", ")}]`;
-  lines.push(`| ${label} | ${show(p)} | ${show(t)} | ${(median(t) / median(p)).toFixed(2)} |`);
+    `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})`;
+  const ratio = (median(TLS) / median(plain)).toFixed(2);
+  lines.push(`| ${label} | ${show(plain)} | ${show(TLS)} | ${ratio} |`);
 }
-const errors = [...results.plain, ...results.TLS].reduce(
-  (n, f) =>
-    n + Object.values(f.brokerC1.errors).reduce((a, b) => a + b, 0) +
-    Object.values(f.brokerC16.errors).reduce((a, b) => a + b, 0),
-  0,
-);
-lines.push("", `wrk errors over all runs: ${errors}.`);
+lines.push("", `wrk errors over all runs: ${wrkErrors}.`);
 await writeSection(out, "## TLS on the links", lines.join("\n") + "\n");
 say(`wrote the "TLS on the links" section of ${out}`);
