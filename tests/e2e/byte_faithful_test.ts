@@ -119,6 +119,26 @@ reliabilityTest("bytes: the request target reaches the app as the client sent it
   note(out.join("; "));
 });
 
+reliabilityTest("bytes: a request target that is not UTF-8 reaches the app byte for byte", {
+  fault: "GET /raw-target/caf\\xE9/\\x85\\xFF\\xFE?q=\\xC3 (bytes over 0x7F that are not UTF-8) " +
+    "on a raw socket, on the container route and the host route, to an app that reads the " +
+    "request line's bytes itself",
+  expected: "the app receives exactly those bytes (not refused, not replaced by U+FFFD, not " +
+    "percent-encoded); before the gateway's own HTTP/1.1 server, Deno.serve refused them: 400, " +
+    "empty body",
+}, async (note) => {
+  const out: string[] = [];
+  const target = "/raw-target/caf\xe9/\x85\xff\xfe?q=\xc3";
+  for (const path of rawPaths) {
+    const answer = await send(
+      `GET ${target} HTTP/1.1\r\nhost: ${path.hostname}\r\nconnection: close\r\n\r\n`,
+    );
+    assertEquals([path.name, answer.status, answer.body], [path.name, 200, hex(target)]);
+    out.push(`${path.name}: the app saw ${answer.body}`);
+  }
+  note(out.join("; "));
+});
+
 reliabilityTest("bytes: HEAD keeps the app's length, or its absence", {
   fault: "HEAD of a path whose GET the app streams (no length), and of one it sizes, on the " +
     "container route and the host route",

@@ -13,6 +13,7 @@
  *   ANY  /upgrade...     with `Upgrade: P`: 101 switching to P, then echoes every byte back
  *                        until the client closes (byte_faithful_test.ts); else 426
  *   ANY  /no-upgrade...  403 "no upgrade here", whatever was asked
+ *   ANY  /raw-target...  the request target's bytes as received, in hex (nothing decoded)
  *   ANY  other           200 "ok"
  */
 
@@ -43,6 +44,7 @@ async function answer(
   method: string,
   target: string,
   body: Uint8Array,
+  rawTarget: Uint8Array,
 ): Promise<Uint8Array | null> {
   if (target === "/calls") return response("200 OK", JSON.stringify(calls));
   if (target.startsWith("/body")) {
@@ -50,6 +52,9 @@ async function answer(
     return response("200 OK", JSON.stringify({ method, length: body.length, body: text }));
   }
   if (target.startsWith("/no-upgrade")) return response("403 Forbidden", "no upgrade here\n");
+  if (target.startsWith("/raw-target")) {
+    return response("200 OK", [...rawTarget].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  }
   const slow = /^\/slow\/(\d+)/.exec(target);
   if (slow) {
     await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
@@ -63,6 +68,16 @@ async function answer(
   return response("200 OK", `ok ${method}\n`);
 }
 
+/** Where the head in `bytes` ends (its blank line's first byte), or -1: in bytes, not characters. */
+function headEnd(bytes: Uint8Array): number {
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      return i;
+    }
+  }
+  return -1;
+}
+
 async function serve(conn: Deno.TcpConn): Promise<void> {
   let buffered = new Uint8Array(0);
   const chunk = new Uint8Array(64 * 1024);
@@ -70,7 +85,7 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     // Wait for the next request; an idle connection is closed after idleMs.
     const idle = setTimeout(() => close(conn), idleMs);
     let end = -1;
-    while ((end = decoder.decode(buffered).indexOf("\r\n\r\n")) === -1) {
+    while ((end = headEnd(buffered)) === -1) {
       const n = await conn.read(chunk).catch(() => null);
       if (n === null) return;
       clearTimeout(idle);
@@ -82,6 +97,8 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     clearTimeout(idle);
     const head = decoder.decode(buffered.subarray(0, end)).split("\r\n");
     const [method, target] = head[0].split(" ");
+    const line = buffered.subarray(0, buffered.indexOf(0x0d)); // the request line's own bytes
+    const rawTarget = line.slice(line.indexOf(0x20) + 1, line.lastIndexOf(0x20));
     const length = Number(
       head.find((line) => line.toLowerCase().startsWith("content-length:"))?.split(":")[1] ?? 0,
     );
@@ -112,7 +129,7 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
       );
       return await echo(conn, buffered, chunk);
     }
-    const bytes = await answer(method, target, body);
+    const bytes = await answer(method, target, body, rawTarget);
     if (bytes === null) return close(conn);
     await write(conn, bytes);
   }
