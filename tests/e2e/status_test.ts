@@ -1,7 +1,8 @@
 /**
  * `dn status` through the real stack: each host's LATENCY (the bus round
  * trip) comes apart from the time the host took to answer (`dockerMs` in
- * `--json`), and the containers it shows come from the state each host keeps
+ * `--json`), only this network's hosts are asked (`status.<app>.<host>`;
+ * no host of another network on the vhost wakes), and the containers it shows come from the state each host keeps
  * from Docker's events (host/container_states.ts), so it must never show a
  * container as it was: a container killed outside dn, one whose process
  * crashed (Docker restarts it), and an app stopped with `dn stop` show so
@@ -11,7 +12,8 @@
  * anything): `scripts/bench-status` is where its figure comes from.
  */
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { AMQPClient } from "@cloudamqp/amqp-client";
+import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 const APP = "stat";
@@ -113,6 +115,35 @@ Deno.test("dn status: LATENCY per host, the host's own answering time apart", op
     assertMatch(line ?? "", /\d+(\.\d+)? ms$/, `${host}'s row ends with its latency`);
   }
 });
+
+Deno.test(
+  "dn status asks this network's hosts only, not a host of another network",
+  opts,
+  async () => {
+    // A host of another network on the same vhost: its status queue, bound as a host binds it.
+    const { amqpUrl, amqpCaFile } = infraConfig("test-host");
+    const client = new AMQPClient(amqpUrl, { ca: [Deno.readTextFileSync(amqpCaFile)] }, null);
+    await client.connect();
+    try {
+      const ch = await client.channel();
+      const stranger = `stranger-${crypto.randomUUID().slice(0, 8)}`;
+      const queue = `dn.host.${stranger}.status`;
+      await ch.queueDeclare(queue, { durable: false, exclusive: true, autoDelete: true });
+      await ch.queueBind(queue, "dn", `status.*.${stranger}`);
+      await ch.queueBind(queue, "dn", "status.*");
+      const heard: string[] = [];
+      await ch.basicConsume(queue, { noAck: true }, (msg) => void heard.push(msg.routingKey));
+      const hosts = await statusJson();
+      assertEquals(hosts.length, 3);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Other test networks' controls may be asking about their own apps meanwhile.
+      const ours = heard.filter((key) => key.split(".")[1] === APP);
+      assertEquals(ours, [], "the other network's host was not asked");
+    } finally {
+      await client.close();
+    }
+  },
+);
 
 reliabilityTest("dn status shows a container killed outside dn at once", {
   fault: "docker kill of an app container (SIGKILL, outside dn) on one of three hosts",
