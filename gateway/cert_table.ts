@@ -20,7 +20,8 @@ import { normaliseHostname } from "../lib/names.ts";
 import { RedisMirror } from "../lib/redis.ts";
 import { BACKEND_HOST, TlsBackend } from "../lib/tls_splice.ts";
 import type { RefusalReason } from "./tls_front.ts";
-import type { ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
+import { Http1Server, type ServerRequest, type SwitchProtocols } from "../lib/http1/server.ts";
+import { fieldValues } from "../lib/http1/request_head.ts";
 
 /**
  * A request `Deno.serve` handed over, as the gateway's handler takes it:
@@ -167,39 +168,66 @@ export class CertTable extends RedisMirror {
     for (const backend of retired) backend.retire();
   }
 
-  /** Starts a backend for `record`; null (logged, without key material) when it cannot. */
+  /**
+   * Starts a backend for `record`, `Deno.serve` (HTTP/2) and the gateway's
+   * own HTTP/1.1 server; null (logged, without key material) when it cannot.
+   */
   #start(record: CertRecord): TlsBackend | null {
     const hostname = record.hostname;
+    /** The real client of a request, or the answer when it cannot be served here. */
+    const checked = (host: string | undefined, port: number): Response | Deno.NetAddr => {
+      const client = this.clientOf(port);
+      if (!client) return new Response("not through the gateway's front\n", { status: 403 });
+      if (host === undefined || normaliseHostname(host) !== hostname) {
+        // The name the client verified is not the one it asks for (RFC 9110 15.5.20).
+        return new Response(`this connection is for ${hostname}\n`, { status: 421 });
+      }
+      return client;
+    };
+    const { cert, key } = record;
+    let listener: Deno.TlsListener | undefined;
     try {
-      const server = Deno.serve({
+      listener = Deno.listenTls({
         hostname: BACKEND_HOST,
         port: 0,
-        cert: record.cert,
-        key: record.key,
-        onListen: () => {},
-      }, async (req, info) => {
-        const client = this.clientOf(info.remoteAddr.port);
-        if (!client) return new Response("not through the gateway's front\n", { status: 403 });
-        // HTTP/2 has no Host header: its :authority is the URL's host.
-        const host = req.headers.get("host") ?? new URL(req.url).host;
-        if (normaliseHostname(host) !== hostname) {
-          // The name the client verified is not the one it asks for (RFC 9110 15.5.20).
-          return new Response(`this connection is for ${hostname}\n`, { status: 421 });
-        }
-        const answer = await this.handler(serverRequestOf(req, client));
-        if (!(answer instanceof Response)) {
-          answer.upstream.conn.close(); // no upgrade was asked for: cannot happen
-          return new Response("unexpected upgrade\n", { status: 502 });
-        }
-        return await inOneWrite(answer);
+        cert,
+        key,
+        alpnProtocols: ["http/1.1"],
       });
+      const http1 = new Http1Server(listener, async (req) => {
+        const client = checked(fieldValues(req.headers, "host")[0], req.remoteAddr.port);
+        if (!(client instanceof Response)) {
+          return await this.handler({ ...req, remoteAddr: client });
+        }
+        await req.body?.cancel().catch(() => {});
+        return client;
+      }, { onError: (e) => this.log.error("https request failed", { error: errorMessage(e) }) });
+      const server = Deno.serve(
+        { hostname: BACKEND_HOST, port: 0, cert, key, onListen: () => {} },
+        async (req, info) => {
+          // HTTP/2 has no Host header: its :authority is the URL's host.
+          const client = checked(
+            req.headers.get("host") ?? new URL(req.url).host,
+            info.remoteAddr.port,
+          );
+          if (client instanceof Response) return client;
+          const answer = await this.handler(serverRequestOf(req, client));
+          if (!(answer instanceof Response)) {
+            answer.upstream.conn.close(); // no upgrade was asked for: cannot happen
+            return new Response("unexpected upgrade\n", { status: 502 });
+          }
+          return await inOneWrite(answer);
+        },
+      );
       this.log.info("certificate served", {
         hostname,
         notAfter: record.notAfter,
         fingerprint: record.fingerprint,
       });
-      return new TlsBackend(hostname, record.fingerprint, new Date(record.notAfter), server);
+      const notAfter = new Date(record.notAfter);
+      return new TlsBackend(hostname, record.fingerprint, notAfter, server, http1);
     } catch (e) {
+      listener?.close();
       this.log.error("certificate not served", { hostname, error: errorMessage(e) });
       return null;
     }

@@ -1,8 +1,9 @@
 /**
- * Reads the server name (SNI, RFC 6066) out of the first bytes a TLS client
- * sends, its ClientHello, without taking part in the handshake: the
- * gateway's HTTPS front (gateway/tls_front.ts) picks the certificate by it,
- * then passes the very same bytes on.
+ * Reads the server name (SNI, RFC 6066) and the protocols offered (ALPN,
+ * RFC 7301) out of the first bytes a TLS client sends, its ClientHello,
+ * without taking part in the handshake: the gateway's HTTPS front
+ * (gateway/tls_front.ts) picks the certificate by the name and the HTTP
+ * server by the protocols, then passes the very same bytes on.
  *
  * @module
  */
@@ -13,7 +14,7 @@ export const CLIENT_HELLO_LIMIT = 16 * 1024;
 /** What {@link readServerName} found in the bytes so far. */
 export type HelloResult =
   | { kind: "more" }
-  | { kind: "name"; name: string }
+  | { kind: "name"; name: string; alpn: string[] }
   | { kind: "no-name" }
   | { kind: "invalid"; reason: string };
 
@@ -26,7 +27,8 @@ function invalid(reason: string): HelloResult {
 /**
  * Parses the ClientHello in `bytes` (what the client sent so far). Returns
  * `more` while the message is incomplete, the host name (lower case, no
- * trailing dot) when there is one, `no-name` for a ClientHello without SNI
+ * trailing dot) and the ALPN protocols offered (none: empty) when there is
+ * a name, `no-name` for a ClientHello without SNI
  * and `invalid` for anything that is not a TLS ClientHello.
  */
 export function readServerName(bytes: Uint8Array): HelloResult {
@@ -67,15 +69,32 @@ function serverNameOf(hello: Uint8Array): HelloResult {
   const end = p + 2 + u16(p);
   if (end > hello.length) return invalid("truncated ClientHello extensions");
   p += 2;
+  let name: HelloResult = { kind: "no-name" };
+  let alpn: string[] = [];
   while (p + 4 <= end) {
     const type = u16(p);
     const length = u16(p + 2);
     p += 4;
     if (p + length > end) return invalid("truncated ClientHello extension");
-    if (type === 0) return nameFromExtension(hello.subarray(p, p + length));
+    if (type === 0) name = nameFromExtension(hello.subarray(p, p + length));
+    if (type === 16) alpn = protocolsFromExtension(hello.subarray(p, p + length));
     p += length;
   }
-  return { kind: "no-name" };
+  return name.kind === "name" ? { ...name, alpn } : name;
+}
+
+/** The protocol names of an application_layer_protocol_negotiation extension (malformed: none). */
+function protocolsFromExtension(ext: Uint8Array): string[] {
+  const out: string[] = [];
+  const listEnd = 2 + ((ext[0] << 8) | ext[1]);
+  if (ext.length < 2 || listEnd > ext.length) return out;
+  for (let p = 2; p < listEnd;) {
+    const length = ext[p];
+    if (p + 1 + length > listEnd) return [];
+    out.push(String.fromCharCode(...ext.subarray(p + 1, p + 1 + length)));
+    p += 1 + length;
+  }
+  return out;
 }
 
 /** The host_name entry of a server_name extension. */
@@ -95,7 +114,7 @@ function nameFromExtension(ext: Uint8Array): HelloResult {
         return invalid("bad host name in server_name");
       }
       const name = new TextDecoder().decode(raw).toLowerCase().replace(/\.$/, "");
-      return { kind: "name", name };
+      return { kind: "name", name, alpn: [] };
     }
     p += length;
   }

@@ -11,8 +11,11 @@
  * front reads each connection's ClientHello itself (gateway/client_hello.ts),
  * answers an unknown or missing name with a fatal `unrecognized_name` alert,
  * and otherwise splices the connection, the ClientHello first, to a
- * {@link TlsBackend}: a `Deno.serve` on loopback holding that hostname's
- * certificate (Rust TLS and HTTP, HTTP/2 too). A new certificate gets a new
+ * {@link TlsBackend} on loopback holding that hostname's certificate: its
+ * `Deno.serve` (Rust TLS and HTTP/2) when the client offers HTTP/2 (ALPN
+ * `h2`), else the gateway's own HTTP/1.1 server on `Deno.listenTls` (the
+ * same semantics as plain HTTP: every method's body, upgrades as byte
+ * tunnels; gateway/cert_table.ts). A new certificate gets a new
  * backend; the old one takes no new connections and shuts down once its
  * last connection ends, so a renewal fails no request.
  *
@@ -99,7 +102,8 @@ export class TlsFront {
         return;
       }
       backend.active++;
-      upstream = await Deno.connect({ hostname: BACKEND_HOST, port: backend.port });
+      const to = backend.portFor(hello.alpn);
+      upstream = await Deno.connect({ hostname: BACKEND_HOST, port: to });
       upstream.setNoDelay(true);
       this.#conns.add(upstream);
       const port = (upstream.localAddr as Deno.NetAddr).port;
@@ -124,7 +128,9 @@ export class TlsFront {
   }
 
   /** Reads until the ClientHello is complete; refuses and returns null when it is not usable. */
-  async #readHello(conn: Deno.TcpConn): Promise<{ name: string; bytes: Uint8Array } | null> {
+  async #readHello(
+    conn: Deno.TcpConn,
+  ): Promise<{ name: string; alpn: string[]; bytes: Uint8Array } | null> {
     const buffer = new Uint8Array(CLIENT_HELLO_LIMIT + 5 * 4);
     let length = 0;
     const timer = setTimeout(() => closeQuietly(conn), HELLO_TIMEOUT_MS);
@@ -140,7 +146,9 @@ export class TlsFront {
         if (n === null) return null; // the client went away
         length += n;
         const result = readServerName(buffer.subarray(0, length));
-        if (result.kind === "name") return { name: result.name, bytes: buffer.slice(0, length) };
+        if (result.kind === "name") {
+          return { name: result.name, alpn: result.alpn, bytes: buffer.slice(0, length) };
+        }
         if (result.kind === "no-name") {
           return this.#refuse(conn, "no-name", ALERT.unrecognizedName);
         }

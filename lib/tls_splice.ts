@@ -21,30 +21,45 @@ export const BACKEND_HOST = "127.0.0.2";
 /** Longest a replaced backend keeps serving its open connections. */
 const RETIRE_AFTER_MS = 10 * 60_000;
 
-/** One certificate, served by its own `Deno.serve` on loopback. */
+/** A server a backend may add for HTTP/1.1 clients (the gateway's own, lib/http1/server.ts). */
+export interface Http1Backend {
+  readonly addr: Deno.NetAddr;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * One certificate, served on loopback by its own `Deno.serve`, and, when
+ * given, by a second server for clients that do not offer HTTP/2.
+ */
 export class TlsBackend {
   /** Connections spliced to it and still open. */
   active = 0;
   #retired = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Wraps a started server for `hostname` whose certificate has `fingerprint`. */
+  /** Wraps the started servers for `hostname` whose certificate has `fingerprint`. */
   constructor(
     readonly hostname: string,
     readonly fingerprint: string,
     readonly notAfter: Date,
     readonly server: Deno.HttpServer<Deno.NetAddr>,
+    readonly http1?: Http1Backend,
   ) {}
 
-  /** Loopback port the server listens on. */
+  /** Loopback port of `Deno.serve`. */
   get port(): number {
     return this.server.addr.port;
+  }
+
+  /** Loopback port for a client offering the ALPN protocols `alpn`: HTTP/2 to `Deno.serve`. */
+  portFor(alpn: string[]): number {
+    return this.http1 && !alpn.includes("h2") ? this.http1.addr.port : this.port;
   }
 
   /** Takes no more connections; shuts down when the last one ends (or after 10 min). */
   retire(): void {
     this.#retired = true;
-    this.#timer = setTimeout(() => void this.server.shutdown(), RETIRE_AFTER_MS);
+    this.#timer = setTimeout(() => this.#shutdown(), RETIRE_AFTER_MS);
     this.release(0);
   }
 
@@ -53,8 +68,13 @@ export class TlsBackend {
     this.active -= by;
     if (this.#retired && this.active === 0) {
       clearTimeout(this.#timer);
-      void this.server.shutdown();
+      this.#shutdown();
     }
+  }
+
+  #shutdown(): void {
+    void this.server.shutdown();
+    void this.http1?.shutdown();
   }
 }
 

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ROOT, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { type CertFiles, httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
+import { readUntilClosed } from "../helpers/streams.ts";
 
 const ID = crypto.randomUUID().slice(0, 6);
 const A = { name: `tls-a-${ID}`, hostname: `tls-a-${ID}.dn.test` };
@@ -249,3 +250,49 @@ async function fingerprintOf(path: string): Promise<string> {
   const { X509Certificate } = await import("node:crypto");
   return new X509Certificate(await Deno.readTextFile(path)).fingerprint256;
 }
+
+/** Opens TLS to the gateway's HTTPS port with SNI `name`, offering `alpn`; the protocol agreed. */
+async function connectTls(name: string, alpn: string[]): Promise<[Deno.TlsConn, string | null]> {
+  const options: Deno.ConnectTlsOptions & Record<symbol, string> = {
+    hostname: "127.0.0.1",
+    port: httpsPort,
+    caCerts: [caPem],
+    alpnProtocols: alpn,
+  };
+  options[Symbol.for("unstableServerName")] = name;
+  const conn = await Deno.connectTls(options);
+  const { alpnProtocol } = await conn.handshake();
+  return [conn, alpnProtocol];
+}
+
+reliabilityTest("https: HTTP/1.1 over TLS is served as plain HTTP is", {
+  fault: "TLS offering only http/1.1: two pipelined requests (a POST with a 5-byte body, a GET), " +
+    "then a request with obsolete line folding; TLS offering h2 and http/1.1",
+  expected: "http/1.1 agreed and the gateway's own HTTP/1.1 server answers (both pipelined " +
+    "requests in order, the body reaching the app; 400 naming the line folding); h2 agreed " +
+    "(HTTP/2 is served by Deno.serve)",
+}, async (note) => {
+  const [conn, agreed] = await connectTls(A.hostname, ["http/1.1"]);
+  assertEquals(agreed, "http/1.1");
+  const encoder = new TextEncoder();
+  await conn.write(encoder.encode(
+    `POST /echo HTTP/1.1\r\nhost: ${A.hostname}\r\ncontent-length: 5\r\n\r\nhello` +
+      `GET /echo?second HTTP/1.1\r\nhost: ${A.hostname}\r\nconnection: close\r\n\r\n`,
+  ));
+  const text = new TextDecoder().decode(await readUntilClosed(conn, 10_000));
+  assertEquals([...text.matchAll(/^HTTP\/1\.1 200 /gm)].length, 2, text);
+  assertMatch(text, /"method":"POST".*"bodyLength":5.*"method":"GET".*"query":"\?second"/s);
+  const [folded] = await connectTls(A.hostname, ["http/1.1"]);
+  await folded.write(encoder.encode(
+    `GET / HTTP/1.1\r\nhost: ${A.hostname}\r\nx-a: a\r\n b\r\n\r\n`,
+  ));
+  const refused = new TextDecoder().decode(await readUntilClosed(folded, 10_000));
+  assertMatch(refused, /^HTTP\/1\.1 400 [^]*obsolete line folding/);
+  const [h2, agreedH2] = await connectTls(A.hostname, ["h2", "http/1.1"]);
+  h2.close();
+  assertEquals(agreedH2, "h2");
+  note(
+    "http/1.1: 2 pipelined answers in order, POST body 5 bytes seen, line folding 400; " +
+      "h2 offered: h2 agreed",
+  );
+});

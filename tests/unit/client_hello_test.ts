@@ -7,11 +7,15 @@ import { assertEquals } from "../helpers/assert.ts";
 import { fatalAlert, readServerName } from "../../gateway/client_hello.ts";
 
 /** The first bytes Deno's TLS client sends for `serverName` (a listener that never answers). */
-async function captureHello(serverName: string | null): Promise<Uint8Array> {
+async function captureHello(
+  serverName: string | null,
+  alpnProtocols?: string[],
+): Promise<Uint8Array> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const options: Deno.ConnectTlsOptions & Record<symbol, string> = {
     hostname: "127.0.0.1",
     port: listener.addr.port,
+    alpnProtocols,
   };
   if (serverName !== null) options[Symbol.for("unstableServerName")] = serverName;
   const client = Deno.connectTls(options).then((c) => c.handshake().finally(() => c.close()));
@@ -31,7 +35,7 @@ async function captureHello(serverName: string | null): Promise<Uint8Array> {
 
 Deno.test("client hello: the server name of a real ClientHello, at every split", async () => {
   const hello = await captureHello("App.Example.TEST.");
-  assertEquals(readServerName(hello), { kind: "name", name: "app.example.test" });
+  assertEquals(readServerName(hello), { kind: "name", name: "app.example.test", alpn: [] });
   for (let cut = 0; cut < hello.length; cut++) {
     assertEquals(readServerName(hello.subarray(0, cut)).kind, "more", `cut at ${cut}`);
   }
@@ -47,7 +51,18 @@ Deno.test("client hello: a ClientHello split over two records", async () => {
     ...record(body.subarray(0, half)),
     ...record(body.subarray(half)),
   ]);
-  assertEquals(readServerName(split), { kind: "name", name: "split.dn.test" });
+  assertEquals(readServerName(split), { kind: "name", name: "split.dn.test", alpn: [] });
+});
+
+Deno.test("client hello: the ALPN protocols offered (HTTP/2 goes to another server)", async () => {
+  const both = await captureHello("h2.dn.test", ["h2", "http/1.1"]);
+  assertEquals(readServerName(both), {
+    kind: "name",
+    name: "h2.dn.test",
+    alpn: ["h2", "http/1.1"],
+  });
+  const one = await captureHello("h1.dn.test", ["http/1.1"]);
+  assertEquals(readServerName(one), { kind: "name", name: "h1.dn.test", alpn: ["http/1.1"] });
 });
 
 Deno.test("client hello: IP addresses send no SNI", async () => {
