@@ -13,9 +13,12 @@ const CRLF = [13, 10];
 const decoder = new TextDecoder();
 
 function indexOfSequence(buf: Uint8Array, seq: number[], from: number, to: number): number {
-  outer: for (let i = from; i <= to - seq.length; i++) {
-    for (let j = 0; j < seq.length; j++) if (buf[i + j] !== seq[j]) continue outer;
-    return i;
+  // Native search for the first byte, then a check of the rest.
+  for (let i = buf.indexOf(seq[0], from); i !== -1 && i <= to - seq.length;) {
+    let j = 1;
+    while (j < seq.length && buf[i + j] === seq[j]) j++;
+    if (j === seq.length) return i;
+    i = buf.indexOf(seq[0], i + 1);
   }
   return -1;
 }

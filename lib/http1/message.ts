@@ -55,12 +55,18 @@ export function endToEndHeaders(headers: HeaderList): HeaderList {
   return headers.filter(([name]) => !HOP_BY_HOP.has(name) && !named.has(name));
 }
 
+/** A character outside ASCII. */
+const NOT_ASCII = /[\u0080-\uffff]/;
+const asciiEncoder = new TextEncoder();
+const asciiDecoder = new TextDecoder();
+
 /**
  * Bytes of a string of characters up to U+00FF, one byte each (ISO-8859-1):
  * header values as runtimes hand them over (a header's raw bytes, one
  * character per byte) go back on the wire unchanged.
  */
 export function latin1Encode(text: string): Uint8Array {
+  if (!NOT_ASCII.test(text)) return asciiEncoder.encode(text); // the common case, native
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
@@ -68,6 +74,9 @@ export function latin1Encode(text: string): Uint8Array {
 
 /** The string of `bytes` read as ISO-8859-1: one character per byte, the inverse of {@link latin1Encode}. */
 export function latin1Decode(bytes: Uint8Array): string {
+  // ASCII reads the same as UTF-8 (native); any other byte decodes to a character over U+007F.
+  const ascii = asciiDecoder.decode(bytes);
+  if (!NOT_ASCII.test(ascii)) return ascii;
   let out = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     out += String.fromCharCode(...bytes.subarray(i, i + 8192));

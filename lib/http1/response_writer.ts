@@ -58,6 +58,18 @@ const REASONS: Record<number, string> = {
 const encoder = new TextEncoder();
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 
+let dateSecond = 0;
+let dateValue = "";
+/** The `date` header's value now (RFC 9110 6.6.1), made once a second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(second * 1000).toUTCString();
+  }
+  return dateValue;
+}
+
 /** The head of a response: status line, `headers`, then `extra` lines (already formatted). */
 export function serialiseResponseHead(status: number, headers: HeaderList, extra = ""): Uint8Array {
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
@@ -89,29 +101,6 @@ export interface ResponseContext {
   close: boolean;
 }
 
-/** Reads `body` to its end, at most `max` bytes; null when it holds more (then it is cancelled). */
-async function gather(body: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array[] | null> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const piece of body) {
-    total += piece.length;
-    if (total > max) return null; // leaving the loop cancels the stream
-    parts.push(piece);
-  }
-  return parts;
-}
-
-function joined(head: Uint8Array, parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(head.length + parts.reduce((n, p) => n + p.length, 0));
-  out.set(head);
-  let at = head.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Writes `res` on `c` through `write`; true when the connection may carry
  * another request (the body was written whole and framed). The response
@@ -125,10 +114,13 @@ export async function writeResponse(
 ): Promise<boolean> {
   const headers: HeaderList = [];
   let declared: number | null = null;
+  let dated = false;
   for (const [name, value] of res.headers) {
     if (name === "content-length") declared = /^\d{1,15}$/.test(value) ? Number(value) : null;
+    if (name === "date") dated = true;
     if (!SERVER_OWNED.has(name)) headers.push([name, value]);
   }
+  if (!dated) headers.push(["date", httpDate()]); // the app's own date is kept
   const status = res.status;
   const bodyless = ctx.head || status === 204 || status === 304 || status < 200;
   let extra = ctx.close ? "connection: close\r\n" : "";
@@ -140,25 +132,18 @@ export async function writeResponse(
     await write(serialiseResponseHead(status, headers, extra));
     return !ctx.close;
   }
-  const body = res.body;
   if (declared !== null && declared <= GATHER_BYTES) {
-    const parts = await gather(body, declared);
-    const total = parts?.reduce((n, p) => n + p.length, 0);
-    if (parts !== null && total === declared) {
-      const head = serialiseResponseHead(
-        status,
-        headers,
-        extra + `content-length: ${declared}\r\n`,
-      );
-      await write(joined(head, parts));
-      return !ctx.close;
-    }
-    // The body does not match its declared length: whatever was sent, the client sees it cut.
+    const bytes = await res.bytes(); // a body framed by its length: it cannot run over
     const head = serialiseResponseHead(status, headers, extra + `content-length: ${declared}\r\n`);
-    await write(joined(head, parts ?? []));
-    c.close();
+    const out = new Uint8Array(head.length + Math.min(bytes.length, declared));
+    out.set(head);
+    out.set(bytes.subarray(0, declared), head.length);
+    await write(out);
+    if (bytes.length === declared) return !ctx.close;
+    c.close(); // not the length it declared: whatever was sent, the client sees it cut
     return false;
   }
+  const body = res.body;
   const chunked = declared === null && !ctx.http10;
   if (declared !== null) extra += `content-length: ${declared}\r\n`;
   else if (chunked) extra += "transfer-encoding: chunked\r\n";

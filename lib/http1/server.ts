@@ -33,7 +33,6 @@ import {
   wantsClose,
 } from "./request_head.ts";
 import { plainAnswer, serialiseResponseHead, writeResponse } from "./response_writer.ts";
-import { closeQuietly } from "../tls_splice.ts";
 import { Tunnel, type TunnelEnd } from "./tunnel.ts";
 
 /** A request as the server hands it to its handler. */
@@ -83,6 +82,15 @@ export interface Http1ServerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** What a connection waits for: the next request (idle), the rest of its head, or nothing. */
+interface Wait {
+  phase: "idle" | "head" | "busy";
+  /** When that began (performance.now()). */
+  since: number;
+  /** Set once the head was answered 408. */
+  late: boolean;
+}
+
 /** Raised by a request body whose client broke its framing or went away mid-body. */
 export class RequestBodyReadError extends Error {
   override name = "RequestBodyReadError";
@@ -97,7 +105,9 @@ const LINGER_BYTES = 64 * 1024 * 1024;
 /** Serves HTTP/1.1 on a listener until {@link shutdown}. */
 export class Http1Server {
   readonly #conns = new Set<Deno.Conn>();
-  readonly #idle = new Set<Deno.Conn>();
+  /** What each connection waits for, and since when: the sweep times them out. */
+  readonly #waits = new Map<Connection, Wait>();
+  readonly #sweep: ReturnType<typeof setInterval>;
   #closing = false;
   readonly #headTimeoutMs: number;
   readonly #idleTimeoutMs: number;
@@ -115,6 +125,26 @@ export class Http1Server {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
     this.#maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
     this.#accepting = this.#accept();
+    // One timer for every connection: a request costs no timer of its own.
+    this.#sweep = setInterval(
+      () => this.#timeOut(),
+      Math.min(1000, Math.max(50, this.#headTimeoutMs / 4)),
+    );
+    Deno.unrefTimer(Number(this.#sweep));
+  }
+
+  /** Closes connections idle too long; answers 408 to heads not complete in time. */
+  #timeOut(): void {
+    const now = performance.now();
+    for (const [c, wait] of this.#waits) {
+      if (wait.phase === "idle" && now - wait.since > this.#idleTimeoutMs) c.close();
+      if (wait.phase === "head" && now - wait.since > this.#headTimeoutMs && !wait.late) {
+        wait.late = true;
+        const answer = plainAnswer(408, "request head not received in time", true);
+        c.conn.write(answer).catch(() => {}).finally(() => c.close());
+        setTimeout(() => c.close(), 1000);
+      }
+    }
   }
 
   /** The address listened on. */
@@ -133,7 +163,8 @@ export class Http1Server {
     } catch {
       // already closed
     }
-    for (const conn of this.#idle) closeQuietly(conn);
+    clearInterval(this.#sweep);
+    for (const [c, wait] of this.#waits) if (wait.phase === "idle") c.close();
     for (const tunnel of this.#tunnels) tunnel.close();
     await this.#accepting;
     while (this.#conns.size > 0) await new Promise((r) => setTimeout(r, 20));
@@ -151,6 +182,7 @@ export class Http1Server {
   async serve(conn: Deno.Conn): Promise<void> {
     this.#conns.add(conn);
     const c = new Connection(conn);
+    this.#waits.set(c, { phase: "busy", since: 0, late: false });
     try {
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       while (!this.#closing) {
@@ -163,33 +195,24 @@ export class Http1Server {
     } finally {
       c.close();
       this.#conns.delete(conn);
-      this.#idle.delete(conn);
+      this.#waits.delete(c);
     }
   }
 
   /** Waits for and reads the next request head; null when the client left or took too long. */
   async #readHead(c: Connection): Promise<Uint8Array | null> {
+    const wait = this.#waits.get(c)!;
     if (c.available === 0) {
-      this.#idle.add(c.conn);
-      const idle = setTimeout(() => c.close(), this.#idleTimeoutMs);
-      try {
-        if (!(await c.fill())) return null;
-      } finally {
-        clearTimeout(idle);
-        this.#idle.delete(c.conn);
-      }
+      wait.phase = "idle";
+      wait.since = performance.now();
+      if (this.#closing || !(await c.fill())) return null;
     }
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      const answer = plainAnswer(408, "request head not received in time", true);
-      c.conn.write(answer).catch(() => {}).finally(() => c.close());
-      setTimeout(() => c.close(), 1000);
-    }, this.#headTimeoutMs);
+    wait.phase = "head";
+    wait.since = performance.now();
     try {
       return await c.readHead(this.#maxHeadBytes);
     } catch (e) {
-      if (late) return null;
+      if (wait.late) return null;
       if (e instanceof UpstreamBadResponseError) {
         const lineEnd = c.peek().indexOf(10);
         if (lineEnd === -1 || lineEnd > this.#maxHeadBytes) {
@@ -200,7 +223,7 @@ export class Http1Server {
       if (c.available > 0) throw new RequestHeadError(400, "request head cut short");
       return null;
     } finally {
-      clearTimeout(timer);
+      wait.phase = "busy";
     }
   }
 

@@ -429,6 +429,37 @@ reliabilityTest("gateway input: a head not complete in time gets 408 and is clos
   );
 });
 
+reliabilityTest("gateway input: a chunked body cut mid-chunk is never forwarded whole", {
+  fault: "POST /echo with `Transfer-Encoding: chunked`: a 100-byte chunk of which 10 bytes " +
+    "come before the client half-closes; a chunk size line of 20 hex digits; a chunk without " +
+    "its CRLF",
+  expected: "no 200: the broker path (in-process gateway) forwards nothing, the real gateway " +
+    "answers 400 or cuts the connection; the gateway keeps serving",
+}, async (note) => {
+  const head = `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const cases: [string, string][] = [
+    ["cut mid-chunk", `${head}64\r\n0123456789`],
+    ["size overflow", `${head}${"f".repeat(20)}\r\nabc\r\n0\r\n\r\n`],
+    ["no CRLF after a chunk", `${head}3\r\nabcXY0\r\n\r\n`],
+  ];
+  const seen: string[] = [];
+  for (const port of [localPort, net.gatewayPort]) {
+    const before = forwarded.length;
+    for (const [what, request] of cases) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(request));
+      await conn.closeWrite();
+      const text = decoder.decode(await readUntilClosed(conn, 3000));
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? "cut";
+      assert(status !== "200", `${what}: ${text}`);
+      if (port === net.gatewayPort) seen.push(`${what}: ${status}`);
+    }
+    assertEquals(forwarded.length, before, "nothing forwarded on the broker path");
+  }
+  await alive();
+  note(seen.join("; ") + "; in-process: nothing forwarded");
+});
+
 reliabilityTest("gateway input: request lines the gateway does not speak get 400 / 505", {
   fault: "HTTP/2.0 and HTTP/3.0 request lines, the HTTP/2 preface, `FOO/1.1`, a double space, " +
     "a tab in the target, a lower-case `http/1.1`, a header with no colon, a NUL in a value, " +
