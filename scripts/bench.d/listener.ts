@@ -11,7 +11,8 @@
  *
  * It starts its own test network (tests/helpers/network.ts) on free ports
  * and stops it at the end; the shared infra must be up. Both gateways get
- * the same configuration, log level `warn`.
+ * the same configuration (an older tree only the keys it knows), log level
+ * `warn`.
  *
  * @module
  */
@@ -61,14 +62,30 @@ async function checkout(rev: string): Promise<string> {
   return dir;
 }
 
-/** Starts a gateway from the tree in `cwd` on a free port, configured as `net`'s. */
-function startGateway(cwd: string, env: Record<string, string>): { port: number; stop(): void } {
+/**
+ * Starts a gateway from the tree in `cwd` on a free port, configured as
+ * `net`'s: the test gateway config, less the keys that tree does not know
+ * (an older tree refuses unknown keys), with the local CA in `DENO_CERT` for
+ * a tree that takes no `redisCaFile`.
+ */
+async function startGateway(
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ port: number; stop(): void }> {
   const port = freePort();
+  const known = await Deno.readTextFile(`${cwd}/lib/config.ts`);
+  const base = JSON.parse(await Deno.readTextFile(`${STATE_DIR}/config/test-gateway.json`));
+  const config = Object.fromEntries(
+    Object.entries(base).filter(([key]) => known.includes(`${key}:`)),
+  );
+  const file = await Deno.makeTempFile({ prefix: "dn-bench-gateway-", suffix: ".json" });
+  await Deno.writeTextFile(file, JSON.stringify(config));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "gateway/main.ts", "--config", `${STATE_DIR}/config/test-gateway.json`],
+    args: ["run", "-A", "gateway/main.ts", "--config", file],
     cwd,
     env: {
       ...env,
+      DENO_CERT: `${STATE_DIR}/tls/ca.pem`,
       DN_GATEWAY_LISTEN: `127.0.0.1:${port}`,
       DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
       DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
@@ -77,7 +94,13 @@ function startGateway(cwd: string, env: Record<string, string>): { port: number;
     stdout: "null",
     stderr: "inherit",
   }).spawn();
-  return { port, stop: () => child.kill("SIGTERM") };
+  return {
+    port,
+    stop: () => {
+      child.kill("SIGTERM");
+      Deno.remove(file).catch(() => {});
+    },
+  };
 }
 
 function proxyTo(upstream: string): Promise<Nginx> {
@@ -174,8 +197,8 @@ try {
   const container = await containerOf(net, app);
   const env = { DN_REDIS_PREFIX: net.prefix, DN_TOKEN: net.token };
   const nginx = await proxyTo(`${container.address}:${container.port}`);
-  const before = startGateway(baseline, env);
-  const after = startGateway(ROOT, env);
+  const before = await startGateway(baseline, env);
+  const after = await startGateway(ROOT, env);
   stops.push(nginx.stop, before.stop, after.stop);
   const targets: Target[] = [
     { name: "nginx", port: nginx.port },
