@@ -12,7 +12,7 @@ import { RequestBodyError, UpstreamBadResponseError } from "./errors.ts";
 import type { Framing } from "./response.ts";
 
 /** Largest piece read from the socket for one chunk of a streamed body. */
-export const PIECE_BYTES = 64 * 1024;
+export const PIECE_BYTES = 256 * 1024;
 
 const encoder = new TextEncoder();
 const CRLF = encoder.encode("\r\n");
