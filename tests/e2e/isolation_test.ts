@@ -92,8 +92,14 @@ async function dnPorts(): Promise<number[]> {
 Deno.test.beforeAll(async () => {
   root = await Deno.makeTempDir({ prefix: "dn-isolation-" });
   net = await startNetwork(testHostNames(2));
+  const images: string[] = [];
   for (const app of APPS) {
-    await net.deploy(await appCopy("tests/fixtures/probe", root, app), app, `${app}.dn.test`);
+    const record = await net.deploy(
+      await appCopy("tests/fixtures/probe", root, app),
+      app,
+      `${app}.dn.test`,
+    );
+    images.push(record.image);
   }
   // A listener on every address of this machine, as a host on a machine address would have.
   listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
@@ -137,7 +143,7 @@ Deno.test.beforeAll(async () => {
     "PORT=8000",
     "--label",
     "dn.test=isolation",
-    `${net.registry}/alpha:v1`,
+    images[0], // alpha's image, by the digest control recorded
   );
   const ip = await run("docker", "inspect", "--format", "{{.NetworkSettings.IPAddress}}", CONTROL);
   for (let i = 0; i < 100; i++) {
