@@ -7,7 +7,7 @@ import { assertEquals, assertRejects, assertThrows } from "../helpers/assert.ts"
 import { ConfigError, loadConfig, parseAmqpUrls, parseSentinels } from "../../lib/config.ts";
 import { brokerUrls } from "../../lib/amqp.ts";
 import { ControlUrls } from "../../cli/control_urls.ts";
-import { redisConnection } from "../../lib/redis.ts";
+import { redisConnection, redisTls } from "../../lib/redis.ts";
 import { Logger } from "../../lib/log.ts";
 
 const log = new Logger("test", "error");
@@ -125,5 +125,33 @@ Deno.test("with Sentinels, redisUrl gives the password, database and TLS", () =>
       ConfigError,
     );
     assertEquals(error.message.includes("Secret"), false);
+  }
+});
+
+Deno.test("redisCaFile: rediss:// Redis and Sentinels are verified against that CA only", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const caFile = `${dir}/ca.pem`;
+    Deno.writeTextFileSync(
+      caFile,
+      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    );
+    const ca = [Deno.readTextFileSync(caFile)];
+    assertEquals(redisTls("rediss://:p@127.0.0.1:6389/1", caFile), { ca });
+    assertEquals(redisTls("rediss://:p@127.0.0.1:6389/1"), {}, "no CA file: the system roots");
+    assertEquals(redisTls("redis://:p@127.0.0.1:6389/1", caFile), undefined, "plain: no TLS");
+    const sentinels = [{ host: "127.0.0.1", port: 26379 }];
+    const options = redisConnection({
+      url: "rediss://:p@ignored:1/0",
+      caFile,
+      sentinels,
+      name: "x",
+      log,
+    }) as Record<string, unknown>;
+    assertEquals([options.tls, options.sentinelTLS], [{ ca }, { ca }]);
+    const missing = assertThrows(() => redisTls("rediss://h:1/0", `${dir}/none.pem`), ConfigError);
+    assertEquals(missing.message.startsWith(`redisCaFile ${dir}/none.pem:`), true);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
