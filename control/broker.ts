@@ -23,6 +23,10 @@ import { compareNames, isHostName } from "../lib/names.ts";
 const REPLY_TO = "amq.rabbitmq.reply-to";
 /** How long a command waits for a lost broker connection to come back (on another node). */
 const RECONNECT_WAIT_MS = 2000;
+/** How long control keeps publishing a command the broker did not confirm. */
+const RETRY_FOR_MS = 5000;
+/** Pause before publishing an unconfirmed command again. */
+const RETRY_DELAY_MS = 200;
 
 /** Raised when the broker cannot take a message right now. */
 export class BrokerUnavailableError extends Error {
@@ -77,9 +81,33 @@ export class ControlBroker {
   /**
    * Publishes a command to every host and waits for the broker's confirm
    * (given once the hosts' quorum queues hold it); waits up to 2 s for a
-   * reconnect when not connected, then throws BrokerUnavailableError.
+   * reconnect when not connected, then throws BrokerUnavailableError. A
+   * publish the broker did not confirm (its node died meanwhile: the
+   * connection closed, or the broker nacked it while a quorum queue elected
+   * a new leader) is sent again every {@link RETRY_DELAY_MS} for up to
+   * {@link RETRY_FOR_MS}: a command is idempotent, and a lost one would wait
+   * for the hosts' next converge.
    */
   async publish(command: Command): Promise<void> {
+    const started = performance.now();
+    for (;;) {
+      try {
+        return await this.#publishOnce(command);
+      } catch (e) {
+        if (performance.now() - started > RETRY_FOR_MS || e instanceof BrokerUnavailableError) {
+          throw e;
+        }
+        this.log.warn("command not confirmed, sending again", {
+          kind: command.kind,
+          app: command.app,
+          error: errorMessage(e),
+        });
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      }
+    }
+  }
+
+  async #publishOnce(command: Command): Promise<void> {
     await this.broker.whenReady(RECONNECT_WAIT_MS);
     const channel = this.#commands;
     if (!this.broker.ready || channel === null || channel.closed) {
