@@ -106,6 +106,39 @@ export function redisTarget(
   };
 }
 
+/** How often a client on Sentinels checks that its primary answers, in ms. */
+export const PRIMARY_CHECK_MS = 500;
+/** How long the primary may take to answer that check before the client looks again, in ms. */
+export const PRIMARY_SILENT_MS = 1500;
+
+/**
+ * A primary whose machine died neither answers nor refuses: its connection
+ * stays open and every command waits for its timeout. Every
+ * {@link PRIMARY_CHECK_MS} the client PINGs it; one silent for
+ * {@link PRIMARY_SILENT_MS} is dropped, and ioredis asks the Sentinels again.
+ */
+function watchPrimary(client: Redis, log: Logger): void {
+  let checking = false;
+  const timer = setInterval(async () => {
+    if (checking || client.status !== "ready") return;
+    checking = true;
+    let silent: ReturnType<typeof setTimeout> | undefined;
+    const answered = await Promise.race([
+      client.ping().then(() => true, () => true),
+      new Promise<boolean>((resolve) =>
+        silent = setTimeout(() => resolve(false), PRIMARY_SILENT_MS)
+      ),
+    ]);
+    clearTimeout(silent);
+    checking = false;
+    if (answered || client.status !== "ready") return;
+    log.warn("redis primary silent, asking the sentinels again", { ms: PRIMARY_SILENT_MS });
+    client.disconnect(true);
+  }, PRIMARY_CHECK_MS);
+  Deno.unrefTimer(timer);
+  client.on("end", () => clearInterval(timer));
+}
+
 /** Creates a Redis client that keeps reconnecting forever. */
 export function connectRedis(options: RedisOptions): Redis {
   const where = redisConnection(options);
@@ -137,6 +170,7 @@ export function connectRedis(options: RedisOptions): Redis {
     options.onReady?.();
   });
   client.on("end", () => options.log.warn("redis connection ended"));
+  if (typeof where !== "string") watchPrimary(client, options.log);
   client.on("error", (e: Error) => {
     if (up || e.message !== lastError) {
       options.log.warn("redis error", { url: shown, error: e.message });
