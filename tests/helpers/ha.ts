@@ -7,7 +7,9 @@
  */
 
 import { type InfraPorts, PrivateInfra } from "./infra.ts";
-import { ROOT } from "./network.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { sleep } from "./load.ts";
+import { ROOT, type TestNetwork } from "./network.ts";
 
 /** Ports of the HA parts (three each; RabbitMQ node 1 is the PrivateInfra's). */
 export interface HaPorts {
@@ -154,4 +156,106 @@ export class HaInfra extends PrivateInfra {
     await killPidFile(`${this.stateDir}/ha-redis-${k}/redis.pid`);
     return k;
   }
+}
+
+/** One create control answered while a fault ran. */
+export interface CreateAnswer {
+  name: string;
+  /** HTTP status, 0 when the request itself failed. */
+  status: number;
+  /** When the answer came (ms since the epoch). */
+  at: number;
+  /** How long it took, in ms. */
+  ms: number;
+}
+
+/** What {@link createsAcross} saw. */
+export interface CreatesAcross {
+  answers: CreateAnswer[];
+  /** When the fault was caused (ms since the epoch). */
+  faultAt: number;
+  /** Apps answered 201 that control does not list afterwards. */
+  lost: string[];
+  /** Answers other than 201 and the first 201 after them (ms after the fault; null: none). */
+  failedFrom: number | null;
+  failedUntil: number | null;
+  backAfter: number | null;
+  /** The longest create answered after the fault, in ms. */
+  slowest: number;
+}
+
+/**
+ * Creates an app (`<prefix><i>`, image `digest`) through `net`'s control every
+ * 50 ms; after 1 s runs `fault`, and goes on until 5 creates after it were
+ * answered 201 (at most 30 s). Then checks which acknowledged apps control lists.
+ */
+export async function createsAcross(
+  net: TestNetwork,
+  digest: string,
+  prefix: string,
+  fault: () => Promise<unknown>,
+): Promise<CreatesAcross> {
+  const answers: CreateAnswer[] = [];
+  let running = true;
+  const creating = (async () => {
+    for (let i = 0; running; i++) {
+      const name = `${prefix}${i}`;
+      const sent = Date.now();
+      const res = await net.api("POST", "/v1/apps", { name, hostname: `${name}.dn.test`, digest })
+        .catch(() => ({ status: 0 }));
+      answers.push({ name, status: res.status, at: Date.now(), ms: Date.now() - sent });
+      await sleep(50);
+    }
+  })();
+  await sleep(1000);
+  const faultAt = Date.now();
+  await fault();
+  const deadline = Date.now() + 30_000;
+  const after = () => answers.filter((a) => a.at > faultAt);
+  while (Date.now() < deadline && after().filter((a) => a.status === 201).length < 5) {
+    await sleep(100);
+  }
+  running = false;
+  await creating;
+  const failed = answers.filter((a) => a.status !== 201);
+  const first = failed.find((a) => a.at > faultAt)?.at;
+  const back = answers.find((a) => a.at > (first ?? faultAt) && a.status === 201)?.at;
+  const listed = await net.api("GET", "/v1/apps");
+  const names = new Set((listed.body?.apps as { name: string }[] ?? []).map((a) => a.name));
+  return {
+    answers,
+    faultAt,
+    lost: answers.filter((a) => a.status === 201 && !names.has(a.name)).map((a) => a.name),
+    failedFrom: first === undefined ? null : first - faultAt,
+    failedUntil: failed.length === 0 ? null : failed.at(-1)!.at - faultAt,
+    backAfter: back === undefined ? null : back - faultAt,
+    slowest: Math.max(0, ...after().map((a) => a.ms)),
+  };
+}
+
+/** {@link createsAcross}'s findings in a sentence, for a RELIABILITY.md row. */
+export function describeCreates(c: CreatesAcross): string {
+  const counts: Record<string, number> = {};
+  for (const a of c.answers) counts[a.status] = (counts[a.status] ?? 0) + 1;
+  const failing = c.failedUntil === null
+    ? "no 503"
+    : `503 from ${c.failedFrom} to ${c.failedUntil} ms after the kill, first success after ` +
+      `${c.backAfter} ms`;
+  return `creates ${JSON.stringify(counts)}, ${failing}, the slowest create after the kill took ` +
+    `${c.slowest} ms; ${c.lost.length} acknowledged creates lost`;
+}
+
+/**
+ * Asserts what a failover must keep (see {@link createsAcross}): control
+ * worked again, answered only 201 or 503 meanwhile, and lost no create it
+ * acknowledged.
+ */
+export function assertCreatesHeld(c: CreatesAcross): void {
+  assert(c.backAfter !== null, "control never worked again");
+  assertEquals(
+    c.answers.filter((a) => a.status !== 201 && a.status !== 503),
+    [],
+    "only 503 while failing over",
+  );
+  assertEquals(c.lost, [], "acknowledged creates lost");
 }

@@ -28,7 +28,8 @@ export class Load {
 
   /**
    * Starts `concurrency` loops of `GET path` for `hostname` (at most
-   * `maxRequests` in all) on the gateway at `port` (default the network's).
+   * `maxRequests` in all) on the gateway at `address`:`port` (default the
+   * network's).
    */
   constructor(
     readonly net: TestNetwork,
@@ -38,6 +39,7 @@ export class Load {
     readonly maxRequests = 200_000,
     readonly method = "GET",
     readonly port = net.gatewayPort,
+    readonly address = "127.0.0.1",
   ) {
     for (let i = 0; i < concurrency; i++) this.#loops.push(this.#loop());
   }
@@ -51,6 +53,7 @@ export class Load {
           this.path,
           { method: this.method },
           this.port,
+          this.address,
         );
         const body = (await res.text()).slice(0, 200);
         this.outcomes.push({

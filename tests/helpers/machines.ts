@@ -11,11 +11,24 @@
 
 import { type HostPlace, ROOT, STATE_DIR } from "./network.ts";
 
+/** Where the claims on nets are (one lock per net for the whole box). */
+const LOCK_DIR = "/run/lock";
+
 /** Output of a `scripts/machines` run. */
 export interface ScriptResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** What `scripts/machines ha-status` reports. */
+export interface HaMachinesStatus {
+  /** RabbitMQ cluster members running. */
+  rabbitNodes: number;
+  /** The Redis primary as the Sentinels name it (`address:port`). */
+  primary: string;
+  /** Replicas the Sentinels see up and the primary has in sync. */
+  replicas: number;
 }
 
 /**
@@ -32,8 +45,9 @@ export class Machines {
 
   async #claim(): Promise<void> {
     if (this.#lock) return;
-    await Deno.mkdir(`${STATE_DIR}/machines`, { recursive: true });
-    const file = await Deno.open(`${STATE_DIR}/machines/${this.net}.tests.lock`, {
+    // Namespaces and bridges are the box's, whatever the state dir: so is the lock.
+    await Deno.mkdir(LOCK_DIR, { recursive: true });
+    const file = await Deno.open(`${LOCK_DIR}/dn-machines-${this.net}.tests.lock`, {
       create: true,
       write: true,
     });
@@ -74,9 +88,10 @@ export class Machines {
   /**
    * Brings up machines 1..`count` (running ones are kept, unless this run is
    * the first to claim the net: then leftovers of an interrupted run go
-   * first), with no hosts.
+   * first), with no hosts; with `ha`, a RabbitMQ node, a Redis and a Sentinel
+   * on each of machines 1-3 (`scripts/machines up --ha`).
    */
-  async up(count: number): Promise<string[]> {
+  async up(count: number, { ha = false } = {}): Promise<string[]> {
     if (!this.#lock) {
       await this.#claim();
       await this.#down();
@@ -90,6 +105,7 @@ export class Machines {
       this.subnet,
       "--test",
       "--no-hosts",
+      ...(ha ? ["--ha"] : []),
     );
     if (res.code !== 0) throw new Error(`machines up failed: ${res.stderr}${res.stdout}`);
     return Array.from({ length: count }, (_, i) => this.name(i + 1));
@@ -132,6 +148,23 @@ export class Machines {
     if (res.code !== 0) throw new Error(`machines ${what} ${name} failed: ${res.stderr}`);
   }
 
+  /** RabbitMQ nodes running, the Redis primary and its replicas in sync (`--ha` machines). */
+  async haStatus(): Promise<HaMachinesStatus> {
+    const res = await this.script("ha-status", "--net", this.net, "--subnet", this.subnet);
+    return {
+      rabbitNodes: Number(/rabbitmq: (\d+) of/.exec(res.stdout)?.[1] ?? 0),
+      primary: /primary (\S+),/.exec(res.stdout)?.[1] ?? "",
+      replicas: Number(/, (\d+) replicas/.exec(res.stdout)?.[1] ?? 0),
+    };
+  }
+
+  /** SIGKILLs one daemon of the HA set on machine `name`. */
+  async killPart(name: string, part: "rabbitmq" | "redis" | "sentinel"): Promise<void> {
+    this.#index(name);
+    const res = await this.script("kill-part", name, part);
+    if (res.code !== 0) throw new Error(`machines kill-part ${name} ${part} failed: ${res.stderr}`);
+  }
+
   /** Runs `args` inside machine `name` (its network namespace and /etc/netns files). */
   async exec(name: string, args: string[]): Promise<ScriptResult> {
     const out = await new Deno.Command("ip", { args: ["netns", "exec", name, ...args] }).output();
@@ -145,6 +178,19 @@ export class Machines {
     return {
       enter: ["ip", "netns", "exec", name],
       config: this.configFile(name),
+      dockerSocket: this.dockerSocket(name),
+    };
+  }
+
+  /**
+   * Where machine `name`'s gateway runs (`--ha`: machines 1 and 2), for
+   * {@link TestNetwork.spawn}; it listens on the machine's address.
+   */
+  gatewayPlace(name: string): HostPlace {
+    this.#index(name);
+    return {
+      enter: ["ip", "netns", "exec", name],
+      config: `${STATE_DIR}/config/test-gateway-${name}.json`,
       dockerSocket: this.dockerSocket(name),
     };
   }

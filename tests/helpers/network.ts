@@ -375,22 +375,23 @@ export class TestNetwork {
   }
 
   /**
-   * Sends a request through the gateway (on `port`, default this network's)
-   * for `hostname` (fetch cannot set Host, so this speaks HTTP/1.1 itself)
-   * and returns it as a Response.
+   * Sends a request through the gateway (on `port` at `address`, default
+   * this network's) for `hostname` (fetch cannot set Host, so this speaks
+   * HTTP/1.1 itself) and returns it as a Response.
    */
   async gateway(
     hostname: string,
     path: string,
     init: RequestInit = {},
     port = this.gatewayPort,
+    address = "127.0.0.1",
   ): Promise<Response> {
     const headers: [string, string][] = [["host", hostname]];
     for (const [name, value] of new Headers(init.headers)) headers.push([name, value]);
     const body = init.body === undefined || init.body === null
       ? new Uint8Array(0)
       : new Uint8Array(await new Response(init.body).arrayBuffer());
-    const res = await this.#client.request("127.0.0.1", port, {
+    const res = await this.#client.request(address, port, {
       method: init.method ?? "GET",
       url: path,
       headers,

@@ -1,0 +1,254 @@
+/**
+ * No single point of failure across machines: `scripts/machines up 3 --ha`
+ * places a RabbitMQ node, a Redis and a Sentinel on each of three machines
+ * (network namespaces), gateways run on machines 1 and 2, control and a
+ * third gateway on the edge. Each fault runs under load.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { assertCreatesHeld, createsAcross, describeCreates } from "../helpers/ha.ts";
+import { byStatus, Load, sleep } from "../helpers/load.ts";
+import { Machines } from "../helpers/machines.ts";
+import { freePort, ROOT, STATE_DIR, TestNetwork } from "../helpers/network.ts";
+import { type CertFiles, issueCert, makeCa } from "../helpers/tls.ts";
+import { reliabilityTest } from "../helpers/reliability.ts";
+
+// A net of its own: machines_test and the others on `dnt` can run meanwhile.
+const machines = new Machines("dnh", "10.79.0");
+const HOSTNAME = `mha-${crypto.randomUUID().slice(0, 6)}.dn.test`;
+const APP = HOSTNAME.split(".")[0];
+const GATEWAY_PORT = 8080;
+let net: TestNetwork;
+let names: string[] = [];
+let digest2 = "";
+/** Address of machine `i`'s gateway (machines 1 and 2 run one). */
+const gatewayAddress = (i: number) => machines.address(machines.name(i));
+
+/** `urls` (a broker URL list) with machine 1's node first. */
+function node1First(urls: string): string {
+  const list = urls.split(",");
+  const first = list.filter((url) => url.includes(`@${gatewayAddress(1)}:`));
+  return [...first, ...list.filter((url) => !first.includes(url))].join(",");
+}
+
+Deno.test.beforeAll(async () => {
+  names = await machines.up(3, { ha: true });
+  // Every service on machine 1's RabbitMQ node first (the first fault kills it).
+  const hostEnv = Object.fromEntries(names.map((name) => {
+    const config = JSON.parse(Deno.readTextFileSync(machines.configFile(name)));
+    return [name, { DN_AMQP_URL: node1First(config.amqpUrl) }];
+  }));
+  net = new TestNetwork(names, {
+    configSuffix: `-${machines.net}`,
+    hostPlace: (name) => machines.place(name),
+    hostEnv,
+  });
+  await net.start();
+  for (const i of [1, 2]) {
+    const place = machines.gatewayPlace(machines.name(i));
+    const config = JSON.parse(Deno.readTextFileSync(place.config));
+    const gateway = net.spawn(
+      "gateway",
+      `gateway-m${i}`,
+      [],
+      {
+        DN_GATEWAY_LISTEN: `${gatewayAddress(i)}:${GATEWAY_PORT}`,
+        DN_GATEWAY_METRICS_LISTEN: `${gatewayAddress(i)}:9180`,
+        DN_AMQP_URL: node1First(config.amqpUrl),
+      },
+      undefined,
+      place,
+    );
+    await gateway.waitFor("gateway listening");
+  }
+  await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
+  digest2 = await net.buildAndPush(`${ROOT}/apps/hello-world`, APP, 2);
+});
+
+Deno.test.afterAll(async () => {
+  await net?.stop();
+  await machines.down();
+});
+
+/** GETs through machine `i`'s gateway, 8 at a time. */
+function loadOn(i: number): Load {
+  return new Load(net, HOSTNAME, "/", 8, 200_000, "GET", GATEWAY_PORT, gatewayAddress(i));
+}
+
+/** Hosts that logged an update command at or after `since` (ms since the epoch). */
+function updatedHosts(since: number): string[] {
+  return names.filter((host) =>
+    net.services.get(host)!.output.split("\n").some((line) =>
+      line.includes('"msg":"command"') && line.includes('"kind":"update"') &&
+      Date.parse(JSON.parse(line).time) >= since
+    )
+  );
+}
+
+/** Waits until the HA set is whole again; returns how long that took, in ms. */
+async function whole(started: number): Promise<number> {
+  let status = await machines.haStatus();
+  const deadline = Date.now() + 60_000;
+  while ((status.rabbitNodes !== 3 || status.replicas !== 2) && Date.now() < deadline) {
+    await sleep(250);
+    status = await machines.haStatus();
+  }
+  assertEquals([status.rabbitNodes, status.replicas], [3, 2], JSON.stringify(status));
+  return Date.now() - started;
+}
+
+reliabilityTest("machines: kill the RabbitMQ node every service is on", {
+  fault: "SIGKILL the RabbitMQ node of machine 1 (of 3; control, three gateways and 3 hosts " +
+    "are connected to it) while 8 clients send GETs through machine 1's gateway; `update` to " +
+    "v2 right after",
+  expected: "0 failed GETs; the update command reaches every host over the other nodes",
+}, async (note) => {
+  const load = loadOn(1);
+  await sleep(1000);
+  const killedAt = Date.now();
+  await machines.killPart(names[0], "rabbitmq");
+  const update = await net.api("POST", `/v1/apps/${APP}/update`, { version: 2, digest: digest2 });
+  assertEquals(update.status, 200, JSON.stringify(update.body));
+  await net.waitForRunning(APP, 3);
+  const updatedIn = Date.now() - killedAt;
+  await sleep(500);
+  const outcomes = await load.stop();
+  let commanded = updatedHosts(killedAt);
+  // A quorum queue whose leader was on the dead node delivers once it has a new one.
+  for (let i = 0; i < 60 && commanded.length < 3; i++) {
+    await sleep(250);
+    commanded = updatedHosts(killedAt);
+  }
+  const commandedIn = Date.now() - killedAt;
+  note(
+    `${outcomes.length} GETs ${JSON.stringify(byStatus(outcomes))}; update command received ` +
+      `by ${commanded.length}/3 hosts (all within ${commandedIn} ms), v2 running on all 3 ` +
+      `${updatedIn} ms after the kill`,
+  );
+  assertEquals(load.failures.length, 0, JSON.stringify(load.failures.slice(0, 5)));
+  assertEquals(commanded, names, "hosts the update command reached");
+});
+
+reliabilityTest("machines: restart the killed RabbitMQ node", {
+  fault: "`scripts/machines up 3 --ha` after the node kill above",
+  expected: "the node rejoins the cluster (3 of 3 running) with no manual step",
+}, async (note) => {
+  const started = Date.now();
+  await machines.up(3, { ha: true });
+  note(`3 of 3 nodes running, 2 replicas in sync, ${await whole(started)} ms after the start`);
+});
+
+reliabilityTest("machines: an AMQPS peer with a certificate of another CA", {
+  fault: "a client presenting a certificate of another CA opens AMQPS to machine 2's RabbitMQ " +
+    "node; a gateway's first broker URL is an impostor (TLS with a certificate of another CA " +
+    "for that address)",
+  expected: "the node refuses the handshake and logs it; the gateway refuses the impostor " +
+    "before sending its credentials, logs why, and connects to the next node",
+}, async (note) => {
+  const dir = await Deno.makeTempDir();
+  let impostor: Deno.ChildProcess | undefined;
+  try {
+    const address = gatewayAddress(2);
+    const foreign = await issueCert(
+      dir,
+      await makeCa(dir, "foreign CA"),
+      "impostor",
+      "impostor",
+      30,
+      `IP:${address},IP:127.0.0.1`,
+    );
+    const logFile = `${STATE_DIR}/machines/${names[1]}/rabbitmq/log/dn@${address}.log`;
+    const logLength = (await Deno.readTextFile(logFile)).length;
+    const client = await new Deno.Command("openssl", {
+      args: ["s_client", "-tls1_2", "-connect", `${address}:5671`, ...certArgs(foreign)],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    let logged = "";
+    for (let i = 0; i < 50 && logged === ""; i++) {
+      const added = (await Deno.readTextFile(logFile)).slice(logLength);
+      logged = added.split("\n").find((line) => /unknown ca/i.test(line)) ?? "";
+      if (logged === "") await sleep(100);
+    }
+    const port = freePort();
+    impostor = new Deno.Command("openssl", {
+      args: ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, ...certArgs(foreign)],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const config = JSON.parse(
+      await Deno.readTextFile(`${STATE_DIR}/config/test-gateway-${machines.net}.json`),
+    );
+    const user = new URL(config.amqpUrl.split(",")[0]);
+    const gateway = net.spawn("gateway", "gateway-impostor", [], {
+      DN_AMQP_URL: `amqps://${user.username}:${user.password}@127.0.0.1:${port}/dn-test,` +
+        config.amqpUrl,
+      DN_GATEWAY_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
+    });
+    await gateway.waitFor('"amqp connected"');
+    await gateway.stop();
+    const refused = gateway.output.split("\n").find((line) =>
+      line.includes('"amqp connect failed"') && line.includes(`@127.0.0.1:${port}/`)
+    ) ?? "";
+    const error = refused === "" ? "" : JSON.parse(refused).error as string;
+    note(
+      `the node refused the client (openssl exit ${client.code}) and logged: ` +
+        `${logged.replace(/^.*\[\w+\] <[^>]*> /, "").slice(0, 160)}; the gateway refused the ` +
+        `impostor: ${error.slice(0, 160)}, then connected to a node of the cluster`,
+    );
+    assert(!client.success, "the node accepted a certificate of another CA");
+    assert(logged !== "", "the node did not log the refused certificate");
+    assert(/certificate|issuer/i.test(error), `the gateway's error: ${error || "none"}`);
+  } finally {
+    impostor?.kill();
+    await impostor?.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** openssl arguments presenting `files`. */
+function certArgs(files: CertFiles): string[] {
+  return ["-cert", files.cert, "-key", files.key];
+}
+
+reliabilityTest("machines: kill the machine of the Redis primary", {
+  fault: "machine 1 loses power (its Redis primary, Sentinel, RabbitMQ node, gateway and host " +
+    "die at once) while control creates an app every 50 ms and 8 clients send GETs through " +
+    "machine 2's gateway",
+  expected: "a replica is promoted; control answers only 201 or 503, then 201 again; every " +
+    "create answered 201 is there afterwards; the other gateway's clients see 0 failed GETs",
+}, async (note) => {
+  const before = await machines.haStatus();
+  assertEquals(before.primary, `${gatewayAddress(1)}:6379`, JSON.stringify(before));
+  const load = loadOn(2);
+  const creates = await createsAcross(net, digest2, `${APP}-c`, () => machines.kill(names[0]));
+  const outcomes = await load.stop();
+  const after = await machines.haStatus();
+  note(
+    `primary ${before.primary} → ${after.primary}; ${describeCreates(creates)}; ` +
+      `GETs through machine 2's gateway ${JSON.stringify(byStatus(outcomes))}`,
+  );
+  assert(after.primary !== "" && after.primary !== before.primary, `primary ${after.primary}`);
+  assertCreatesHeld(creates);
+  assertEquals(load.failures.length, 0, JSON.stringify(load.failures.slice(0, 5)));
+});
+
+reliabilityTest("machines: restart the killed machine", {
+  fault: "`scripts/machines up 3 --ha` after machine 1 lost power, then its host",
+  expected: "its RabbitMQ node rejoins (3 of 3), its Redis comes back as a replica (Sentinel " +
+    "counts 2 in sync), its host serves again, with no manual step",
+}, async (note) => {
+  const started = Date.now();
+  await machines.up(3, { ha: true });
+  const wholeIn = await whole(started);
+  await net.startHost(names[0]);
+  await net.waitForRunning(APP, 3);
+  const status = await machines.haStatus();
+  note(
+    `whole again ${wholeIn} ms after the start (primary ${status.primary}, ` +
+      `${status.replicas} replicas); the host runs the app again ${Date.now() - started} ms after`,
+  );
+});
