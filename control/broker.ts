@@ -23,10 +23,10 @@ import { compareNames, isHostName } from "../lib/names.ts";
 const REPLY_TO = "amq.rabbitmq.reply-to";
 /** How long a command waits for a lost broker connection to come back (on another node). */
 const RECONNECT_WAIT_MS = 2000;
-/** How long control keeps publishing a command the broker did not confirm. */
-const RETRY_FOR_MS = 5000;
-/** Pause before publishing an unconfirmed command again. */
-const RETRY_DELAY_MS = 200;
+/** How long control keeps publishing a command the broker did not confirm, in ms. */
+const RETRY_FOR_MS = 60_000;
+/** Pause before publishing an unconfirmed command again, in ms. */
+const RETRY_DELAY_MS = 250;
 
 /** Raised when the broker cannot take a message right now. */
 export class BrokerUnavailableError extends Error {
@@ -83,28 +83,43 @@ export class ControlBroker {
    * (given once the hosts' quorum queues hold it); waits up to 2 s for a
    * reconnect when not connected, then throws BrokerUnavailableError. A
    * publish the broker did not confirm (its node died meanwhile: the
-   * connection closed, or the broker nacked it while a quorum queue elected
-   * a new leader) is sent again every {@link RETRY_DELAY_MS} for up to
-   * {@link RETRY_FOR_MS}: a command is idempotent, and a lost one would wait
-   * for the hosts' next converge.
+   * connection closed, or the broker nacked it while the quorum queues of
+   * that node elected new leaders, which took over 5 s on a loaded cluster)
+   * returns, and is sent again in the background every {@link RETRY_DELAY_MS}
+   * until confirmed, for up to {@link RETRY_FOR_MS}: a command is idempotent,
+   * and a lost one would wait for the hosts' next converge.
    */
   async publish(command: Command): Promise<void> {
+    try {
+      await this.#publishOnce(command);
+    } catch (e) {
+      if (e instanceof BrokerUnavailableError) throw e;
+      const { kind, app } = command;
+      this.log.warn("command not confirmed, sending it again", {
+        kind,
+        app,
+        error: errorMessage(e),
+      });
+      this.#publishAgain(command);
+    }
+  }
+
+  async #publishAgain(command: Command): Promise<void> {
+    const { kind, app } = command;
     const started = performance.now();
-    for (;;) {
+    let error = "";
+    for (let attempt = 2; performance.now() - started < RETRY_FOR_MS; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      if (this.broker.stopped) return;
       try {
-        return await this.#publishOnce(command);
+        await this.#publishOnce(command);
+        this.log.info("command confirmed", { kind, app, attempt });
+        return;
       } catch (e) {
-        if (performance.now() - started > RETRY_FOR_MS || e instanceof BrokerUnavailableError) {
-          throw e;
-        }
-        this.log.warn("command not confirmed, sending again", {
-          kind: command.kind,
-          app: command.app,
-          error: errorMessage(e),
-        });
-        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+        error = errorMessage(e);
       }
     }
+    this.log.warn("command not broadcast", { kind, app, error });
   }
 
   async #publishOnce(command: Command): Promise<void> {

@@ -134,6 +134,11 @@ export class Broker {
     });
   }
 
+  /** True once {@link stop} ran. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   /** Starts the connect loop; resolves after the first successful set-up. */
   start(): Promise<void> {
     this.#loop ??= this.#run();
