@@ -11,9 +11,10 @@
 #             permissions from scripts/infra's definitions.json. Nodes 2 and
 #             3 join node 1 once; a restarted node rejoins by itself.
 #   Redis     :6379, the primary on machine 1 at first, replicas on 2 and 3;
-#             AOF on, scripts/infra's Redis password.
-#   Sentinel  :26379 on each of the three, quorum 2, primary named `dn`,
-#             down after 1 s.
+#             TLS only (the machine's certificate; replication over TLS,
+#             verified against the local CA), AOF on, scripts/infra's password.
+#   Sentinel  :26379 on each of the three, TLS only likewise, quorum 2,
+#             primary named `dn`, down after 1 s.
 #   Gateways  on machines 1 and 2 (:8080, metrics :9180 on the machine
 #             address), next to the one on the edge; both serve every app.
 #
@@ -158,9 +159,28 @@ ha_tls() {
 ha_redis_dir() { echo "$(machine_dir "$NET-m$1")/redis"; }
 ha_sentinel_dir() { echo "$(machine_dir "$NET-m$1")/sentinel"; }
 
+# ha_cli SECONDS ADDR PORT ARGS...: redis-cli over TLS (verified against the
+# local CA) with the password, given up after SECONDS (a dead machine does
+# not refuse).
+ha_cli() {
+  local limit="$1" addr="$2" port="$3"
+  shift 3
+  REDISCLI_AUTH="$(secret redis)" timeout "$limit" redis-cli --tls --cacert "$DN_TLS_DIR/ca.pem" \
+    -h "$addr" -p "$port" "$@"
+}
+
 # ha_ping ADDR PORT: true when the Redis or Sentinel there answers.
-ha_ping() {
-  [ "$(REDISCLI_AUTH="$(secret redis)" timeout 1 redis-cli -h "$1" -p "$2" ping 2>/dev/null)" = PONG ]
+ha_ping() { [ "$(ha_cli 1 "$1" "$2" ping 2>/dev/null)" = PONG ]; }
+
+# ha_tls_config I: the TLS part of machine I's Redis or Sentinel config: TLS
+# only, with the machine's certificate; replication (Sentinel: monitoring and
+# talk among Sentinels) over TLS too, verified against the local CA.
+ha_tls_config() {
+  local tls
+  tls="$(machine_dir "$NET-m$1")/tls"
+  printf '%s\n' "port 0" "tls-port $2" "tls-cert-file $tls/server.pem" \
+    "tls-key-file $tls/server-redis.key" "tls-ca-cert-file $DN_TLS_DIR/ca.pem" \
+    "tls-auth-clients no" "tls-replication yes" 'tls-protocols "TLSv1.2 TLSv1.3"'
 }
 
 # ha_redis_up I: Redis of machine I, unless it runs; its configuration is
@@ -176,7 +196,7 @@ ha_redis_up() {
     {
       echo "# Written once by scripts/machines (--ha); Sentinel rewrites it after a failover."
       echo "bind $addr 127.0.0.1"
-      echo "port $HA_REDIS_PORT"
+      ha_tls_config "$k" "$HA_REDIS_PORT"
       echo "protected-mode yes"
       echo "daemonize yes"
       echo "pidfile $dir/redis.pid"
@@ -208,7 +228,7 @@ ha_sentinel_up() {
     cat >"$dir/sentinel.conf" <<EOF
 # Written once by scripts/machines (--ha); Sentinel rewrites it.
 bind $addr 127.0.0.1
-port $HA_SENTINEL_PORT
+$(ha_tls_config "$k" "$HA_SENTINEL_PORT")
 protected-mode yes
 daemonize yes
 pidfile $dir/sentinel.pid
@@ -234,7 +254,7 @@ ha_sentinel_ask() {
   local addr
   for addr in $(ha_addrs); do
     ha_ping "$addr" "$HA_SENTINEL_PORT" || continue
-    REDISCLI_AUTH="$(secret redis)" timeout 2 redis-cli -h "$addr" -p "$HA_SENTINEL_PORT" "$@"
+    ha_cli 2 "$addr" "$HA_SENTINEL_PORT" "$@"
     return
   done
   return 1
@@ -302,8 +322,8 @@ ha_status() {
   replicas="$(ha_sentinel_ask sentinel replicas "$HA_MASTER_NAME" 2>/dev/null |
     awk 'prev == "flags" && $0 == "slave" { n++ } { prev = $0 } END { print n + 0 }' || true)"
   if [ -n "$master" ]; then
-    online="$(REDISCLI_AUTH="$(secret redis)" timeout 2 redis-cli -h "${master%:*}" -p "${master##*:}" \
-      info replication 2>/dev/null | grep -c '^slave[0-9]*:.*state=online' || true)"
+    online="$(ha_cli 2 "${master%:*}" "${master##*:}" info replication 2>/dev/null |
+      grep -c '^slave[0-9]*:.*state=online' || true)"
     [ "${online:-0}" -lt "${replicas:-0}" ] && replicas="${online:-0}"
   fi
   echo "rabbitmq: ${running:-0} of $HA_MACHINES nodes running"

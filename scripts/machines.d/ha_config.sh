@@ -32,9 +32,10 @@ ha_cluster_args() {
   local vhost=dn db=0
   [ -z "$TEST" ] || { vhost=dn-test db=1; }
   HA_ARGS=(--arg amqp "$(ha_amqp_urls "$1" "$vhost" "$2")" --arg ca "$DN_TLS_DIR/ca.pem"
-    --arg redis "redis://:$(secret redis)@$(machine_addr 1):$HA_REDIS_PORT/$db"
+    --arg redis "rediss://:$(secret redis)@$(machine_addr 1):$HA_REDIS_PORT/$db"
     --arg sentinels "$(ha_sentinels)")
-  HA_SET='.amqpUrl = $amqp | .amqpCaFile = $ca | .redisUrl = $redis | .redisSentinels = $sentinels'
+  HA_SET='.amqpUrl = $amqp | .amqpCaFile = $ca | .redisUrl = $redis | .redisCaFile = $ca'
+  HA_SET+=' | .redisSentinels = $sentinels'
 }
 
 # ha_host_config I: machine I's host config (host_config's) on the cluster.
@@ -52,7 +53,7 @@ ha_service_configs() {
   [ -z "$TEST" ] || prefix=test-
   for role in control gateway; do
     file="$DN_CONFIG_DIR/$prefix$role-$NET.json"
-    cp "$DN_CONFIG_DIR/$prefix$role-tls.json" "$file"
+    cp "$DN_CONFIG_DIR/$prefix$role.json" "$file"
     ha_cluster_args "$role" 1
     ha_edit "$file" "${HA_ARGS[@]}" "$HA_SET"
   done
@@ -60,7 +61,7 @@ ha_service_configs() {
   for k in $(seq 1 "$HA_GATEWAY_MACHINES"); do
     addr="$(machine_addr "$k")"
     file="$DN_CONFIG_DIR/${prefix}gateway-$NET-m$k.json"
-    cp "$DN_CONFIG_DIR/${prefix}gateway-tls.json" "$file"
+    cp "$DN_CONFIG_DIR/${prefix}gateway.json" "$file"
     ha_cluster_args gateway "$k"
     ha_edit "$file" "${HA_ARGS[@]}" --arg listen "$addr:$HA_GATEWAY_PORT" \
       --arg metrics "$addr:$HA_GATEWAY_METRICS_PORT" \
