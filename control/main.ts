@@ -126,7 +126,7 @@ if (tls) {
     hostname,
     port,
     ...tls,
-    handler,
+    serve: (pair) => Deno.serve({ ...pair, onListen: () => {} }, handler),
     service: "control",
     log,
     registry: health.registry,

@@ -256,7 +256,7 @@ export class DirectClient {
   /** Creates a client sending `token` to hosts found in `routes`. */
   constructor(
     readonly routes: DirectRoutes,
-    readonly pool: Http1Pool,
+    readonly pools: { containers: Http1Pool; hosts: Http1Pool },
     token: string,
     readonly log: Logger,
     readonly timeouts: DirectTimeouts,
@@ -303,11 +303,18 @@ export class DirectClient {
         let reply: StreamedReply;
         if (route.container) {
           timeouts.connectMs = CONTAINER_CONNECT_MS;
-          reply = await toContainer(this.pool, route.container, head, body, timeouts, upgrade);
+          reply = await toContainer(
+            this.pools.containers,
+            route.container,
+            head,
+            body,
+            timeouts,
+            upgrade,
+          );
           onPath?.("container");
         } else {
           const answer = await toHost(
-            this.pool,
+            this.pools.hosts,
             route,
             app,
             this.#authorization,

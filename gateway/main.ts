@@ -49,16 +49,30 @@ const upstreamPool = new Http1Pool({
   maxBodyBytes: config.bodyLimit + 1024 * 1024,
   maxIdle: 256,
 });
+// Hosts' request listeners over TLS, verified against hostCaFile, when it is set.
+const hostPool = config.hostCaFile === "" ? upstreamPool : new Http1Pool({
+  ...upstreamPool.limits,
+  caCerts: [Deno.readTextFileSync(config.hostCaFile)],
+});
 const routes = config.requestToken === "" ? null : new DirectRoutes(
   new RouteStore(redis, config.redisPrefix),
   log,
-  (gone) => upstreamPool.forget(gone.address, gone.port),
+  (gone) => {
+    upstreamPool.forget(gone.address, gone.port);
+    hostPool.forget(gone.address, gone.port);
+  },
 );
 await routes?.start(subscriber);
 const direct = routes &&
-  new DirectClient(routes, upstreamPool, config.requestToken, log, {
-    idleMs: config.streamIdleTimeoutMs,
-  });
+  new DirectClient(
+    routes,
+    { containers: upstreamPool, hosts: hostPool },
+    config.requestToken,
+    log,
+    {
+      idleMs: config.streamIdleTimeoutMs,
+    },
+  );
 // A host whose machine went silent, and its containers, get no more requests within a second
 // (gateway/liveness.ts).
 const liveness = routes && new HostLiveness({
@@ -68,6 +82,7 @@ const liveness = routes && new HostLiveness({
     for (const upstream of [host, ...routes.upstreamsOf(host.endpoint)]) {
       routes.markDown(upstream.endpoint);
       upstreamPool.abort(upstream.address, upstream.port);
+      hostPool.abort(upstream.address, upstream.port);
     }
   },
   onStalled: (host, stallMs) =>

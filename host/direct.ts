@@ -37,11 +37,18 @@
 import { decodeRequest, encodeEnvelope, ENVELOPE_HEADER } from "../lib/envelope.ts";
 import { latin1Encode } from "../lib/http1.ts";
 import { fieldValues } from "../lib/http1/request_head.ts";
-import { Http1Server, type ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
+import {
+  type Http1Handler,
+  Http1Server,
+  type ServerRequest,
+  SwitchProtocols,
+} from "../lib/http1/server.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { tokenChecker } from "../lib/token.ts";
+import type { Registry } from "../lib/metrics.ts";
+import { type TlsFiles, TlsServer } from "../lib/tls_server.ts";
 import { STREAM_IDLE_HEADER, streamIdleOf } from "../lib/stream_idle.ts";
 import { piecesOf, prefixedStream, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
 import { proxyToContainer, type StreamedRequest, type StreamOutcome } from "./proxy.ts";
@@ -60,6 +67,10 @@ export interface DirectListenerOptions {
   log: Logger;
   /** Told the bound address once listening. */
   onListen: (endpoint: string) => void;
+  /** Certificate and key files to serve HTTPS with (absent: plain HTTP). */
+  tls?: TlsFiles;
+  /** Where the certificate's expiry gauge goes. */
+  registry?: Registry;
   /** False while this host may serve a stale version of `app` (host/staleness.ts): 421. */
   current?: (app: string) => boolean;
 }
@@ -156,50 +167,70 @@ function answer(app: string, outcome: StreamOutcome): Response | SwitchProtocols
 }
 
 /** Starts the listener; returns the server (shut it down on exit). */
-export function serveDirectRequests(options: DirectListenerOptions): Http1Server {
+export function serveDirectRequests(options: DirectListenerOptions): {
+  readonly addr: Deno.NetAddr;
+  shutdown(): Promise<void>;
+} {
+  const { hostname, port, tls, log } = options;
+  const handler = directHandler(options);
+  const serverOptions = {
+    onError: (e: unknown) => log.error("direct request handler failed", { error: errorMessage(e) }),
+  };
+  // HTTPS when tlsCertFile is set, reloaded when the files change (lib/tls_server.ts).
+  const server = tls === undefined
+    ? new Http1Server(Deno.listen({ hostname, port }), handler, serverOptions)
+    : new TlsServer({
+      hostname,
+      port,
+      ...tls,
+      serve: (pair) => new Http1Server(Deno.listenTls(pair), handler, serverOptions),
+      service: "host",
+      log,
+      registry: options.registry,
+    });
+  options.onListen(`${server.addr.hostname}:${server.addr.port}`);
+  return server;
+}
+
+/** The listener's request handler. */
+function directHandler(options: DirectListenerOptions): Http1Handler {
   const { requests, log } = options;
   const checkToken = tokenChecker(options.token, "requestToken");
   const refuse = async (req: ServerRequest, status: number, message: string) => {
     await req.body?.cancel().catch(() => {});
     return text(status, message);
   };
-  const server = new Http1Server(
-    Deno.listen({ hostname: options.hostname, port: options.port }),
-    async (req) => {
-      const app = PATH.exec(req.target.split("?")[0])?.[1];
-      if (app === undefined || !isAppName(app)) return await refuse(req, 404, "no such path");
-      if (req.method !== "POST" && !(req.method === "GET" && req.upgrade !== null)) {
-        return await refuse(req, 405, "POST only (GET to upgrade)");
+  return async (req) => {
+    const app = PATH.exec(req.target.split("?")[0])?.[1];
+    if (app === undefined || !isAppName(app)) return await refuse(req, 404, "no such path");
+    if (req.method !== "POST" && !(req.method === "GET" && req.upgrade !== null)) {
+      return await refuse(req, 405, "POST only (GET to upgrade)");
+    }
+    if (!checkToken(fieldValues(req.headers, "authorization")[0] ?? null)) {
+      return await refuse(req, 401, "invalid token");
+    }
+    if (requests.target(app) === undefined) {
+      return await refuse(req, 421, `${app} is not served here`);
+    }
+    if (options.current && !options.current(app)) {
+      return await refuse(req, 421, `${app} may be stale here`);
+    }
+    try {
+      const request = req.upgrade !== null
+        ? upgradeRequest(req, req.upgrade)
+        : await readRequest(req, options.headTimeoutMs);
+      if (Date.now() > request.head.deadline) return text(504, "deadline passed");
+      const idle = fieldValues(req.headers, STREAM_IDLE_HEADER)[0] ?? null;
+      const idleMs = streamIdleOf(idle, options.idleTimeoutMs);
+      const outcome = await proxyToContainer(requests, app, request, idleMs);
+      return answer(app, outcome);
+    } catch (e) {
+      if (e instanceof HttpError) {
+        log.warn("refused invalid direct request", { app, error: e.message });
+        return text(e.status, e.message);
       }
-      if (!checkToken(fieldValues(req.headers, "authorization")[0] ?? null)) {
-        return await refuse(req, 401, "invalid token");
-      }
-      if (requests.target(app) === undefined) {
-        return await refuse(req, 421, `${app} is not served here`);
-      }
-      if (options.current && !options.current(app)) {
-        return await refuse(req, 421, `${app} may be stale here`);
-      }
-      try {
-        const request = req.upgrade !== null
-          ? upgradeRequest(req, req.upgrade)
-          : await readRequest(req, options.headTimeoutMs);
-        if (Date.now() > request.head.deadline) return text(504, "deadline passed");
-        const idle = fieldValues(req.headers, STREAM_IDLE_HEADER)[0] ?? null;
-        const idleMs = streamIdleOf(idle, options.idleTimeoutMs);
-        const outcome = await proxyToContainer(requests, app, request, idleMs);
-        return answer(app, outcome);
-      } catch (e) {
-        if (e instanceof HttpError) {
-          log.warn("refused invalid direct request", { app, error: e.message });
-          return text(e.status, e.message);
-        }
-        log.warn("direct request not answered", { app, error: errorMessage(e) });
-        return text(500, "request not answered");
-      }
-    },
-    { onError: (e) => log.error("direct request handler failed", { error: errorMessage(e) }) },
-  );
-  options.onListen(`${server.addr.hostname}:${server.addr.port}`);
-  return server;
+      log.warn("direct request not answered", { app, error: errorMessage(e) });
+      return text(500, "request not answered");
+    }
+  };
 }

@@ -30,7 +30,7 @@ import { HostLogs } from "./logs.ts";
 import { HostMetrics } from "./metrics.ts";
 import { RequestServer } from "./requests.ts";
 import { serveDirectRequests } from "./direct.ts";
-import type { Http1Server } from "../lib/http1/server.ts";
+import { tlsFilesOrExit } from "../lib/tls_server.ts";
 import { preflight, PreflightError } from "./preflight.ts";
 import { ensurePublishFirewall } from "./publish_firewall.ts";
 import { Staleness } from "./staleness.ts";
@@ -59,6 +59,7 @@ requireKeys(config, ["amqpUrl", "redisUrl", "hostName", "registry"], "host");
 if (!isHostName(config.hostName)) {
   throw new ConfigError(`hostName ${config.hostName} must be a lower-case DNS label`);
 }
+const tls = tlsFilesOrExit(config, `host ${config.hostName}`);
 const log = new Logger(`host ${config.hostName}`, config.logLevel);
 // Nothing is touched before these checks pass (host/preflight.ts).
 try {
@@ -165,10 +166,12 @@ const routes = new RouteAnnouncer(
     : null,
   log,
 );
+// Health and metrics (below); the request listener's certificate expiry is one of them.
+const metricsRegistry = new Registry();
 const direct = startDirectRequests();
 
 /** The direct request listener, when a request token is configured. */
-function startDirectRequests(): Http1Server | null {
+function startDirectRequests(): { shutdown(): Promise<void> } | null {
   if (config.requestToken === "") return null;
   const { hostname, port } = parseListen(config.hostRequestListen, "hostRequestListen");
   if (hostname === "0.0.0.0" || hostname === "::") {
@@ -186,6 +189,8 @@ function startDirectRequests(): Http1Server | null {
     log,
     onListen: (endpoint) => routes.listening(endpoint),
     current: (app) => staleness.current(app),
+    tls: tls ?? undefined,
+    registry: metricsRegistry,
   });
 }
 const agent = new HostAgent({
@@ -255,7 +260,7 @@ const logs = new HostLogs({
 });
 const health: HealthOptions = {
   service: `host ${config.hostName}`,
-  registry: new Registry(),
+  registry: metricsRegistry,
   checks: {
     amqp: () => broker.ready,
     redis: () => redis.status === "ready",

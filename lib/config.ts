@@ -45,13 +45,12 @@ export interface DnConfig {
   controlListen: string;
   /** CA certificate (PEM file) the CLI verifies an `https://` control with (`""` = system roots). */
   controlCaFile: string;
-  /**
-   * Certificate chain (PEM file) control's API or a host's request listener
-   * serves HTTPS with, reloaded when it changes (`""` = plain HTTP).
-   */
+  /** Certificate (PEM file) control's API or a host's request listener serves, reloaded (`""` = HTTP). */
   tlsCertFile: string;
   /** Its private key (PEM file, mode 600: refused at start when group or others can read it). */
   tlsKeyFile: string;
+  /** CA certificate (PEM file): the gateway reaches hosts' request listeners over TLS, verified (`""` = plain). */
+  hostCaFile: string;
   /** Address control's health and metrics endpoint listens on (`""` = off). */
   controlMetricsListen: string;
   /** API token shared by CLI and control. */
@@ -195,6 +194,7 @@ export const DEFAULTS: DnConfig = {
   controlCaFile: "",
   tlsCertFile: "",
   tlsKeyFile: "",
+  hostCaFile: "",
   controlMetricsListen: "127.0.0.1:9170",
   token: "",
   amqpUrl: "amqp://guest:guest@127.0.0.1:5672/",

@@ -51,6 +51,11 @@ export interface StreamTimeouts {
 export interface Http1Limits extends ResponseLimits {
   /** Idle connections kept per upstream. */
   maxIdle: number;
+  /**
+   * CA certificates (PEM): connections are TLS, the upstream's certificate
+   * verified against them for the address connected to (absent: plain TCP).
+   */
+  caCerts?: string[];
 }
 
 /** Longest delay a timer takes (2^31 - 1 ms); longer ones would fire at once. */
@@ -222,8 +227,11 @@ export class Http1Pool {
   async #connect(hostname: string, port: number, timeoutMs: number): Promise<Connection> {
     try {
       const signal = AbortSignal.timeout(timeoutMs);
-      const conn = await Deno.connect({ hostname, port, transport: "tcp", signal });
-      conn.setNoDelay(true);
+      const tcp = await Deno.connect({ hostname, port, transport: "tcp", signal });
+      tcp.setNoDelay(true);
+      const conn = this.limits.caCerts
+        ? await handshake(tcp, hostname, this.limits.caCerts, signal)
+        : tcp;
       const c = new Connection(conn);
       c.take();
       return c;
@@ -248,4 +256,29 @@ export class Http1Pool {
       if (at !== -1) current!.splice(at, 1);
     });
   }
+}
+
+/** TLS over `tcp`, verified against `caCerts` for `hostname`, once its handshake is done. */
+async function handshake(
+  tcp: Deno.TcpConn,
+  hostname: string,
+  caCerts: string[],
+  signal: AbortSignal,
+): Promise<Deno.TlsConn> {
+  const tls = await Deno.startTls(tcp, { hostname, caCerts });
+  const aborted = () => tls.close();
+  signal.addEventListener("abort", aborted);
+  try {
+    await tls.handshake();
+  } catch (e) {
+    try {
+      tls.close();
+    } catch {
+      // closed by the timeout
+    }
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", aborted);
+  }
+  return tls;
 }

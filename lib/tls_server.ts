@@ -19,7 +19,13 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { errorMessage, type Logger } from "./log.ts";
 import type { Registry } from "./metrics.ts";
-import { BACKEND_HOST, closeQuietly, copy, TlsBackend } from "./tls_splice.ts";
+import {
+  BACKEND_HOST,
+  closeQuietly,
+  copy,
+  TlsBackend,
+  type TlsBackendServer,
+} from "./tls_splice.ts";
 
 /** Raised for certificate or key files that cannot be served; never quotes the key. */
 export class TlsFileError extends Error {
@@ -88,7 +94,12 @@ export interface TlsServerOptions {
   port: number;
   certFile: string;
   keyFile: string;
-  handler: Deno.ServeHandler<Deno.NetAddr>;
+  /**
+   * Starts a TLS server on loopback with `pair`'s certificate and key (its
+   * listen options as given): `Deno.serve`, or an Http1Server on
+   * `Deno.listenTls`. Called again for each renewal.
+   */
+  serve: (pair: { hostname: string; port: number; cert: string; key: string }) => TlsBackendServer;
   /** The service, in log lines and the metric's name (`control`, `host`). */
   service: string;
   log: Logger;
@@ -151,13 +162,12 @@ export class TlsServer {
   }
 
   #start(pair: TlsPair): TlsBackend {
-    const server = Deno.serve({
+    const server = this.options.serve({
       hostname: BACKEND_HOST,
       port: 0,
       cert: pair.cert,
       key: pair.key,
-      onListen: () => {},
-    }, this.options.handler);
+    });
     return new TlsBackend(this.options.service, pair.fingerprint, pair.notAfter, server);
   }
 

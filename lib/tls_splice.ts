@@ -21,15 +21,19 @@ export const BACKEND_HOST = "127.0.0.2";
 /** Longest a replaced backend keeps serving its open connections. */
 const RETIRE_AFTER_MS = 10 * 60_000;
 
-/** A server a backend may add for HTTP/1.1 clients (the gateway's own, lib/http1/server.ts). */
-export interface Http1Backend {
+/**
+ * A server on loopback holding one certificate: a `Deno.serve`, or
+ * lib/http1/server.ts's on `Deno.listenTls`.
+ */
+export interface TlsBackendServer {
   readonly addr: Deno.NetAddr;
+  /** Stops accepting; resolves once its connections are done. */
   shutdown(): Promise<void>;
 }
 
 /**
- * One certificate, served on loopback by its own `Deno.serve`, and, when
- * given, by a second server for clients that do not offer HTTP/2.
+ * One certificate, served on loopback by its own server, and, when given, by
+ * a second server for clients that do not offer HTTP/2 (the gateway's).
  */
 export class TlsBackend {
   /** Connections spliced to it and still open. */
@@ -42,11 +46,11 @@ export class TlsBackend {
     readonly hostname: string,
     readonly fingerprint: string,
     readonly notAfter: Date,
-    readonly server: Deno.HttpServer<Deno.NetAddr>,
-    readonly http1?: Http1Backend,
+    readonly server: TlsBackendServer,
+    readonly http1?: TlsBackendServer,
   ) {}
 
-  /** Loopback port of `Deno.serve`. */
+  /** Loopback port of the (first) server. */
   get port(): number {
     return this.server.addr.port;
   }

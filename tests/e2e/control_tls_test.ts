@@ -131,24 +131,34 @@ reliabilityTest("control TLS: the CLI refuses an impostor certificate", {
   }
 });
 
-reliabilityTest("control TLS: a private key file readable by others is refused at start", {
-  fault: "control started with tlsKeyFile mode 644",
-  expected: "exit 1 with one line naming the file and chmod 600, before connecting anywhere",
+reliabilityTest("service TLS: a private key file readable by others is refused at start", {
+  fault: "control, and a host (its request listener), started with tlsKeyFile mode 644",
+  expected: "each exits 1 with one line naming the file and chmod 600, before connecting anywhere",
 }, async (note) => {
   const loose = `${dir}/loose.key`;
   await Deno.copyFile(first.key, loose);
   await Deno.chmod(loose, 0o644);
-  const { service } = control("control-loose-key", { cert: first.cert, key: loose });
-  const status = await service.child.status;
-  assertEquals(status.code, 1);
-  await service.waitFor("chmod 600", 5000); // its stderr may still be on the way
-  const lines = service.output.trim().split("\n");
-  assertEquals(lines.length, 1, service.output);
-  assertMatch(
-    lines[0],
-    /^control: tlsKeyFile: .*loose\.key must not be readable by group or others \(chmod 600\)$/,
-  );
-  note(lines[0]);
+  const env = { DN_TLS_CERT_FILE: first.cert, DN_TLS_KEY_FILE: loose };
+  const host = `loose-${ID}`;
+  const seen: string[] = [];
+  for (
+    const [service, who] of [
+      [control("control-loose-key", { cert: first.cert, key: loose }).service, "control"],
+      [net.spawn("host", host, ["--name", host], env), `host ${host}`],
+    ] as const
+  ) {
+    const status = await service.child.status;
+    assertEquals(status.code, 1, `${who}: ${service.output}`);
+    await service.waitFor("chmod 600", 5000); // its stderr may still be on the way
+    const lines = service.output.trim().split("\n");
+    assertEquals(lines.length, 1, service.output);
+    assertEquals(
+      lines[0],
+      `${who}: tlsKeyFile: ${loose} must not be readable by group or others (chmod 600)`,
+    );
+    seen.push(lines[0]);
+  }
+  note(seen.join("; "));
 });
 
 reliabilityTest("control TLS: a certificate renewed on disk under load fails no request", {

@@ -5,7 +5,8 @@
  * (requestRoute "host"); the third announces its container, which the
  * gateway then reaches straight.
  */
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { makeImpostorCa } from "../helpers/tls.ts";
 import {
   freePort,
   infraConfig,
@@ -25,7 +26,13 @@ const APP = `direct-${crypto.randomUUID().slice(0, 6)}`;
 const HOSTNAME = `${APP}.dn.test`;
 const hostConfig = infraConfig("test-host");
 const TOKEN = hostConfig.requestToken;
-const pool = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 4 });
+const LIMITS = { maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 4 };
+const pool = new Http1Pool(LIMITS);
+/** Hosts' request listeners serve HTTPS with scripts/infra's certificate: verified against its CA. */
+const hostPool = new Http1Pool({
+  ...LIMITS,
+  caCerts: [Deno.readTextFileSync(infraConfig("test-gateway").hostCaFile)],
+});
 let net: TestNetwork;
 let redis: ReturnType<typeof connectRedis>;
 let routes: RouteStore;
@@ -46,6 +53,7 @@ Deno.test.beforeAll(async () => {
 });
 Deno.test.afterAll(async () => {
   pool.close();
+  hostPool.close();
   redis?.disconnect();
   await net?.stop();
 });
@@ -88,11 +96,12 @@ function wireEnvelope(patch: Record<string, unknown>): Uint8Array {
 async function send(
   route: Route,
   options: { method?: string; path?: string; token?: string | null; body?: Uint8Array },
+  through = hostPool,
 ) {
   const headers: [string, string][] = [["host", route.endpoint]];
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) headers.push(["authorization", `Bearer ${token}`]);
-  return await pool.request(route.address, route.port, {
+  return await through.request(route.address, route.port, {
     method: options.method ?? "POST",
     url: options.path ?? `/v1/requests/${APP}`,
     headers,
@@ -185,6 +194,64 @@ reliabilityTest("direct path: bad requests to a host's listener are refused", {
   }
   assertEquals((await send(route, {})).status, 200, "still serving");
   note(got.join(", "));
+});
+
+reliabilityTest("direct path: a host's listener refuses plain HTTP and impostor certificates", {
+  fault: "a valid envelope with the token sent to a host's listener over plain HTTP, and over " +
+    "TLS trusting only an impostor CA (the local CA's subject, another key); 20 GETs through a " +
+    "second gateway whose hostCaFile is that impostor CA",
+  expected: "plain: no HTTP answer; impostor: the handshake fails, so the token is never sent; " +
+    "that gateway sends no request to a host it cannot verify, and its GETs still answer 200",
+}, async (note) => {
+  const list = await routesOf((l) => l.length === 3, "three routes");
+  const route = list.find((r) => r.container === undefined)!;
+  const failure = async (through: Http1Pool) => {
+    try {
+      await send(route, {}, through);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "answered";
+  };
+  const plain = await failure(pool);
+  assert(plain !== "answered", "the listener answered plain HTTP");
+  const dir = `${net.stateDir}/config/test-direct-${APP}`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  const gatewayPort = freePort();
+  const metricsPort = freePort();
+  try {
+    const impostorCa = await makeImpostorCa(dir, net.caFile);
+    const impostorPool = new Http1Pool({
+      ...LIMITS,
+      caCerts: [await Deno.readTextFile(impostorCa.cert)],
+    });
+    const impostor = await failure(impostorPool);
+    impostorPool.close();
+    assertMatch(impostor, /certificate/i);
+    const gateway = net.spawn("gateway", "gateway-impostor-ca", [], {
+      DN_GATEWAY_LISTEN: `127.0.0.1:${gatewayPort}`,
+      DN_GATEWAY_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+      DN_GATEWAY_HTTPS_LISTEN: `127.0.0.1:${freePort()}`,
+      DN_HOST_CA_FILE: impostorCa.cert,
+    });
+    try {
+      await gateway.waitFor("gateway listening");
+      for (let i = 0; i < 20; i++) {
+        const res = await net.gateway(HOSTNAME, "/whoami", {}, gatewayPort);
+        assertEquals(res.status, 200, await res.text());
+      }
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const toHosts = metrics.split("\n").find((l) =>
+        l.startsWith('dn_gateway_upstream_requests_total{path="host"}')
+      );
+      assertEquals(toHosts?.split(" ")[1] ?? "0", "0", "requests went to an unverified host");
+    } finally {
+      await gateway.stop();
+    }
+    note(`plain: ${plain.slice(0, 90)}; impostor CA: ${impostor.slice(0, 120)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
 
 reliabilityTest("direct path: stopping an app withdraws its routes, starting brings them back", {
