@@ -55,7 +55,7 @@ export class ControlUrls {
 }
 
 /**
- * `base` verifying TLS against the CA in `caFile` only (the config key
+ * `base` verifying TLS against the CA in `caFile` (beside Deno's built-in roots; the config key
  * `key`, `controlCaFile` by default; none: `base` as it is); a file that is
  * missing or holds no certificate is a ConfigError naming it.
  */
