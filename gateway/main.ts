@@ -30,6 +30,7 @@ import { UnreadyReasons } from "./unready.ts";
 const { values } = parseArgs({ args: Deno.args, options: { config: { type: "string" } } });
 const config = loadConfig({ file: values.config });
 requireKeys(config, ["amqpUrl", "redisUrl"], "gateway");
+const hostCa = readHostCa(config.hostCaFile);
 const log = new Logger("gateway", config.logLevel);
 const redis = connectRedis({ ...redisTarget(config), log, name: "dn-gateway" });
 const subscriber = connectRedis({ ...redisTarget(config), log, name: "dn-gateway-events" });
@@ -52,7 +53,7 @@ const upstreamPool = new Http1Pool({
 // Hosts' request listeners over TLS, verified against hostCaFile, when it is set.
 const hostPool = config.hostCaFile === "" ? upstreamPool : new Http1Pool({
   ...upstreamPool.limits,
-  caCerts: [Deno.readTextFileSync(config.hostCaFile)],
+  caCerts: [hostCa],
 });
 const routes = config.requestToken === "" ? null : new DirectRoutes(
   new RouteStore(redis, config.redisPrefix),
@@ -170,4 +171,20 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     log.flush();
     Deno.exit(0);
   });
+}
+
+/** The CA of `hostCaFile` (`""` when none); a file that cannot be read stops the gateway with one line. */
+function readHostCa(file: string): string {
+  if (file === "") return "";
+  try {
+    const pem = Deno.readTextFileSync(file);
+    if (pem.includes("-----BEGIN CERTIFICATE-----")) return pem;
+    console.error(`gateway: hostCaFile: ${file} holds no PEM certificate`);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotCapable
+      ? "outside what the gateway may read ($DN_STATE_DIR/config, /etc/dn, the local CA)"
+      : (e as Error).message;
+    console.error(`gateway: hostCaFile: cannot read ${file}: ${why}`);
+  }
+  Deno.exit(1);
 }
