@@ -12,6 +12,7 @@ import {
   infraConfig,
   ROOT,
   startNetwork,
+  STATE_DIR,
   testHostNames,
   type TestNetwork,
 } from "../helpers/network.ts";
@@ -31,7 +32,7 @@ const pool = new Http1Pool(LIMITS);
 /** Hosts' request listeners serve HTTPS with scripts/infra's certificate: verified against its CA. */
 const hostPool = new Http1Pool({
   ...LIMITS,
-  caCerts: [Deno.readTextFileSync(infraConfig("test-gateway").hostCaFile)],
+  caCerts: [Deno.readTextFileSync(`${STATE_DIR}/tls/ca.pem`)],
 });
 let net: TestNetwork;
 let redis: ReturnType<typeof connectRedis>;
