@@ -33,13 +33,10 @@ export {
   imageRef,
 } from "./lib/apps.ts";
 export { isAppName, isHostname, isPort } from "./lib/names.ts";
+export { type Command, type CommandKind, decodeCommand, encodeCommand } from "./lib/commands.ts";
 export {
-  type Command,
-  type CommandKind,
-  decodeCommand,
   decodeRequest,
   decodeResponse,
-  encodeCommand,
   encodeEnvelope,
   EnvelopeError,
   type HeaderList,

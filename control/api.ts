@@ -49,7 +49,7 @@ import {
   isStreamIdleMs,
   publicApp,
 } from "../lib/apps.ts";
-import type { CommandKind } from "../lib/envelope.ts";
+import type { CommandKind } from "../lib/commands.ts";
 import { brief, HttpError, json, readJsonObject } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName, isDigest, isHostname, isPort, isVersion } from "../lib/names.ts";

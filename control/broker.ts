@@ -14,9 +14,9 @@ import {
   COMMAND_TYPE,
   decodeStatusReply,
   encodeCommand,
-  EnvelopeError,
   type StatusReply,
-} from "../lib/envelope.ts";
+} from "../lib/commands.ts";
+import { EnvelopeError } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { compareNames, isHostName } from "../lib/names.ts";
 

@@ -28,7 +28,7 @@ import {
   decodeStatusRequest,
   encodeStatusReply,
   STATUS_REPLY_TYPE,
-} from "../lib/envelope.ts";
+} from "../lib/commands.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { isAppName } from "../lib/names.ts";
 import { AppNotFoundError, type AppStore } from "../lib/store.ts";

@@ -21,11 +21,9 @@ import {
   type TestNetwork,
 } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
+import { COMMAND_TYPE, decodeStatusReply, encodeCommand } from "../../lib/commands.ts";
 import {
-  COMMAND_TYPE,
   decodeResponse,
-  decodeStatusReply,
-  encodeCommand,
   encodeEnvelope,
   REQUEST_TYPE,
   type RequestHead,

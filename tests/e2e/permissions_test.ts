@@ -215,7 +215,7 @@ reliabilityTest("permissions: a host cannot command another host through its que
   expected: "the receiving host drops it (not from control's user) and creates no container",
 }, async (note) => {
   const { startNetwork } = await import("../helpers/network.ts");
-  const { encodeCommand, COMMAND_TYPE } = await import("../../lib/envelope.ts");
+  const { encodeCommand, COMMAND_TYPE } = await import("../../lib/commands.ts");
   const net = await startNetwork();
   try {
     const victim = net.hostNames[0];

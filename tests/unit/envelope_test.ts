@@ -1,12 +1,14 @@
 import { assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
   decodeCommand,
-  decodeRequest,
-  decodeResponse,
   decodeStatusReply,
   encodeCommand,
-  encodeEnvelope,
   encodeStatusReply,
+} from "../../lib/commands.ts";
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeEnvelope,
   EnvelopeError,
   type RequestHead,
 } from "../../lib/envelope.ts";

@@ -14,10 +14,9 @@ import {
   isContainerName,
   parseImageRef,
 } from "../../lib/docker/mod.ts";
+import { decodeCommand, decodeStatusRequest } from "../../lib/commands.ts";
 import {
-  decodeCommand,
   decodeRequest,
-  decodeStatusRequest,
   encodeEnvelope,
   EnvelopeError,
   type RequestHead,

@@ -8,7 +8,8 @@
 
 import { assertEquals, assertThrows } from "../helpers/assert.ts";
 import { busRoundTrip } from "../../control/broker.ts";
-import { decodeStatusReply, encodeStatusReply, EnvelopeError } from "../../lib/envelope.ts";
+import { decodeStatusReply, encodeStatusReply } from "../../lib/commands.ts";
+import { EnvelopeError } from "../../lib/envelope.ts";
 
 const CONTAINER = {
   id: "abc",
