@@ -24,7 +24,7 @@ import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts"
 const [nginxBin, outFile, baseRev, secondsArg] = Deno.args;
 const seconds = Number(secondsArg || "6");
 const LEVELS = [1, 16, 64];
-const ROUNDS = 3;
+const ROUNDS = 5;
 const STATE_DIR = Deno.env.get("DN_STATE_DIR") ?? "/var/lib/dn";
 
 interface Target {
@@ -111,12 +111,13 @@ function proxyTo(upstream: string): Promise<Nginx> {
 worker_processes auto;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 100000;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
-  upstream app { server ${upstream}; keepalive 64; }
+  upstream app { server ${upstream}; keepalive 128; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -232,10 +233,11 @@ try {
     for (const target of targets) {
       const m = median(runs.get(`${target.name}|${connections}`)!);
       const errors = runs.get(`${target.name}|${connections}`)!.reduce((n, r) => n + r.errors, 0);
+      const all = runs.get(`${target.name}|${connections}`)!.map((r) => Math.round(r.rps));
       rows.push(
         `| ${connections} | ${target.name} | ${Math.round(m.rps)} | ${m.p50Ms.toFixed(2)} | ${
           (m.rps / nginxRun.rps).toFixed(2)
-        }× | ${errors} |`,
+        }× | ${errors} | ${all.join(" / ")} |`,
       );
     }
   }
@@ -252,10 +254,11 @@ try {
     "HTTP server Deno.serve) and the dn gateway of this tree (its own HTTP/1.1 server on",
     "`Deno.listen`, lib/http1/server.ts), both on the container route with the same configuration;",
     `wrk \`-c\` connections, the targets taking turns, ${ROUNDS} rounds: each row is the target's`,
-    "median round (by req/s); errors summed over the rounds.",
+    "median round (by req/s); errors summed over the rounds; every round's req/s in turn order.",
+    "nginx as scripts/bench sets it up (`keepalive_requests 100000`, upstream keepalive 128).",
     "",
-    "| connections | target | req/s | p50 ms | vs nginx | errors |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| connections | target | req/s | p50 ms | vs nginx | errors | rounds req/s |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",
   ].join("\n");
