@@ -8,6 +8,7 @@
  * start without touching anything.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { makeImpostor } from "../helpers/impostor.ts";
 import { Machines } from "../helpers/machines.ts";
 import { freePort, infraConfig, ROOT, STATE_DIR, type TestNetwork } from "../helpers/network.ts";
 import { startNetwork } from "../helpers/network.ts";
@@ -225,27 +226,15 @@ function edgeRefused(port: string, key: string): RegExp {
   return new RegExp(`${machines.edge.replaceAll(".", "\\.")}:${port} .*${key}`);
 }
 
-/** A CA of another network: same subject as ours, own key, readable by services. */
-async function otherNetworkCa(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "dn-other-ca-" });
-  const out = await new Deno.Command("openssl", {
-    args: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/O=dn/CN=other"]
-      .concat(["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.pem`]),
-  }).output();
-  assert(out.success, "openssl");
-  const path = `${STATE_DIR}/config/test-other-ca-${crypto.randomUUID().slice(0, 8)}.pem`;
-  await Deno.copyFile(`${dir}/ca.pem`, path);
-  await Deno.remove(dir, { recursive: true });
-  return path;
-}
-
 reliabilityTest("hosts with bad input stop at start", {
   fault: "a host started with another network's CA for RabbitMQ, one with a wrong registry CA, " +
     "one whose request address and one whose publish address is not on the bridge",
   expected: "each exits 1 with one line naming the problem, before any heartbeat, route or " +
     "container",
 }, async (note) => {
-  const other = await otherNetworkCa();
+  // Another network's CA: the same subject as ours, its own key, where services may read it.
+  const impostor = await makeImpostor();
+  const other = impostor.caFile;
   try {
     const cases: [string, Record<string, string>, RegExp][] = [
       ["bad-amqp-ca", { DN_AMQP_CA_FILE: other }, edgeRefused(EDGE_PORTS.amqps, "amqpCaFile")],
@@ -290,7 +279,7 @@ reliabilityTest("hosts with bad input stop at start", {
     assertEquals((await docker.listContainers({}, true)).length, 1);
     note(seen.join(" | "));
   } finally {
-    await Deno.remove(other);
+    await impostor.remove();
   }
 });
 
