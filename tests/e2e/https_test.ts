@@ -17,6 +17,8 @@ const B = { name: `tls-b-${ID}`, hostname: `tls-b-${ID}.dn.test` };
 /** Apps with `APP_HTTPS redirect` + `APP_HSTS 1y`, and `APP_HTTPS only`. */
 const R = { name: `tls-r-${ID}`, hostname: `tls-r-${ID}.dn.test` };
 const O = { name: `tls-o-${ID}`, hostname: `tls-o-${ID}.dn.test` };
+/** tests/apps/raw-http: an app that switches to any protocol asked for and echoes bytes. */
+const U = { name: `tls-u-${ID}`, hostname: `tls-u-${ID}.dn.test` };
 let httpsPort: number;
 let net: TestNetwork;
 let dir: string;
@@ -28,11 +30,12 @@ Deno.test.beforeAll(async () => {
   dir = await Deno.makeTempDir({ prefix: "dn-https-" });
   ca = await makeCa(dir);
   caPem = await Deno.readTextFile(ca.cert);
-  for (const app of [A, B, R, O]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
+  for (const app of [A, B, R, O, U]) certs[app.hostname] = await issueCert(dir, ca, app.hostname);
   net = new TestNetwork([`tls-${ID}`]);
   httpsPort = net.gatewayHttpsPort;
   await net.start();
   for (const app of [A, B]) await net.deploy(`${ROOT}/apps/hello-world`, app.name, app.hostname);
+  await net.deploy(`${ROOT}/tests/apps/raw-http`, U.name, U.hostname);
   // Plain HTTP never answers 200 for these two, so no net.deploy (it waits for one).
   const policies = [
     [R, { https: "redirect", hstsSeconds: 365 * 86_400 }],
@@ -45,7 +48,7 @@ Deno.test.beforeAll(async () => {
     assertEquals((await net.api("POST", `/v1/apps/${app.name}/start`)).status, 200);
     await net.waitForRunning(app.name, 1);
   }
-  for (const app of [A, B, R, O]) {
+  for (const app of [A, B, R, O, U]) {
     const { cert, key } = certs[app.hostname];
     const set = await dn(["certs", "set", app.hostname, "--cert", cert, "--key", key]);
     assertEquals(set.code, 0, set.stderr);
@@ -295,4 +298,56 @@ reliabilityTest("https: HTTP/1.1 over TLS is served as plain HTTP is", {
     "http/1.1: 2 pipelined answers in order, POST body 5 bytes seen, line folding 400; " +
       "h2 offered: h2 agreed",
   );
+});
+
+reliabilityTest("https: an upgrade over TLS is a byte tunnel, as on plain HTTP", {
+  fault: "TLS offering http/1.1 to an app that switches to any protocol and echoes bytes: " +
+    "`Upgrade: foo`, then 256 KiB through the tunnel; a GET with a 5-byte body",
+  expected: "the app's 101 naming foo over TLS, every byte echoed in order; the GET's body " +
+    "reaches the app (the own HTTP/1.1 server serves TLS as plain HTTP)",
+}, async (note) => {
+  const encoder = new TextEncoder();
+  const [withBody] = await connectTls(U.hostname, ["http/1.1"]);
+  await withBody.write(encoder.encode(
+    `GET /body HTTP/1.1\r\nhost: ${U.hostname}\r\ncontent-length: 5\r\n` +
+      "connection: close\r\n\r\nhello",
+  ));
+  const answered = new TextDecoder().decode(await readUntilClosed(withBody, 10_000));
+  assertMatch(answered, /\{"method":"GET","length":5,"body":"hello"\}/);
+  const [conn] = await connectTls(U.hostname, ["http/1.1"]);
+  await conn.write(encoder.encode(
+    `GET /upgrade HTTP/1.1\r\nhost: ${U.hostname}\r\nupgrade: foo\r\nconnection: upgrade\r\n\r\n`,
+  ));
+  const payload = Uint8Array.from({ length: 256 * 1024 }, (_, i) => (i * 31) % 251);
+  const writing = (async () => {
+    for (let at = 0; at < payload.length; at += 16 * 1024) {
+      let rest = payload.subarray(at, at + 16 * 1024);
+      while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+    }
+  })();
+  let head = "";
+  const echoed: number[] = [];
+  const buf = new Uint8Array(64 * 1024);
+  while (echoed.length < payload.length) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    let piece = buf.subarray(0, n);
+    if (!head.endsWith("\r\n\r\n")) {
+      const text = String.fromCharCode(...piece);
+      const end = (head + text).indexOf("\r\n\r\n");
+      if (end === -1) {
+        head += text;
+        continue;
+      }
+      piece = piece.subarray(end + 4 - head.length);
+      head = (head + text).slice(0, end + 4);
+    }
+    echoed.push(...piece);
+  }
+  await writing;
+  conn.close();
+  assertMatch(head, /^HTTP\/1\.1 101 [^]*upgrade: foo/i);
+  assertEquals(echoed.length, payload.length, "every byte back");
+  assert(echoed.every((b, i) => b === payload[i]), "bytes in order");
+  note(`GET body reached the app over TLS; 101 foo, ${echoed.length} bytes echoed through TLS`);
 });
