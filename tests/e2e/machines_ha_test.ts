@@ -96,6 +96,41 @@ async function whole(started: number): Promise<number> {
   return Date.now() - started;
 }
 
+/** Whether machine `from` can open a TCP connection to `address`:`port` (2 s at most). */
+async function reaches(from: string, address: string, port: number): Promise<boolean> {
+  const res = await machines.exec(from, [
+    "timeout",
+    "2",
+    "bash",
+    "-c",
+    `exec 3<>/dev/tcp/${address}/${port}`,
+  ]);
+  return res.code === 0;
+}
+
+Deno.test("machines reach each other only on the ports the HA set needs", async () => {
+  const [m1, m2, m3] = names;
+  const at = (name: string) => machines.address(name);
+  const open = [
+    [m2, at(m3), 5671], // AMQPS
+    [m3, at(m1), 6379], // Redis
+    [m1, at(m2), 26379], // Sentinel
+    [m3, at(m2), 25672], // Erlang distribution, between the three nodes
+    [m2, at(m1), 4369], // epmd
+    [m1, at(m3), 7001], // a gateway machine to a host's request listener
+  ] as const;
+  const closed = [
+    [m3, at(m1), 7001], // machine 3 runs no gateway
+    [m1, at(m2), 8080], // a gateway answers the edge only
+    [m2, at(m3), 9181], // a host's health listener
+    [m1, at(m2), 22],
+  ] as const;
+  const seen = await Promise.all(
+    [...open, ...closed].map(([from, address, port]) => reaches(from, address, port)),
+  );
+  assertEquals(seen, [...open.map(() => true), ...closed.map(() => false)]);
+});
+
 reliabilityTest("machines: kill the RabbitMQ node every service is on", {
   fault: "SIGKILL the RabbitMQ node of machine 1 (of 3; control, three gateways and 3 hosts " +
     "are connected to it) while 8 clients send GETs through machine 1's gateway; `update` to " +
