@@ -67,12 +67,32 @@ export function infraConfig(name: string, stateDir = STATE_DIR): Record<string, 
   return JSON.parse(Deno.readTextFileSync(`${stateDir}/config/${name}.json`));
 }
 
-/** A TCP port free on 127.0.0.1 now. */
+/**
+ * Ports {@link freePort} picks from: below Linux's ephemeral range (32768-60999),
+ * where the kernel puts outgoing connections and `port: 0` listeners, so none of
+ * those can take a port between the moment it is picked and the moment the
+ * service binds it (a gateway's HTTPS port was once taken that way), and above
+ * the fixed ports scripts/infra and scripts/ha give RabbitMQ and Sentinels (25xxx, 26xxx).
+ */
+const PICKED_PORTS = { first: 27000, last: 32767 };
+/** Ports this test process has handed out; each is handed out once. */
+const handedOut = new Set<number>();
+
+/** A TCP port free on 127.0.0.1 now, outside the ephemeral range, not handed out before. */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  const span = PICKED_PORTS.last - PICKED_PORTS.first + 1;
+  for (let tries = 0; tries < 200; tries++) {
+    const port = PICKED_PORTS.first + Math.floor(Math.random() * span);
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue;
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PICKED_PORTS.first}-${PICKED_PORTS.last} after 200 tries`);
 }
 
 /** A running service process. */
