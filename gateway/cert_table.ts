@@ -20,7 +20,12 @@ import { normaliseHostname } from "../lib/names.ts";
 import { RedisMirror } from "../lib/redis.ts";
 import { BACKEND_HOST, TlsBackend } from "../lib/tls_splice.ts";
 import type { RefusalReason } from "./tls_front.ts";
-import { Http1Server, type ServerRequest, type SwitchProtocols } from "../lib/http1/server.ts";
+import {
+  FixedResponse,
+  type Http1Answer,
+  Http1Server,
+  type ServerRequest,
+} from "../lib/http1/server.ts";
 import { fieldValues } from "../lib/http1/request_head.ts";
 
 /**
@@ -48,7 +53,7 @@ function serverRequestOf(req: Request, remoteAddr: Deno.NetAddr): ServerRequest 
 }
 
 /** Handles an HTTPS request (the gateway's handler). */
-export type HttpsHandler = (req: ServerRequest) => Promise<Response | SwitchProtocols>;
+export type HttpsHandler = (req: ServerRequest) => Promise<Http1Answer>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Streamed bodies up to this size are gathered first (see {@link inOneWrite}). */
@@ -212,6 +217,7 @@ export class CertTable extends RedisMirror {
           );
           if (client instanceof Response) return client;
           const answer = await this.handler(serverRequestOf(req, client));
+          if (answer instanceof FixedResponse) return answer.toResponse();
           if (!(answer instanceof Response)) {
             answer.upstream.conn.close(); // no upgrade was asked for: cannot happen
             return new Response("unexpected upgrade\n", { status: 502 });

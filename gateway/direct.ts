@@ -375,8 +375,8 @@ export class DirectClient {
 
   /** `reply`, counted in flight on `endpoint` until its body ends. */
   #counted(reply: StreamedReply, endpoint: string): AppReply {
-    if (reply.body === null) {
-      this.routes.end(endpoint);
+    if (!(reply.body instanceof ReadableStream)) {
+      this.routes.end(endpoint); // no body, or a whole one: done with
       return reply;
     }
     return { ...reply, body: watchEnd(reply.body, () => this.routes.end(endpoint)) };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { FixedResponse } from "../lib/http1/response_writer.ts";
 import { watchEnd } from "../lib/streams.ts";
 import type { AppReply } from "./direct.ts";
 
@@ -13,25 +14,25 @@ const NO_BODY_STATUS = new Set([204, 205, 304]);
 /**
  * The client's answer from the app's reply, and whether its body streams
  * (then `done` is called when it has ended). A body in bytes (the broker
- * path) is sent with its length; a HEAD's and a bodyless status's answer
- * keeps the app's length, if it gave one.
+ * path, or a small one that came whole) is sent with its length, in one
+ * write with the head; a HEAD's and a bodyless status's answer keeps the
+ * app's length, if it gave one.
  */
-export function answer(method: string, reply: AppReply, done: () => void): [Response, boolean] {
-  const { status } = reply;
-  let headers = reply.headers;
-  let body = reply.body;
+export function answer(
+  method: string,
+  reply: AppReply,
+  done: () => void,
+): [Response | FixedResponse, boolean] {
+  const { status, headers, body } = reply;
   if (NO_BODY_STATUS.has(status) || method === "HEAD") {
     if (body instanceof ReadableStream) body.cancel().catch(() => {});
-    body = null;
-  } else if (body instanceof Uint8Array) {
-    headers = [
-      ...headers.filter(([name]) => name !== "content-length"),
-      ["content-length", String(body.length)],
-    ];
+    return [new FixedResponse(status, headers), false];
   }
-  const streamed = body instanceof ReadableStream;
-  if (body instanceof ReadableStream) body = watchEnd(body, done);
-  return [new Response(body as BodyInit | null, { status, headers }), streamed];
+  if (!(body instanceof ReadableStream)) {
+    // Whole (or no) body: written with its head in one write, its length the server's.
+    return [new FixedResponse(status, headers, body), false];
+  }
+  return [new Response(watchEnd(body, done), { status, headers }), true];
 }
 
 /**

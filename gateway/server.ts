@@ -32,7 +32,7 @@ import {
 } from "../lib/envelope.ts";
 import { endToEndHeaders } from "../lib/http1.ts";
 import { fieldValues } from "../lib/http1/request_head.ts";
-import type { ServerRequest, SwitchProtocols } from "../lib/http1/server.ts";
+import type { Http1Answer, ServerRequest } from "../lib/http1/server.ts";
 import { HttpError } from "../lib/http/json.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { normaliseHostname } from "../lib/names.ts";
@@ -99,7 +99,7 @@ const REPLAY_BYTES = 64 * 1024;
 export const GATEWAY_ANSWERS = new WeakSet<object>();
 
 /** The gateway's request handler. */
-export type GatewayHandler = (req: ServerRequest) => Promise<Response | SwitchProtocols>;
+export type GatewayHandler = (req: ServerRequest) => Promise<Http1Answer>;
 
 const encoder = new TextEncoder();
 

@@ -23,7 +23,7 @@ import {
   type RequestHead,
 } from "../lib/envelope.ts";
 import type { Http1Pool, StreamResponse, StreamTimeouts } from "../lib/http1.ts";
-import { latin1Decode, UpstreamBadResponseError } from "../lib/http1.ts";
+import { latin1Decode, UpstreamBadResponseError, WHOLE_BODY_BYTES } from "../lib/http1.ts";
 import type { Endpoint } from "../lib/routes.ts";
 import { STREAM_IDLE_HEADER } from "../lib/stream_idle.ts";
 import { prefixed, ShortStreamError, splitPrefixedHead } from "../lib/streams.ts";
@@ -36,7 +36,7 @@ const MAX_ENVELOPE_HEAD = 1024 * 1024;
 export interface StreamedReply {
   status: number;
   headers: HeaderList;
-  body: ReadableStream<Uint8Array> | null;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** On a 101: the upgraded connection to the app. */
   upgraded?: StreamResponse["upgraded"];
 }
@@ -50,14 +50,17 @@ export async function toContainer(
   timeouts: StreamTimeouts,
   upgrade?: string,
 ): Promise<StreamedReply> {
-  return await pool.exchange(to.address, to.port, {
+  const response = await pool.exchange(to.address, to.port, {
     method: head.method,
     url: head.url,
     headers: head.headers,
     body: body.empty ? null : body,
     length: body.length,
     upgrade,
+    wholeBodyBytes: WHOLE_BODY_BYTES,
   }, timeouts);
+  const { status, headers, upgraded } = response;
+  return { status, headers, body: response.bytes ?? response.body, upgraded };
 }
 
 /** What a host's direct listener answered: the app's reply, or the host's own status. */
@@ -110,6 +113,7 @@ export async function toHost(
     ],
     body: prefixed(envelopeHead, body.empty ? null : body),
     length: body.length === null ? null : envelopeHead.length + body.length,
+    wholeBodyBytes: WHOLE_BODY_BYTES,
   }, timeouts);
   return await hostReply(head, response);
 }
@@ -120,8 +124,16 @@ async function hostReply(head: RequestHead, response: StreamResponse): Promise<H
     await response.body?.cancel();
     return { ok: false, status: response.status };
   }
-  if (response.body === null) throw new UpstreamBadResponseError("host sent no envelope");
   try {
+    if (response.bytes !== undefined) {
+      const { head: reply, body } = decodeResponse(response.bytes); // a small envelope, whole
+      const bodyless = head.method === "HEAD" || reply.status === 204 || reply.status === 304;
+      return {
+        ok: true,
+        reply: { status: reply.status, headers: reply.headers, body: bodyless ? null : body },
+      };
+    }
+    if (response.body === null) throw new UpstreamBadResponseError("host sent no envelope");
     const { head: bytes, rest } = await splitPrefixedHead(response.body, MAX_ENVELOPE_HEAD);
     const { head: reply } = decodeResponse(bytes);
     const bodyless = head.method === "HEAD" || reply.status === 204 || reply.status === 304;

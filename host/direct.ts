@@ -38,6 +38,8 @@ import { decodeRequest, encodeEnvelope, ENVELOPE_HEADER } from "../lib/envelope.
 import { latin1Encode } from "../lib/http1.ts";
 import { fieldValues } from "../lib/http1/request_head.ts";
 import {
+  FixedResponse,
+  type Http1Answer,
   type Http1Handler,
   Http1Server,
   type ServerRequest,
@@ -143,11 +145,16 @@ function upgradeRequest(req: ServerRequest, upgrade: string): StreamedRequest {
 }
 
 /** The answer to the gateway: the app's (in an envelope, or its 101 and a tunnel), or why not. */
-function answer(app: string, outcome: StreamOutcome): Response | SwitchProtocols {
+function answer(app: string, outcome: StreamOutcome): Http1Answer {
   switch (outcome.kind) {
     case "response": {
-      const { status, headers, body, upgraded } = outcome.response;
+      const { status, headers, body, bytes, upgraded } = outcome.response;
       if (upgraded) return new SwitchProtocols(upgraded.protocol, headers, upgraded);
+      if (body === null) {
+        // No body, or a small one whole: the envelope goes in one write with its head.
+        const envelope = encodeEnvelope({ status, headers }, bytes ?? new Uint8Array(0));
+        return new FixedResponse(200, [["content-type", ENVELOPE_TYPE["content-type"]]], envelope);
+      }
       const head = encodeEnvelope({ status, headers }, new Uint8Array(0));
       return new Response(prefixedStream(head, body), { headers: ENVELOPE_TYPE });
     }

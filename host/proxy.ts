@@ -14,7 +14,7 @@
  */
 
 import type { RequestHead } from "../lib/envelope.ts";
-import { RequestBodyError, type StreamResponse } from "../lib/http1.ts";
+import { RequestBodyError, type StreamResponse, WHOLE_BODY_BYTES } from "../lib/http1.ts";
 import { errorMessage } from "../lib/log.ts";
 import { watchEnd } from "../lib/streams.ts";
 import { failureOf, type Reply } from "./forward.ts";
@@ -68,10 +68,11 @@ export async function proxyToContainer(
         body,
         length: body === null ? 0 : length,
         upgrade,
+        wholeBodyBytes: WHOLE_BODY_BYTES,
       }, { connectMs: 2000, headMs, idleMs });
       onServed?.(app, response.status, performance.now() - started);
       handedOver = true;
-      if (response.body === null) lease.end();
+      if (response.body === null) lease.end(); // no body, or a whole one (`bytes`)
       else response.body = watchEnd(response.body, lease.end);
       return { kind: "response", response };
     } catch (e) {

@@ -35,7 +35,7 @@ import { readResponse, type ResponseLimits } from "./http1/response.ts";
 
 export * from "./http1/errors.ts";
 export * from "./http1/message.ts";
-export type { StreamRequest, StreamResponse } from "./http1/exchange.ts";
+export { type StreamRequest, type StreamResponse, WHOLE_BODY_BYTES } from "./http1/exchange.ts";
 
 /** Time limits of {@link Http1Pool.exchange}, in ms. */
 export interface StreamTimeouts {

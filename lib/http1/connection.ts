@@ -186,6 +186,13 @@ export class Connection {
     return this.#buf.subarray(this.#start, this.#end);
   }
 
+  /** Takes `n` bytes that are buffered (at most {@link available}). */
+  takeBytes(n: number): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
   /** Hands over what is buffered and not consumed (the start of an upgraded stream). */
   takeBuffered(): Uint8Array {
     const out = this.#buf.slice(this.#start, this.#end);

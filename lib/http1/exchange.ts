@@ -37,6 +37,11 @@ export interface StreamRequest {
   length: number | null;
   /** A protocol to upgrade to (`websocket`): a 101 then hands the connection over. */
   upgrade?: string;
+  /**
+   * A response body of at most this many bytes that arrived with its head is
+   * handed over whole, in `bytes` (no stream is made for it). Unset: always a stream.
+   */
+  wholeBodyBytes?: number;
 }
 
 /** A response whose body streams. */
@@ -45,8 +50,13 @@ export interface StreamResponse {
   status: number;
   /** End-to-end headers as received (names lower-cased). */
   headers: HeaderList;
-  /** The body, read from the upstream as it is consumed; null when none. */
+  /** The body, read from the upstream as it is consumed; null when none (or given whole). */
   body: ReadableStream<Uint8Array> | null;
+  /**
+   * The whole body instead of `body`: set when the request asked for it
+   * ({@link StreamRequest.wholeBodyBytes}) and the body came with its head.
+   */
+  bytes?: Uint8Array;
   /**
    * On a 101 to a request that asked to upgrade: the raw connection, now the
    * caller's (nothing times it any more), bytes already read past the head,
@@ -74,19 +84,32 @@ export interface Exchanged {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * What a proxy asks as {@link StreamRequest.wholeBodyBytes}: a response body
+ * up to this size that came with its head is taken whole (no stream for it,
+ * one write on to the client).
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024;
+
 /** Closes a connection when its phase's time runs out; cheap to poke on every byte. */
 class Watchdog {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #last = performance.now();
   #limitMs = 0;
+  /** When the pending timer fires (performance.now()). */
+  #due = 0;
   fired = false;
 
   constructor(readonly onFire: () => void) {}
 
-  /** Arms the watchdog: it fires after `ms` without {@link poke}. */
+  /**
+   * Arms the watchdog: it fires after `ms` without {@link poke}. A timer
+   * already due no later is kept (it checks the time left when it fires).
+   */
   arm(ms: number): void {
     this.#limitMs = ms;
     this.#last = performance.now();
+    if (this.#timer !== undefined && this.#due <= this.#last + ms) return;
     clearTimeout(this.#timer);
     this.#schedule(ms);
   }
@@ -102,12 +125,15 @@ class Watchdog {
   }
 
   #schedule(ms: number): void {
+    const delay = Math.min(Math.max(1, ms), MAX_TIMER_MS);
+    this.#due = performance.now() + delay;
     this.#timer = setTimeout(() => {
+      this.#timer = undefined;
       const quiet = performance.now() - this.#last;
       if (quiet + 1 < this.#limitMs) return this.#schedule(this.#limitMs - quiet);
       this.fired = true;
       this.onFire();
-    }, Math.min(Math.max(1, ms), MAX_TIMER_MS));
+    }, delay);
   }
 }
 
@@ -191,6 +217,24 @@ export async function exchange(
     c.close();
     await pumping;
     throw e;
+  }
+  if (
+    sent && sourceFailure === null && framing.kind === "length" &&
+    framing.length <= (req.wholeBodyBytes ?? -1) && c.available >= framing.length
+  ) {
+    // A small body that came with its head: handed over whole, no stream made for it.
+    watchdog.stop();
+    const bytes = c.takeBytes(framing.length);
+    const reusable = keepsAlive(head, framing) && c.available === 0;
+    return {
+      response: {
+        status: head.status,
+        headers: passedHeaders(req.method, head.headers, framing),
+        body: null,
+        bytes,
+      },
+      settled: Promise.resolve(reusable),
+    };
   }
   watchdog.arm(limits.idleTimeoutMs);
   const { promise: bodyDone, resolve } = Promise.withResolvers<boolean>();

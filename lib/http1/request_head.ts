@@ -38,46 +38,100 @@ export interface IncomingHead {
   headers: HeaderList;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Bytes no field value may hold: controls other than tab (CR, LF, NUL among them). */
-// deno-lint-ignore no-control-regex
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Bytes no request target may hold: controls, space and DEL. */
-// deno-lint-ignore no-control-regex
-const BAD_TARGET = /[\x00-\x20\x7f]/;
+/** Characters of a token (RFC 9110 5.6.2), by character code: 1 for a token character. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN_CHARS[ch.charCodeAt(0)] = 1;
+}
+
+/** True when `text[from, to)` is a non-empty token. */
+function isToken(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128 || TOKEN_CHARS[code] === 0) return false;
+  }
+  return true;
+}
+
+/** The index of the first space in `text[from, to)`, or -1. */
+function spaceBefore(text: string, from: number, to: number): number {
+  const at = text.indexOf(" ", from);
+  return at === -1 || at >= to ? -1 : at;
+}
+
+/** True for a code no field value may hold: controls other than tab (CR, LF, NUL among them). */
+function badValueCode(code: number): boolean {
+  return (code < 32 && code !== 9) || code === 127;
+}
 
 /**
  * Parses a head (the bytes before its blank line, leading empty lines
- * allowed); raises {@link RequestHeadError} 400 or 505 naming the flaw.
+ * allowed); raises {@link RequestHeadError} 400 or 505 naming the flaw. One
+ * pass over the head's characters: no regular expression or split per line.
  */
 export function parseRequestHead(bytes: Uint8Array): IncomingHead {
-  const lines = latin1Decode(bytes).replace(/^(?:\r\n)+/, "").split("\r\n");
-  const parts = lines[0].split(" ");
-  if (parts.length !== 3) throw new RequestHeadError(400, "invalid request line");
-  const [method, target, version] = parts;
-  if (!TOKEN.test(method)) throw new RequestHeadError(400, "invalid method");
-  if (target === "" || BAD_TARGET.test(target)) {
-    throw new RequestHeadError(400, "invalid request target");
+  const text = latin1Decode(bytes);
+  let at = 0;
+  while (text.charCodeAt(at) === 13 && text.charCodeAt(at + 1) === 10) at += 2;
+  let lineEnd = text.indexOf("\r\n", at);
+  if (lineEnd === -1) lineEnd = text.length;
+  // Exactly two spaces in the request line: method, target, version.
+  const space1 = spaceBefore(text, at, lineEnd);
+  const space2 = space1 === -1 ? -1 : spaceBefore(text, space1 + 1, lineEnd);
+  if (space2 === -1 || spaceBefore(text, space2 + 1, lineEnd) !== -1) {
+    throw new RequestHeadError(400, "invalid request line");
   }
-  const v = /^HTTP\/(\d)\.(\d)$/.exec(version);
-  if (!v) throw new RequestHeadError(400, "invalid HTTP version");
-  if (v[1] !== "1") throw new RequestHeadError(505, `HTTP/${v[1]}.${v[2]} is not supported`);
+  if (!isToken(text, at, space1)) throw new RequestHeadError(400, "invalid method");
+  if (space2 === space1 + 1) throw new RequestHeadError(400, "invalid request target");
+  for (let i = space1 + 1; i < space2; i++) {
+    const code = text.charCodeAt(i);
+    if (code <= 32 || code === 127) throw new RequestHeadError(400, "invalid request target");
+  }
+  const major = text.charCodeAt(space2 + 6) - 48;
+  const minor = text.charCodeAt(space2 + 8) - 48;
+  if (
+    lineEnd - space2 !== 9 || !text.startsWith("HTTP/", space2 + 1) ||
+    text.charCodeAt(space2 + 7) !== 46 || !(major >= 0 && major <= 9) || !(minor >= 0 && minor <= 9)
+  ) {
+    throw new RequestHeadError(400, "invalid HTTP version");
+  }
+  if (major !== 1) throw new RequestHeadError(505, `HTTP/${major}.${minor} is not supported`);
   const headers: HeaderList = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line[0] === " " || line[0] === "\t") {
-      throw new RequestHeadError(400, "obsolete line folding in the headers");
-    }
-    const colon = line.indexOf(":");
-    const name = line.slice(0, colon);
-    if (colon <= 0 || !TOKEN.test(name)) {
-      throw new RequestHeadError(400, `invalid header line ${JSON.stringify(line.slice(0, 40))}`);
-    }
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-    if (BAD_VALUE.test(value)) throw new RequestHeadError(400, `invalid ${name} value`);
-    headers.push([name.toLowerCase(), value]);
+  while (lineEnd < text.length) {
+    const start = lineEnd + 2;
+    lineEnd = text.indexOf("\r\n", start);
+    if (lineEnd === -1) lineEnd = text.length;
+    headers.push(parseField(text, start, lineEnd));
   }
-  return { method, target, minor: v[2] === "0" ? 0 : 1, headers };
+  return {
+    method: text.slice(at, space1),
+    target: text.slice(space1 + 1, space2),
+    minor: minor === 0 ? 0 : 1,
+    headers,
+  };
+}
+
+/** One header line `text[start, end)`: its lower-cased name and its value without surrounding whitespace. */
+function parseField(text: string, start: number, end: number): [string, string] {
+  const first = text.charCodeAt(start);
+  if (first === 32 || first === 9) {
+    throw new RequestHeadError(400, "obsolete line folding in the headers");
+  }
+  const colon = text.indexOf(":", start);
+  if (colon === -1 || colon >= end || !isToken(text, start, colon)) {
+    const line = text.slice(start, end);
+    throw new RequestHeadError(400, `invalid header line ${JSON.stringify(line.slice(0, 40))}`);
+  }
+  let from = colon + 1;
+  let to = end;
+  while (from < to && (text.charCodeAt(from) === 32 || text.charCodeAt(from) === 9)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === 32 || text.charCodeAt(to - 1) === 9)) to--;
+  const name = text.slice(start, colon);
+  for (let i = from; i < to; i++) {
+    if (badValueCode(text.charCodeAt(i))) throw new RequestHeadError(400, `invalid ${name} value`);
+  }
+  return [name.toLowerCase(), text.slice(from, to)];
 }
 
 /** Every value of field `name` (lower case), in order. */

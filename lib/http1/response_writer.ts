@@ -14,6 +14,7 @@
 import type { HeaderList } from "../envelope.ts";
 import type { Connection } from "./connection.ts";
 import { latin1Encode } from "./message.ts";
+import { concatBytes } from "../streams.ts";
 
 /** Bodies up to this declared size are gathered and written with the head in one write. */
 const GATHER_BYTES = 64 * 1024;
@@ -56,7 +57,10 @@ const REASONS: Record<number, string> = {
 };
 
 const encoder = new TextEncoder();
+/** A character outside ASCII (a header value's byte over 0x7F). */
+const NOT_ASCII = /[\u0080-\uffff]/;
 const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+const CRLF = encoder.encode("\r\n");
 
 let dateSecond = 0;
 let dateValue = "";
@@ -68,6 +72,82 @@ function httpDate(): string {
     dateValue = new Date(second * 1000).toUTCString();
   }
   return dateValue;
+}
+
+/**
+ * A response whose body is known bytes (or none): the server writes its
+ * head and body in one write, with no `Response` or body stream made for it.
+ * Its `headers` are as for a `Response` (names lower-cased); connection and
+ * framing headers are the server's.
+ */
+export class FixedResponse {
+  /** A `status` answer with `headers` and `body` (null: none). */
+  constructor(
+    readonly status: number,
+    readonly headers: HeaderList,
+    readonly body: Uint8Array | null = null,
+  ) {}
+
+  /** The same answer as a `Response` (for servers that take only those), its length the body's. */
+  toResponse(): Response {
+    if (this.body === null) {
+      return new Response(null, { status: this.status, headers: this.headers });
+    }
+    const headers = this.headers.filter(([name]) => name !== "content-length");
+    headers.push(["content-length", String(this.body.length)]);
+    return new Response(this.body as Uint8Array<ArrayBuffer>, { status: this.status, headers });
+  }
+}
+
+/**
+ * Writes `res` on `c` in one write; true when the connection may carry
+ * another request. A HEAD's answer and a 204/304 get the head alone (a 304
+ * and a HEAD's answer keep the body's length).
+ */
+export async function writeFixed(
+  c: Connection,
+  res: FixedResponse,
+  ctx: ResponseContext,
+): Promise<boolean> {
+  const { status, body } = res;
+  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
+  let dated = false;
+  let declared = body === null ? null : body.length;
+  for (const [name, value] of res.headers) {
+    if (name === "date") dated = true;
+    if (!SERVER_OWNED.has(name)) head += `${name}: ${value}\r\n`;
+    else if (name === "content-length" && body === null) declared = lengthOf(value);
+  }
+  if (!dated) head += `date: ${httpDate()}\r\n`;
+  if (ctx.close) head += "connection: close\r\n";
+  const bodyless = ctx.head || status === 204 || status === 304 || status < 200;
+  if (!bodyless) head += `content-length: ${body?.length ?? 0}\r\n`;
+  else if (declared !== null && status !== 204 && (ctx.head || status === 304)) {
+    head += `content-length: ${declared}\r\n`;
+  }
+  await c.write(withBody(head + "\r\n", bodyless ? null : body));
+  return !ctx.close;
+}
+
+/** A content-length value's number, or null when it is not one. */
+function lengthOf(value: string): number | null {
+  return /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/** `head` (one byte per character) followed by `body`, in one buffer. */
+function withBody(head: string, body: Uint8Array | null): Uint8Array {
+  if (NOT_ASCII.test(head)) {
+    const bytes = latin1Encode(head);
+    if (body === null) return bytes;
+    const out = new Uint8Array(bytes.length + body.length);
+    out.set(bytes);
+    out.set(body, bytes.length);
+    return out;
+  }
+  const out = new Uint8Array(head.length + (body?.length ?? 0));
+  encoder.encodeInto(head, out);
+  if (body !== null) out.set(body, head.length);
+  return out;
 }
 
 /** The head of a response: status line, `headers`, then `extra` lines (already formatted). */
@@ -102,7 +182,7 @@ export interface ResponseContext {
 }
 
 /**
- * Writes `res` on `c` through `write`; true when the connection may carry
+ * Writes `res` on `c`; true when the connection may carry
  * another request (the body was written whole and framed). The response
  * body is always read to its end or cancelled; a write failure is raised.
  */
@@ -110,13 +190,13 @@ export async function writeResponse(
   c: Connection,
   res: Response,
   ctx: ResponseContext,
-  write: (bytes: Uint8Array) => Promise<void>,
 ): Promise<boolean> {
+  const write = (bytes: Uint8Array) => c.write(bytes);
   const headers: HeaderList = [];
   let declared: number | null = null;
   let dated = false;
   for (const [name, value] of res.headers) {
-    if (name === "content-length") declared = /^\d{1,15}$/.test(value) ? Number(value) : null;
+    if (name === "content-length") declared = lengthOf(value);
     if (name === "date") dated = true;
     if (!SERVER_OWNED.has(name)) headers.push([name, value]);
   }
@@ -143,54 +223,112 @@ export async function writeResponse(
     c.close(); // not the length it declared: whatever was sent, the client sees it cut
     return false;
   }
-  const body = res.body;
+  const reader = res.body.getReader();
+  // What the body already holds, when its length is not declared: a body already whole
+  // (a Response made of bytes) gets its length, and the first pieces go with the head.
+  let ready: Ready = { pieces: [], size: 0, ended: false, next: null };
+  if (declared === null) {
+    try {
+      ready = await readReady(reader);
+    } catch {
+      c.close(); // the body broke before its first byte
+      return false;
+    }
+    if (ready.ended) declared = ready.size;
+  }
   const chunked = declared === null && !ctx.http10;
   if (declared !== null) extra += `content-length: ${declared}\r\n`;
   else if (chunked) extra += "transfer-encoding: chunked\r\n";
   else if (!ctx.close) extra += "connection: close\r\n"; // delimited by the connection's end
+  const first = [serialiseResponseHead(status, headers, extra)];
+  for (const piece of ready.pieces) first.push(...(chunked ? chunkOf(piece) : [piece]));
   try {
-    await write(serialiseResponseHead(status, headers, extra));
+    await write(concatBytes(first));
   } catch (e) {
-    body.cancel().catch(() => {});
+    reader.cancel().catch(() => {});
     throw e;
   }
-  if (!(await writeBody(body, declared, chunked, write))) {
+  if (ready.ended) return !ctx.close;
+  if (!(await writeBody(reader, ready.next, declared, chunked, write))) {
     c.close();
     return false;
   }
   return !ctx.close && (declared !== null || chunked);
 }
 
+/** What a body had produced without waiting: its pieces, and whether it had ended. */
+interface Ready {
+  pieces: Uint8Array[];
+  size: number;
+  ended: boolean;
+  /** A read begun and not settled yet, if any: the body's next piece. */
+  next: Promise<ReadableStreamReadResult<Uint8Array>> | null;
+}
+
+const NOT_YET = Symbol("not yet");
+/** Microtasks a read of a body already whole takes to settle (Deno's `Response` bodies: 1-3). */
+const READY_TICKS = 4;
+
+/** {@link NOT_YET}, a few microtasks from now: what a read must beat to count as ready. */
+function notYet(): Promise<typeof NOT_YET> {
+  let tick = Promise.resolve();
+  for (let i = 0; i < READY_TICKS; i++) tick = tick.then();
+  return tick.then(() => NOT_YET);
+}
+
 /**
- * Writes the pieces of `body` as they come; true when it ended cleanly and
- * matched `declared` (if any). On a write failure or a broken body the body
- * is cancelled and false returned.
+ * Takes the pieces `reader` gives at once (reads that settle without waiting), up to
+ * about {@link GATHER_BYTES}; waits for none. A failed read is raised.
+ */
+async function readReady(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Ready> {
+  const ready: Ready = { pieces: [], size: 0, ended: false, next: null };
+  while (ready.size <= GATHER_BYTES) {
+    const next = reader.read();
+    // A read of bytes already there settles within a few microtasks; one that waits loses.
+    const result = await Promise.race([next, notYet()]);
+    if (result === NOT_YET) {
+      ready.next = next;
+      break;
+    }
+    if (result.done) {
+      ready.ended = true;
+      break;
+    }
+    ready.pieces.push(result.value);
+    ready.size += result.value.length;
+  }
+  return ready;
+}
+
+/** `piece` framed as one chunk (empty for an empty piece: that would end the body). */
+function chunkOf(piece: Uint8Array): Uint8Array[] {
+  if (piece.length === 0) return [];
+  return [encoder.encode(piece.length.toString(16) + "\r\n"), piece, CRLF];
+}
+
+/**
+ * Writes the pieces `reader` gives as they come (`next` first, if a read is
+ * under way); true when the body ended cleanly and matched `declared` (if
+ * any). On a write failure or a broken body the body is cancelled and false
+ * returned.
  */
 async function writeBody(
-  body: ReadableStream<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  next: Promise<ReadableStreamReadResult<Uint8Array>> | null,
   declared: number | null,
   chunked: boolean,
   write: (bytes: Uint8Array) => Promise<void>,
 ): Promise<boolean> {
-  const reader = body.getReader();
   let sent = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await (next ?? reader.read());
+      next = null;
       if (done) break;
       if (value.length === 0) continue;
       sent += value.length;
       if (declared !== null && sent > declared) throw new Error("body longer than its length");
-      if (chunked) {
-        const size = encoder.encode(value.length.toString(16) + "\r\n");
-        const framed = new Uint8Array(size.length + value.length + 2);
-        framed.set(size);
-        framed.set(value, size.length);
-        framed.set([13, 10], size.length + value.length);
-        await write(framed);
-      } else {
-        await write(value);
-      }
+      await write(chunked ? concatBytes(chunkOf(value)) : value);
     }
     if (declared !== null && sent !== declared) return false;
     if (chunked) await write(LAST_CHUNK);

@@ -16,11 +16,17 @@
  * answer the connection is closed. `Expect: 100-continue` is answered with
  * `100 Continue` when the handler first reads the body.
  *
+ * The cheap path per request: the head is parsed in one pass, a request
+ * without a body gets no stream, and a handler that answers a
+ * {@link FixedResponse} (known bytes) has it written with its head in one
+ * write, with no `Response` or stream made; a `Response` whose body is
+ * already whole goes the same way with its length (lib/http1/response_writer.ts).
+ * Timers are per server (one sweep), not per request.
+ *
  * @module
  */
 
 import type { HeaderList } from "../envelope.ts";
-import { BodyReader } from "./body.ts";
 import { Connection } from "./connection.ts";
 import { UpstreamBadResponseError } from "./errors.ts";
 import {
@@ -32,8 +38,17 @@ import {
   upgradeOf,
   wantsClose,
 } from "./request_head.ts";
-import { plainAnswer, serialiseResponseHead, writeResponse } from "./response_writer.ts";
+import { RequestBody } from "./request_body.ts";
+import {
+  FixedResponse,
+  plainAnswer,
+  serialiseResponseHead,
+  writeFixed,
+  writeResponse,
+} from "./response_writer.ts";
 import { Tunnel, type TunnelEnd } from "./tunnel.ts";
+
+export { FixedResponse } from "./response_writer.ts";
 
 /** A request as the server hands it to its handler. */
 export interface ServerRequest extends IncomingHead {
@@ -67,8 +82,14 @@ export class SwitchProtocols {
   ) {}
 }
 
+/**
+ * A handler's answer: a `Response`, a {@link FixedResponse} (known bytes:
+ * written with its head in one write, the cheapest), or a switch of protocols.
+ */
+export type Http1Answer = Response | FixedResponse | SwitchProtocols;
+
 /** A handler of requests. */
-export type Http1Handler = (req: ServerRequest) => Promise<Response | SwitchProtocols>;
+export type Http1Handler = (req: ServerRequest) => Promise<Http1Answer>;
 
 /** Limits of an {@link Http1Server}. */
 export interface Http1ServerOptions {
@@ -91,12 +112,7 @@ interface Wait {
   late: boolean;
 }
 
-/** Raised by a request body whose client broke its framing or went away mid-body. */
-export class RequestBodyReadError extends Error {
-  override name = "RequestBodyReadError";
-}
-
-const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const ERROR_BODY = new TextEncoder().encode("internal error\n");
 /** Longest a closing connection reads (and drops) what the client still sends, in ms. */
 const LINGER_MS = 5000;
 /** Most bytes a closing connection reads and drops (a client sends a whole body before it reads). */
@@ -182,11 +198,12 @@ export class Http1Server {
   async serve(conn: Deno.Conn): Promise<void> {
     this.#conns.add(conn);
     const c = new Connection(conn);
-    this.#waits.set(c, { phase: "busy", since: 0, late: false });
+    const wait: Wait = { phase: "busy", since: 0, late: false };
+    this.#waits.set(c, wait);
     try {
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       while (!this.#closing) {
-        const next = await this.#exchange(c);
+        const next = await this.#exchange(c, wait);
         if (next instanceof Tunnel) await next.done; // the connection is the tunnel's now
         if (next !== true) break;
       }
@@ -200,8 +217,7 @@ export class Http1Server {
   }
 
   /** Waits for and reads the next request head; null when the client left or took too long. */
-  async #readHead(c: Connection): Promise<Uint8Array | null> {
-    const wait = this.#waits.get(c)!;
+  async #readHead(c: Connection, wait: Wait): Promise<Uint8Array | null> {
     if (c.available === 0) {
       wait.phase = "idle";
       wait.since = performance.now();
@@ -231,13 +247,13 @@ export class Http1Server {
    * Handles one request on `c`; true when the connection may carry another,
    * the tunnel when it was upgraded.
    */
-  async #exchange(c: Connection): Promise<boolean | Tunnel> {
+  async #exchange(c: Connection, wait: Wait): Promise<boolean | Tunnel> {
     let head: IncomingHead;
     let framing;
     try {
-      const bytes = await this.#readHead(c);
+      const bytes = await this.#readHead(c, wait);
       if (bytes === null) return false;
-      if (bytes.every((b) => b === 13 || b === 10)) return true; // empty lines between requests
+      if (onlyEmptyLines(bytes)) return true; // empty lines between requests
       head = parseRequestHead(bytes);
       framing = requestFraming(head);
     } catch (e) {
@@ -246,67 +262,39 @@ export class Http1Server {
       await linger(c);
       return false;
     }
-    let writing: Promise<void> = Promise.resolve();
-    const write = (bytes: Uint8Array) => writing = writing.then(() => c.write(bytes));
-    let headWritten = false;
-    let continued = false; // 100 Continue sent
-    const state: { body: "none" | "open" | "done" | "ended" } = {
-      body: framing.kind === "none" ? "none" : "open",
-    };
-    const expectContinue = head.minor === 1 &&
-      fieldValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue");
-    const reader = new BodyReader(c, framing, (reason) => new RequestBodyReadError(reason));
-    const body = framing.kind === "none" ? null : new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          if (expectContinue && !continued && !headWritten && c.available === 0) {
-            continued = true;
-            await write(CONTINUE);
-          }
-          const piece = await reader.next();
-          if (piece === null) {
-            state.body = "done";
-            controller.close();
-          } else controller.enqueue(piece);
-        } catch (e) {
-          state.body = "ended";
-          controller.error(e);
-        }
-      },
-      cancel() {
-        if (state.body === "open") state.body = "ended";
-      },
-    }, { highWaterMark: 0 });
+    const body = framing.kind === "none" ? null : new RequestBody(
+      c,
+      framing,
+      head.minor === 1 &&
+        fieldValues(head.headers, "expect").some((v) => v.toLowerCase() === "100-continue"),
+    );
     const req: ServerRequest = {
-      ...head,
-      body,
+      method: head.method,
+      target: head.target,
+      minor: head.minor,
+      headers: head.headers,
+      body: body === null ? null : body.stream,
       length: framing.kind === "length" ? framing.length : framing.kind === "chunked" ? null : 0,
       upgrade: upgradeOf(head),
       remoteAddr: c.conn.remoteAddr as Deno.NetAddr,
       secure: "handshake" in c.conn,
     };
-    let answer: Response | SwitchProtocols;
+    let answer: Http1Answer;
     try {
       answer = await this.handler(req);
     } catch (e) {
       this.options.onError?.(e);
-      answer = new Response("internal error\n", { status: 500 });
+      answer = new FixedResponse(500, [["content-type", "text/plain; charset=utf-8"]], ERROR_BODY);
     }
-    if (answer instanceof SwitchProtocols) {
-      headWritten = true;
-      await writing;
-      return this.#tunnel(c, answer);
-    }
-    const close = wantsClose(head) || state.body === "ended" || this.#closing;
-    headWritten = true;
-    const reusable = await writeResponse(c, answer, {
-      head: head.method === "HEAD",
-      http10: head.minor === 0,
-      close,
-    }, write);
-    await writing;
-    if (reusable && (state.body === "none" || state.body === "done")) return true;
-    if (state.body === "open") body?.cancel().catch(() => {});
+    await body?.responding();
+    if (answer instanceof SwitchProtocols) return this.#tunnel(c, answer);
+    const close = wantsClose(head) || body?.state === "ended" || this.#closing;
+    const ctx = { head: head.method === "HEAD", http10: head.minor === 0, close };
+    const reusable = answer instanceof FixedResponse
+      ? await writeFixed(c, answer, ctx)
+      : await writeResponse(c, answer, ctx);
+    if (reusable && (body === null || body.state === "done")) return true;
+    if (body?.state === "open") body.stream.cancel().catch(() => {});
     await linger(c);
     return false;
   }
@@ -335,6 +323,12 @@ export class Http1Server {
     });
     return tunnel;
   }
+}
+
+/** True for a "head" of nothing but empty lines (allowed between requests). */
+function onlyEmptyLines(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 13 && b !== 10) return false;
+  return true;
 }
 
 /**

@@ -20,6 +20,7 @@
 import { freePort, ROOT, startNetwork, testHostNames } from "../../tests/helpers/network.ts";
 import { Http1Pool } from "../../lib/http1.ts";
 import { containerOf, type Nginx, startNginx, writeSection } from "./section.ts";
+import { checkout, medianRun, wrk, type WrkRun } from "./wrk_run.ts";
 
 const [nginxBin, outFile, baseRev, secondsArg] = Deno.args;
 const seconds = Number(secondsArg || "6");
@@ -32,34 +33,10 @@ interface Target {
   port: number;
 }
 
-interface Run {
-  rps: number;
-  p50Ms: number;
-  errors: number;
-}
-
 async function run(command: string, args: string[], cwd = ROOT): Promise<string> {
   const out = await new Deno.Command(command, { args, cwd, stderr: "inherit" }).output();
   if (!out.success) throw new Error(`${command} ${args.join(" ")} failed`);
   return new TextDecoder().decode(out.stdout);
-}
-
-/** The tree of `rev` in a temp dir, sharing the working tree's node_modules. */
-async function checkout(rev: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "dn-bench-base-" });
-  const archive = await new Deno.Command("git", {
-    args: ["archive", rev],
-    cwd: ROOT,
-    stdout: "piped",
-  }).output();
-  if (!archive.success) throw new Error(`git archive ${rev} failed`);
-  const tar = new Deno.Command("tar", { args: ["-x", "-C", dir], stdin: "piped" }).spawn();
-  const writer = tar.stdin.getWriter();
-  await writer.write(archive.stdout);
-  await writer.close();
-  if (!(await tar.status).success) throw new Error("tar failed");
-  await Deno.symlink(`${ROOT}/node_modules`, `${dir}/node_modules`);
-  return dir;
 }
 
 /**
@@ -154,37 +131,6 @@ async function ready(port: number, host: string): Promise<void> {
   }
 }
 
-/** One wrk run against `target` at `connections`. */
-async function wrk(target: Target, host: string, connections: number): Promise<Run> {
-  const json = await Deno.makeTempFile({ prefix: "dn-bench-wrk-" });
-  const threads = connections < 2 ? 1 : 2;
-  await new Deno.Command("wrk", {
-    args: [
-      `-t${threads}`,
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "10s",
-      "--latency",
-      "-s",
-      `${ROOT}/scripts/bench.d/wrk-json.lua`,
-      "-H",
-      `Host: ${host}`,
-      `http://127.0.0.1:${target.port}/`,
-    ],
-    env: { BENCH_WRK_JSON: json },
-    stdout: "null",
-  }).output();
-  const result = JSON.parse(await Deno.readTextFile(json));
-  await Deno.remove(json);
-  const e = result.errors;
-  return {
-    rps: result.requests / (result.duration_us / 1e6),
-    p50Ms: result.latency_us.p50 / 1000,
-    errors: e.connect + e.read + e.write + e.status + e.timeout,
-  };
-}
-
 const baseline = await checkout(baseRev);
 const baseCommit = (await run("git", ["rev-parse", "--short", baseRev])).trim();
 const headCommit = (await run("git", ["rev-parse", "--short", "HEAD"])).trim();
@@ -203,20 +149,17 @@ try {
   stops.push(nginx.stop, before.stop, after.stop);
   const targets: Target[] = [
     { name: "nginx", port: nginx.port },
-    { name: `dn gateway, baseline ${baseCommit} (Deno.serve)`, port: before.port },
-    {
-      name: `dn gateway, ${headCommit}${dirty ? "+changes" : ""} (own HTTP/1.1)`,
-      port: after.port,
-    },
+    { name: `dn gateway, baseline ${baseCommit}`, port: before.port },
+    { name: `dn gateway, ${headCommit}${dirty ? "+changes" : ""}`, port: after.port },
   ];
   for (const target of targets) await ready(target.port, hostname);
-  const runs = new Map<string, Run[]>();
+  const runs = new Map<string, WrkRun[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const connections of LEVELS) {
       // Each round starts with another target, so none always runs first.
       for (let i = 0; i < targets.length; i++) {
         const target = targets[(i + round) % targets.length];
-        const result = await wrk(target, hostname, connections);
+        const result = await wrk(target.port, hostname, connections, seconds);
         const key = `${target.name}|${connections}`;
         runs.set(key, [...(runs.get(key) ?? []), result]);
         console.error(
@@ -226,12 +169,11 @@ try {
       }
     }
   }
-  const median = (list: Run[]) => [...list].sort((a, b) => a.rps - b.rps)[list.length >> 1];
   const rows: string[] = [];
   for (const connections of LEVELS) {
-    const nginxRun = median(runs.get(`${targets[0].name}|${connections}`)!);
+    const nginxRun = medianRun(runs.get(`${targets[0].name}|${connections}`)!);
     for (const target of targets) {
-      const m = median(runs.get(`${target.name}|${connections}`)!);
+      const m = medianRun(runs.get(`${target.name}|${connections}`)!);
       const errors = runs.get(`${target.name}|${connections}`)!.reduce((n, r) => n + r.errors, 0);
       const all = runs.get(`${target.name}|${connections}`)!.map((r) => Math.round(r.rps));
       rows.push(
@@ -250,9 +192,8 @@ try {
     } UTC, ${seconds} s runs, load average ${load} at the end: other engineers' tests ran on`,
     "this 2-core machine meanwhile, so figures are noisy and only comparable within this table).",
     "Small responses (hello-world's `GET /`, 13 bytes) from one app container through nginx",
-    "(`worker_processes auto`, upstream keepalive), the dn gateway of the baseline commit (its",
-    "HTTP server Deno.serve) and the dn gateway of this tree (its own HTTP/1.1 server on",
-    "`Deno.listen`, lib/http1/server.ts), both on the container route with the same configuration;",
+    "(`worker_processes auto`, upstream keepalive), the dn gateway of the baseline commit and",
+    "the dn gateway of this tree, both on the container route with the same configuration;",
     `wrk \`-c\` connections, the targets taking turns, ${ROUNDS} rounds: each row is the target's`,
     "median round (by req/s); errors summed over the rounds; every round's req/s in turn order.",
     "nginx as scripts/bench sets it up (`keepalive_requests 100000`, upstream keepalive 128).",
