@@ -27,7 +27,7 @@ import { brief, HttpError, json, readJsonObject } from "../../lib/http/json.ts";
 import { errorMessage, type Logger } from "../../lib/log.ts";
 import { RedisUnavailableError } from "../../lib/redis.ts";
 import { AppNotFoundError, type AppStore } from "../../lib/store.ts";
-import { appName } from "../api.ts";
+import { appName } from "../api_fields.ts";
 import { ASSETS } from "./assets.ts";
 import { CSRF_HEADER, type Session, SESSION_COOKIE, type Sessions } from "./session.ts";
 import type { ScrapeState, Traffic } from "./traffic.ts";

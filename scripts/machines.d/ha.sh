@@ -6,8 +6,10 @@
 #   RabbitMQ  node dn@<machine address> (long names: the address is the
 #             name, it resolves in every namespace), AMQPS on :5671 with the
 #             machine's own certificate (local CA, names its address), no
-#             plain AMQP; Erlang distribution on :25672 and epmd on :4369;
-#             one Erlang cookie for the cluster; users, vhosts and
+#             plain AMQP; Erlang distribution on :25672 over TLS (the
+#             machine's certificate, peers verified against the local CA;
+#             rabbitmq/dist_tls.config) and epmd on :4369 (plain: names to
+#             ports); one Erlang cookie for the cluster; users, vhosts and
 #             permissions from scripts/infra's definitions.json. Nodes 2 and
 #             3 join node 1 once; a restarted node rejoins by itself.
 #   Redis     :6379, the primary on machine 1 at first, replicas on 2 and 3;

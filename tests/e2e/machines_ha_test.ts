@@ -9,7 +9,7 @@ import { assertCreatesHeld, createsAcross, describeCreates } from "../helpers/ha
 import { byStatus, Load, sleep } from "../helpers/load.ts";
 import { Machines } from "../helpers/machines.ts";
 import { freePort, ROOT, STATE_DIR, TestNetwork } from "../helpers/network.ts";
-import { type CertFiles, issueCert, makeCa } from "../helpers/tls.ts";
+import { type CertFiles, issueCert, makeCa, makeImpostorCa } from "../helpers/tls.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 
 // A net of its own: machines_test and the others on `dnt` can run meanwhile.
@@ -115,7 +115,7 @@ Deno.test("machines reach each other only on the ports the HA set needs", async 
     [m2, at(m3), 5671], // AMQPS
     [m3, at(m1), 6379], // Redis
     [m1, at(m2), 26379], // Sentinel
-    [m3, at(m2), 25672], // Erlang distribution, between the three nodes
+    [m3, at(m2), 25672], // Erlang distribution (TLS), between the three nodes
     [m2, at(m1), 4369], // epmd
     [m1, at(m3), 7001], // a gateway machine to a host's request listener
   ] as const;
@@ -201,12 +201,7 @@ reliabilityTest("machines: an AMQPS peer with a certificate of another CA", {
       stdout: "null",
       stderr: "null",
     }).output();
-    let logged = "";
-    for (let i = 0; i < 50 && logged === ""; i++) {
-      const added = (await Deno.readTextFile(logFile)).slice(logLength);
-      logged = added.split("\n").find((line) => /unknown ca/i.test(line)) ?? "";
-      if (logged === "") await sleep(100);
-    }
+    const logged = await loggedSince(logFile, logLength, /unknown ca/i);
     const port = freePort();
     impostor = new Deno.Command("openssl", {
       args: ["s_server", "-quiet", "-accept", `127.0.0.1:${port}`, ...certArgs(foreign)],
@@ -242,6 +237,54 @@ reliabilityTest("machines: an AMQPS peer with a certificate of another CA", {
   } finally {
     impostor?.kill();
     await impostor?.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The first line matching `pattern` that `file` gains past `offset` within 5 s ("" if none). */
+async function loggedSince(file: string, offset: number, pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const added = (await Deno.readTextFile(file)).slice(offset);
+    const line = added.split("\n").find((line) => pattern.test(line));
+    if (line !== undefined) return line;
+    await sleep(100);
+  }
+  return "";
+}
+
+reliabilityTest("machines: an Erlang node with the cookie but not the certificate", {
+  fault: "an Erlang node on machine 3 with the cluster's cookie pings machine 2's RabbitMQ node " +
+    "over a plain distribution, then over TLS with a certificate for machine 3's address from " +
+    "another CA (same subject as the local CA's)",
+  expected: "both refused (pang) while the same node with machine 3's own certificate is let in " +
+    "(pong); the RabbitMQ node logs the refused certificate",
+}, async (note) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const [m2, m3] = [names[1], names[2]];
+    const node = `dn@${machines.address(m2)}`;
+    const ca = await makeImpostorCa(dir, `${STATE_DIR}/tls/ca.pem`);
+    const foreign = await issueCert(dir, ca, m3, "node", 30, `IP:${machines.address(m3)}`);
+    const side = `{cacertfile, "${ca.cert}"}, {certfile, "${foreign.cert}"}, ` +
+      `{keyfile, "${foreign.key}"}, {verify, verify_none}`;
+    await Deno.writeTextFile(`${dir}/dist.config`, `[{server, [${side}]}, {client, [${side}]}].\n`);
+    const logFile = `${STATE_DIR}/machines/${m2}/rabbitmq/log/${node}.log`;
+    const logLength = (await Deno.readTextFile(logFile)).length;
+    const plain = await machines.distPing(m3, node);
+    const impostor = await machines.distPing(m3, node, `${dir}/dist.config`);
+    const logged = await loggedSince(logFile, logLength, /unknown ca|bad certificate/i);
+    const own = await machines.distPing(
+      m3,
+      node,
+      `${STATE_DIR}/machines/${m3}/rabbitmq/dist_tls.config`,
+    );
+    note(
+      `plain: ${plain}, another CA's certificate: ${impostor}, machine 3's certificate: ${own}; ` +
+        `the node logged: ${logged.replace(/^.*\[\w+\] <[^>]*> /, "").slice(0, 160)}`,
+    );
+    assertEquals([plain, impostor, own], ["pang", "pang", "pong"]);
+    assert(logged !== "", "the node did not log the refused certificate");
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

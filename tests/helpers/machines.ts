@@ -172,6 +172,34 @@ export class Machines {
     return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
   }
 
+  /**
+   * Starts a hidden Erlang node inside machine `name` (`--ha` machines) with
+   * the cluster's cookie, from a home of its own, that pings RabbitMQ `node`
+   * once over the Erlang distribution and stops; returns the answer, `pong` or
+   * `pang`. With `optFile` (an `-ssl_dist_optfile`) it speaks TLS, else plain.
+   */
+  async distPing(name: string, node: string, optFile?: string): Promise<string> {
+    const home = await Deno.makeTempDir({ prefix: "dn-dist-probe-" });
+    try {
+      await Deno.copyFile(`${STATE_DIR}/machines/${this.net}.cookie`, `${home}/.erlang.cookie`);
+      await Deno.chmod(`${home}/.erlang.cookie`, 0o400);
+      const tls = optFile ? ["-proto_dist", "inet_tls", "-ssl_dist_optfile", optFile] : [];
+      const probe = `probe${crypto.randomUUID().slice(0, 8)}@${this.address(name)}`;
+      const res = await this.exec(name, [
+        ..."env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin".split(" "),
+        `HOME=${home}`,
+        ..."erl -noshell -hidden -name".split(" "),
+        probe,
+        ...tls,
+        "-eval",
+        `io:format("~s~n", [net_adm:ping('${node}')]), halt().`,
+      ]);
+      return res.stdout.trim().split("\n").at(-1) ?? "";
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  }
+
   /** Where the host of machine `name` runs (for `TestNetworkOptions.hostPlace`). */
   place(name: string): HostPlace | undefined {
     if (!name.startsWith(`${this.net}-m`)) return undefined;

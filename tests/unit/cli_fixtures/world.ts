@@ -14,7 +14,7 @@ import {
   publicApp,
 } from "../../../lib/apps.ts";
 import { runCli } from "../../../cli/cli.ts";
-import { SETTINGS } from "../../../control/api.ts";
+import { SETTINGS } from "../../../control/api_fields.ts";
 import type { Deps } from "../../../cli/context.ts";
 import type { StatusReport } from "../../../cli/control_client.ts";
 import type { ImageBackend, LocalImage, RegistryAuth } from "../../../cli/image_backend.ts";
