@@ -63,8 +63,18 @@ export interface StoreEvent {
 const HEARTBEAT = `${LUA_NOW_MS}redis.call('HSET', KEYS[1], ARGV[1], now)
 return 'ok'`;
 
+/**
+ * The writes below are safe to run twice: ioredis sends a command again after
+ * a reconnect (a Sentinel failover), and the first may have been applied and
+ * replicated. A record already equal to the one written (timestamps included,
+ * so the same attempt's) is our own write: 'ok', not a conflict.
+ */
 const CREATE = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'name' end
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then
+  if existing == ARGV[3] then return 'ok' end
+  return 'name'
+end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 'hostname' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
@@ -74,6 +84,7 @@ return 'ok'`;
 const REPLACE = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return 'missing' end
+if current == ARGV[3] then return 'ok' end
 if current ~= ARGV[2] then return 'conflict' end
 if ARGV[4] ~= ARGV[5] then
   local owner = redis.call('HGET', KEYS[2], ARGV[5])
