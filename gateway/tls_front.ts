@@ -24,7 +24,14 @@
 
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { ALERT, CLIENT_HELLO_LIMIT, fatalAlert, readServerName } from "./client_hello.ts";
-import { BACKEND_HOST, closeQuietly, copy, type TlsBackend, writeAll } from "../lib/tls_splice.ts";
+import {
+  acceptEach,
+  BACKEND_HOST,
+  closeQuietly,
+  copy,
+  type TlsBackend,
+  writeAll,
+} from "../lib/tls_splice.ts";
 
 /** Longest wait for a client's ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -78,14 +85,13 @@ export class TlsFront {
     for (const conn of this.#conns) closeQuietly(conn);
   }
 
-  async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) void this.#serve(conn);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) {
-        this.options.log.error("https listener failed", { error: errorMessage(e) });
-      }
-    }
+  #accept(): Promise<void> {
+    return acceptEach(
+      this.#listener,
+      (conn) => this.#serve(conn),
+      this.options.log,
+      "https listener",
+    );
   }
 
   async #serve(conn: Deno.TcpConn): Promise<void> {

@@ -20,6 +20,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { errorMessage, type Logger } from "./log.ts";
 import type { Registry } from "./metrics.ts";
 import {
+  acceptEach,
   BACKEND_HOST,
   closeQuietly,
   copy,
@@ -212,14 +213,13 @@ export class TlsServer {
     }
   }
 
-  async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) void this.#splice(conn);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) {
-        this.options.log.error("tls listener failed", { error: errorMessage(e) });
-      }
-    }
+  #accept(): Promise<void> {
+    return acceptEach(
+      this.#listener,
+      (conn) => this.#splice(conn),
+      this.options.log,
+      "tls listener",
+    );
   }
 
   async #splice(conn: Deno.TcpConn): Promise<void> {

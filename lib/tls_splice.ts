@@ -12,6 +12,8 @@
  * @module
  */
 
+import { errorMessage, type Logger } from "./log.ts";
+
 /**
  * Loopback address of the backends. scripts/infra gives it a `quickack`
  * route, so the front acknowledges their writes at once (see
@@ -111,5 +113,25 @@ export function closeQuietly(conn: Deno.Conn): void {
     conn.close();
   } catch {
     // already closed
+  }
+}
+
+/**
+ * Hands each connection `listener` accepts to `serve` (not awaited) until the
+ * listener is closed; a loop that ends any other way is logged as
+ * `<what> failed`.
+ */
+export async function acceptEach<C extends Deno.Conn>(
+  listener: AsyncIterable<C>,
+  serve: (conn: C) => Promise<void>,
+  log: Logger,
+  what: string,
+): Promise<void> {
+  try {
+    for await (const conn of listener) void serve(conn);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) {
+      log.error(`${what} failed`, { error: errorMessage(e) });
+    }
   }
 }
