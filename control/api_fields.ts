@@ -107,26 +107,26 @@ export function isHostnameLower(v: unknown): v is string {
   return isHostname(v) && v === v.toLowerCase();
 }
 
+/** The check of each setting. */
+const SETTING_CHECKS: { [K in typeof SETTINGS[number]]: (v: unknown) => v is AppRecord[K] } = {
+  replicas: isReplicas,
+  healthPath: isHealthPath,
+  timeoutMs: isTimeoutMs,
+  bodyLimit: isBodyLimit,
+  streamIdleMs: isStreamIdleMs,
+  memory: isAppMemory,
+  milliCpus: isAppMilliCpus,
+  https: isHttpsMode,
+  hstsSeconds: isHstsSeconds,
+};
+
 /** The settings given in `body`, validated; absent ones are left out. */
 export function settingsOf(body: Record<string, unknown>): Partial<AppRecord> {
-  const out: Partial<AppRecord> = {};
-  const replicas = optional(body, "replicas", isReplicas);
-  if (replicas !== undefined) out.replicas = replicas;
-  const healthPath = optional(body, "healthPath", isHealthPath);
-  if (healthPath !== undefined) out.healthPath = healthPath;
-  const timeoutMs = optional(body, "timeoutMs", isTimeoutMs);
-  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
-  const bodyLimit = optional(body, "bodyLimit", isBodyLimit);
-  if (bodyLimit !== undefined) out.bodyLimit = bodyLimit;
-  const streamIdleMs = optional(body, "streamIdleMs", isStreamIdleMs);
-  if (streamIdleMs !== undefined) out.streamIdleMs = streamIdleMs;
-  const memory = optional(body, "memory", isAppMemory);
-  if (memory !== undefined) out.memory = memory;
-  const milliCpus = optional(body, "milliCpus", isAppMilliCpus);
-  if (milliCpus !== undefined) out.milliCpus = milliCpus;
-  const https = optional(body, "https", isHttpsMode);
-  if (https !== undefined) out.https = https;
-  const hstsSeconds = optional(body, "hstsSeconds", isHstsSeconds);
-  if (hstsSeconds !== undefined) out.hstsSeconds = hstsSeconds;
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const key of SETTINGS) {
+    const check: (v: unknown) => boolean = SETTING_CHECKS[key];
+    const value = optional(body, key, check as (v: unknown) => v is unknown);
+    if (value !== undefined) out[key] = value;
+  }
+  return out as Partial<AppRecord>;
 }
