@@ -13,7 +13,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { launchChromium } from "../helpers/browser.ts";
+import { launchChromium, openPage } from "../helpers/browser.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import {
   freePort,
@@ -101,7 +101,7 @@ reliabilityTest("dashboard: a wrong token is refused on the login form, no cooki
   fault: "log in to /ui/ with a wrong token (typed, Enter)",
   expected: '"Wrong token." on the form, 401, no cookie, dashboard hidden',
 }, async () => {
-  await page.goto(ui());
+  await openPage(page, ui());
   await page.locator("#login-view").waitFor();
   await page.fill("#token", "not-the-token-0123456789");
   await page.press("#token", "Enter"); // by keyboard
@@ -331,7 +331,7 @@ reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
       sameSite: "Strict",
     }]);
     const p = await other.newPage();
-    await p.goto(ui());
+    await openPage(p, ui());
     await p.locator("#login-error", { hasText: "session expired: log in again" }).waitFor();
     // A malformed one.
     const res = await net.controlFetch("/ui/api/overview", {
@@ -375,7 +375,7 @@ reliabilityTest("dashboard: an expired, unknown or malformed session cookie", {
   const short = await browser.newContext();
   try {
     const p = await short.newPage();
-    await p.goto(`${origin}/ui/`);
+    await openPage(p, `${origin}/ui/`);
     await p.fill("#token", net.token);
     await p.press("#token", "Enter");
     await p.locator("#dash-view").waitFor();

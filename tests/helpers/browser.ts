@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -77,6 +77,28 @@ async function trustCa(home: string, caFile: string): Promise<void> {
     }
     if (!out.success) {
       throw new Error(`certutil ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
+}
+
+/** Tries of {@link openPage}. */
+const NAVIGATION_TRIES = 3;
+
+/**
+ * Navigates `page` to `url`, again when Chromium drops the navigation with
+ * `net::ERR_NETWORK_CHANGED`: it does so for connections in setup whenever a
+ * network interface comes or goes, and on a test machine containers' links
+ * come and go at any time (seen in CI: a login page that never loaded).
+ */
+export async function openPage(page: Page, url: string): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await page.goto(url);
+      return;
+    } catch (e) {
+      const changed = e instanceof Error && e.message.includes("net::ERR_NETWORK_CHANGED");
+      if (!changed || attempt >= NAVIGATION_TRIES) throw e;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }

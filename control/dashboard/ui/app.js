@@ -26,19 +26,37 @@ class ApiError extends Error {
   }
 }
 
-/** Calls the dashboard's API; a 401 shows the login form. */
+/** Tries of a request that may be sent again: a read, or a login. */
+const SAFE_TRIES = 3;
+const RETRY_DELAY_MS = 250;
+
+/**
+ * Calls the dashboard's API; a 401 shows the login form. A read or a login
+ * that fails before an answer (the browser drops connections in setup when a
+ * network interface comes or goes: "network changed") is sent again; an
+ * action is sent once.
+ */
 async function call(method, path, body) {
   const headers = {};
   if (method === "POST") {
     headers["content-type"] = "application/json";
     if (csrf) headers["x-dn-csrf"] = csrf;
   }
-  const res = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
+  const tries = method === "GET" || path === "login" ? SAFE_TRIES : 1;
+  let res;
+  for (let attempt = 1; res === undefined; attempt++) {
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+    } catch (e) {
+      if (attempt >= tries) throw e;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    }
+  }
   const data = await res.json().catch(() => ({}));
   if (res.status === 401 && path !== "login") {
     // The browser dropped the cookie at its Max-Age: say so if we were logged in.
