@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import { rawSend, utf8Of } from "../helpers/streams.ts";
+import { connect, rawSend, readBytes, readHead, utf8Of, writeAll } from "../helpers/raw_http.ts";
 import { latin1Encode } from "../../lib/http1.ts";
 
 const APP_DIR = `${ROOT}/tests/apps/stream`;
@@ -196,7 +196,7 @@ reliabilityTest("bytes: any upgrade is a byte tunnel after the app's 101", {
 }, async (note) => {
   const out: string[] = [];
   for (const path of rawPaths) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+    const conn = await connect(net.gatewayPort);
     const early = "early bytes|";
     await writeAll(
       conn,
@@ -206,42 +206,15 @@ reliabilityTest("bytes: any upgrade is a byte tunnel after the app's 101", {
       ),
     );
     const payload = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7919) % 251);
-    const writing = (async () => {
-      for (let at = 0; at < payload.length; at += 64 * 1024) {
-        await writeAll(conn, payload.subarray(at, at + 64 * 1024));
-      }
-    })();
+    const writing = writeAll(conn, payload, 64 * 1024);
     const wanted = early.length + payload.length;
-    const received: Uint8Array[] = [];
-    let total = 0;
-    let head = "";
-    let switched = false;
-    const buf = new Uint8Array(64 * 1024);
-    while (total < wanted) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      let piece: Uint8Array = buf.slice(0, n);
-      if (!switched) {
-        head += String.fromCharCode(...piece);
-        const end = head.indexOf("\r\n\r\n");
-        if (end === -1) continue;
-        switched = true;
-        piece = latin1Encode(head.slice(end + 4));
-        head = head.slice(0, end);
-      }
-      received.push(piece);
-      total += piece.length;
-    }
+    const { head, rest } = await readHead(conn);
+    const echoed = await readBytes(conn, wanted, rest);
+    const total = echoed.length;
     await writing;
     conn.close();
     assert(/^HTTP\/1\.1 101 /.test(head), `${path.name}: ${head}`);
     assert(/\r\nupgrade: foo/i.test(head), `${path.name}: ${head}`);
-    const echoed = new Uint8Array(total);
-    let at = 0;
-    for (const piece of received) {
-      echoed.set(piece, at);
-      at += piece.length;
-    }
     assertEquals(total, wanted, `${path.name}: every byte back`);
     assertEquals(String.fromCharCode(...echoed.subarray(0, early.length)), early);
     assert(
@@ -276,8 +249,3 @@ reliabilityTest("bytes: an upgrade the app refuses gets the app's answer", {
   }
   note(out.join("; "));
 });
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let rest = bytes;
-  while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
-}

@@ -9,7 +9,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import { rawSend } from "../helpers/streams.ts";
+import { rawSend } from "../helpers/raw_http.ts";
 import { TestWebSocket } from "../helpers/ws_client.ts";
 import { createGatewayHandler } from "../../gateway/server.ts";
 import type { DomainTable } from "../../gateway/domains.ts";

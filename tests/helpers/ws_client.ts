@@ -7,6 +7,7 @@
  */
 
 import { clientFrame, type Frame, FrameReader, OP } from "./ws_frames.ts";
+import { closeQuietly, readHead, writeAll } from "./raw_http.ts";
 import { concatBytes } from "../../lib/streams.ts";
 
 const encoder = new TextEncoder();
@@ -33,25 +34,17 @@ export class TestWebSocket {
     address = "127.0.0.1",
   ): Promise<TestWebSocket | { status: number; text: string }> {
     const conn = await Deno.connect({ hostname: address, port });
-    await conn.write(encoder.encode(
+    await writeAll(
+      conn,
       `GET ${target} HTTP/1.1\r\nhost: ${host}\r\nupgrade: websocket\r\nconnection: upgrade\r\n` +
         "sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-    ));
-    let buf: Uint8Array = new Uint8Array(0);
-    let end = -1;
-    while ((end = decoder.decode(buf).indexOf("\r\n\r\n")) === -1) {
-      const piece = new Uint8Array(16 * 1024);
-      const n = await conn.read(piece);
-      if (n === null) break;
-      buf = concatBytes([buf, piece.subarray(0, n)]);
-    }
-    const text = decoder.decode(buf);
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+    );
+    const { head, status, rest } = await readHead(conn);
     if (status !== 101) {
       conn.close();
-      return { status, text };
+      return { status, text: head };
     }
-    return new TestWebSocket(conn, new FrameReader(conn, buf.slice(end + 4)));
+    return new TestWebSocket(conn, new FrameReader(conn, rest));
   }
 
   /** Sends a text or binary message. */
@@ -59,8 +52,7 @@ export class TestWebSocket {
     const frame = typeof data === "string"
       ? clientFrame(OP.text, encoder.encode(data))
       : clientFrame(OP.binary, data);
-    let rest = frame;
-    while (rest.length > 0) rest = rest.subarray(await this.conn.write(rest));
+    await writeAll(this.conn, frame);
   }
 
   /** Sends a close frame with `code` and `reason`. */
@@ -106,10 +98,6 @@ export class TestWebSocket {
 
   /** Closes the connection. */
   drop(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // closed already
-    }
+    closeQuietly(this.conn);
   }
 }
