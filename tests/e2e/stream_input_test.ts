@@ -11,6 +11,14 @@ import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { openFds, rssBytes } from "../helpers/streams.ts";
+import {
+  closeQuietly,
+  connect,
+  readBytes,
+  readHead,
+  readUntilClosed,
+  writeAll,
+} from "../helpers/raw_http.ts";
 
 const APP_DIR = `${ROOT}/tests/apps/stream`;
 const ID = crypto.randomUUID().slice(0, 6);
@@ -38,7 +46,7 @@ async function stats(path: Path): Promise<{ completed: number; cut: number }> {
 
 /** Writes `head` and `bytes` of body on a new connection, then closes it without reading. */
 async function cutUpload(path: Path, head: string, bytes: number): Promise<void> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+  const conn = await connect(net.gatewayPort);
   try {
     await conn.write(encoder.encode(head.replace("HOST", path.hostname)));
     const piece = new Uint8Array(64 * 1024);
@@ -51,18 +59,12 @@ async function cutUpload(path: Path, head: string, bytes: number): Promise<void>
 
 /** Starts a download of 100 MiB, reads about 1 MiB of it, then closes the connection. */
 async function cutDownload(path: Path): Promise<void> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+  const conn = await connect(net.gatewayPort);
   try {
     await conn.write(encoder.encode(
       `GET /download/${100 * MiB} HTTP/1.1\r\nhost: ${path.hostname}\r\n\r\n`,
     ));
-    const buf = new Uint8Array(64 * 1024);
-    let read = 0;
-    while (read < MiB) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      read += n;
-    }
+    await readBytes(conn, MiB);
   } finally {
     conn.close();
   }
@@ -195,7 +197,7 @@ async function chunkedUpload(
   pauseMs: number,
   headOnly: boolean,
 ) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+  const conn = await connect(net.gatewayPort);
   const piece = new Uint8Array(64 * 1024);
   const chunk = new Uint8Array([...encoder.encode("10000\r\n"), ...piece, 13, 10]);
   const writing = (async () => {
@@ -204,26 +206,14 @@ async function chunkedUpload(
     ));
     for (let sent = 0; sent < total; sent += piece.length) {
       if (sent === piece.length) await sleep(pauseMs);
-      let rest = chunk.subarray(0);
-      while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+      await writeAll(conn, chunk);
     }
     await conn.write(encoder.encode("0\r\n\r\n"));
   })().catch(() => "write failed");
-  let text = "";
-  const buf = new Uint8Array(64 * 1024);
-  const decoder = new TextDecoder();
-  const timer = setTimeout(() => conn.close(), 10_000);
-  while (!(headOnly && text.includes("\r\n\r\n"))) {
-    const n = await conn.read(buf).catch(() => null);
-    if (n === null) break;
-    if (text.length < 4096) text += decoder.decode(buf.subarray(0, n));
-  }
-  clearTimeout(timer);
-  try {
-    conn.close();
-  } catch {
-    // closed
-  }
+  const text = headOnly
+    ? (await readHead(conn, 10_000)).head
+    : (await readUntilClosed(conn, 10_000)).text;
+  closeQuietly(conn);
   await writing;
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text };
 }
@@ -237,10 +227,10 @@ reliabilityTest("stream input: a chunked body over APP_BODY_LIMIT is refused or 
 }, async (note) => {
   const before = await stats(small);
   const counted = await chunkedUpload(small, "/count", 4 * MiB, 0, true);
-  assertEquals(counted.status, 413, counted.text);
+  assertEquals(counted.status, 413, counted.text.slice(0, 4096));
   // The echo's head comes back during the pause, before the limit is crossed.
   const echoed = await chunkedUpload(small, "/echo", 4 * MiB, 500, false);
-  assertEquals(echoed.status, 200, echoed.text);
+  assertEquals(echoed.status, 200, echoed.text.slice(0, 4096));
   assert(!/\r\n0\r\n\r\n$/.test(echoed.text), "the echo ended as if complete");
   let after = await stats(small);
   for (let i = 0; i < 30 && after.cut === before.cut; i++) {
@@ -263,26 +253,13 @@ reliabilityTest("stream input: a stream with no byte either way is cut after the
 }, async (note) => {
   const out: string[] = [];
   for (const path of paths) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+    const conn = await connect(net.gatewayPort);
     await conn.write(encoder.encode(
       `GET /sse?n=3&ms=10000 HTTP/1.1\r\nhost: ${path.hostname}\r\n\r\n`,
     ));
     const started = performance.now();
-    let text = "";
-    const buf = new Uint8Array(4096);
-    const timer = setTimeout(() => conn.close(), 8000);
-    while (true) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    clearTimeout(timer);
+    const { text } = await readUntilClosed(conn, 8000);
     const ms = Math.round(performance.now() - started);
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
     assert(text.includes("id: 0"), `${path.name}: ${text}`);
     assert(!text.includes("id: 1"), `${path.name}: a second event came`);
     assert(ms >= IDLE_MS - 100 && ms < IDLE_MS + 2500, `${path.name}: cut after ${ms} ms`);

@@ -10,15 +10,9 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import {
-  checkPattern,
-  patternBody,
-  patternSum,
-  rawSend,
-  rssBytes,
-  sampleRss,
-} from "../helpers/streams.ts";
-import { Http1Pool, type StreamResponse } from "../../lib/http1.ts";
+import { checkPattern, patternBody, patternSum, rssBytes, sampleRss } from "../helpers/streams.ts";
+import { connect, rawSend, readHead, readUntilClosed, writeAll } from "../helpers/raw_http.ts";
+import { Http1Pool, latin1Decode, type StreamResponse } from "../../lib/http1.ts";
 
 const APP_DIR = `${ROOT}/tests/apps/stream`;
 const ID = crypto.randomUUID().slice(0, 6);
@@ -209,24 +203,18 @@ reliabilityTest("streaming: Expect: 100-continue works end to end", {
 }, async (note) => {
   const out: string[] = [];
   for (const path of paths) {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
-    const encoder = new TextEncoder();
-    await conn.write(encoder.encode(
+    const conn = await connect(net.gatewayPort);
+    await writeAll(
+      conn,
       `POST /count HTTP/1.1\r\nhost: ${path.hostname}\r\ncontent-length: 5\r\n` +
         "expect: 100-continue\r\nconnection: close\r\n\r\n",
-    ));
-    const buf = new Uint8Array(4096);
-    const n = await conn.read(buf);
-    const first = new TextDecoder().decode(buf.subarray(0, n ?? 0));
-    assert(first.startsWith("HTTP/1.1 100"), `${path.name}: ${first}`);
-    await conn.write(encoder.encode("hello"));
-    let rest = "";
-    while (true) {
-      const m = await conn.read(buf).catch(() => null);
-      if (m === null) break;
-      rest += new TextDecoder().decode(buf.subarray(0, m));
-    }
-    conn.close();
+    );
+    const first = await readHead(conn);
+    assert(first.head.startsWith("HTTP/1.1 100"), `${path.name}: ${first.head}`);
+    await writeAll(conn, "hello");
+    const answer = await readUntilClosed(conn, 30_000);
+    const rest = latin1Decode(first.rest) + answer.text;
+    assert(answer.closed, `${path.name}: the connection was not closed: ${rest}`);
     assert(rest.startsWith("HTTP/1.1 200"), `${path.name}: ${rest}`);
     assert(rest.includes('{"bytes":5,'), `${path.name}: ${rest}`);
     out.push(`${path.name}: 100 then 200`);
