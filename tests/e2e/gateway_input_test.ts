@@ -11,7 +11,16 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import { readUntilClosed } from "../helpers/streams.ts";
+import {
+  closeQuietly,
+  connect,
+  connectMany,
+  parseResponses,
+  type RawResponse,
+  rawSend,
+  readUntilClosed,
+  writeAll,
+} from "../helpers/raw_http.ts";
 import { createGatewayHandler } from "../../gateway/server.ts";
 import { Http1Server } from "../../lib/http1/server.ts";
 import type { DomainTable } from "../../gateway/domains.ts";
@@ -89,12 +98,6 @@ Deno.test.afterAll(async () => {
 
 // ---------------------------------------------------------------- raw HTTP
 
-interface RawResponse {
-  status: number;
-  head: string;
-  body: string;
-}
-
 interface RawResult {
   responses: RawResponse[];
   /** The server closed (or reset) the connection before `waitMs`. */
@@ -103,78 +106,10 @@ interface RawResult {
   firstByteMs: number;
 }
 
-/** Splits what a server sent into responses (content-length or chunked bodies). */
-function parseResponses(text: string): RawResponse[] {
-  const out: RawResponse[] = [];
-  let rest = text;
-  while (true) {
-    const end = rest.indexOf("\r\n\r\n");
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(rest);
-    if (end < 0 || !m) return out;
-    const head = rest.slice(0, end);
-    let body = rest.slice(end + 4);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (length) {
-      rest = body.slice(Number(length[1]));
-      body = body.slice(0, Number(length[1]));
-    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
-      const last = body.indexOf("0\r\n\r\n");
-      rest = last < 0 ? "" : body.slice(last + 5);
-      body = last < 0 ? body : body.slice(0, last);
-    } else {
-      rest = "";
-    }
-    out.push({ status: Number(m[1]), head, body });
-  }
-}
-
 /** Writes `data` on a new connection and reads until the server closes it or `waitMs` passes. */
 async function raw(port: number, data: string | Uint8Array, waitMs = 2500): Promise<RawResult> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const started = performance.now();
-  let firstByteMs = -1;
-  const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  const writing = (async () => {
-    let rest = bytes;
-    while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
-  })().catch(() => {}); // the server may answer and close before it read everything
-  const chunks: Uint8Array[] = [];
-  let closed = false;
-  const timer = setTimeout(() => conn.close(), waitMs);
-  const buf = new Uint8Array(64 * 1024);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) {
-        closed = true;
-        break;
-      }
-      if (firstByteMs < 0) firstByteMs = performance.now() - started;
-      chunks.push(buf.slice(0, n));
-    }
-  } catch (e) {
-    // our timer closed it (BadResource / Interrupted), or the server reset it
-    closed = e instanceof Deno.errors.ConnectionReset;
-  }
-  clearTimeout(timer);
-  try {
-    conn.close();
-  } catch {
-    // closed by the timer
-  }
-  await writing;
-  const text = decoder.decode(concat(chunks));
+  const { text, closed, firstByteMs } = await rawSend(port, data, waitMs);
   return { responses: parseResponses(text), closed, firstByteMs };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
 }
 
 /** A normal request through the real gateway answers 200 from the app. */
@@ -289,7 +224,7 @@ reliabilityTest("gateway input: oversized bodies get 413, with and without Conte
     observed.push(`declared ${declared} → 413 in ${Math.round(result.firstByteMs)} ms`);
   }
   // Chunked: stream 1 MiB chunks until the gateway answers.
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort });
+  const conn = await connect(net.gatewayPort);
   await conn.write(
     encoder.encode(`POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\n\r\n`),
   );
@@ -304,8 +239,7 @@ reliabilityTest("gateway input: oversized bodies get 413, with and without Conte
   let sent = 0;
   for (let i = 0; i < 40 && !answered; i++) {
     try {
-      let rest = chunk;
-      while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
+      await writeAll(conn, chunk);
       sent++;
     } catch {
       break; // reset after the answer
@@ -337,12 +271,7 @@ reliabilityTest("gateway input: slow headers (slowloris) do not block other clie
   expected: "every normal request answered 200 quickly meanwhile; no crash (the gateway's " +
     "header-read timeout, 10 s, is longer than the drip: the next test shows it cutting heads)",
 }, async (note) => {
-  const slow = await Promise.all(
-    Array.from(
-      { length: 200 },
-      () => Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort }),
-    ),
-  );
+  const slow = await connectMany(net.gatewayPort, 200);
   const open = new Set(slow);
   const dripping = (async () => {
     for (const c of slow) {
@@ -376,11 +305,7 @@ reliabilityTest("gateway input: slow headers (slowloris) do not block other clie
       if (e instanceof Deno.errors.ConnectionReset) closedByGateway++;
     }
     clearTimeout(timer);
-    try {
-      c.close();
-    } catch {
-      // closed
-    }
+    closeQuietly(c);
   }));
   assert(served >= 10, `normal requests kept flowing (${served})`);
   assert(worst < 2000, `normal requests stayed fast (worst ${Math.round(worst)} ms)`);
@@ -400,18 +325,16 @@ reliabilityTest("gateway input: a head not complete in time gets 408 and is clos
     "nothing forwarded",
 }, async (note) => {
   const before = forwarded.length;
-  const silent = await Promise.all(
-    Array.from({ length: 50 }, () => Deno.connect({ hostname: "127.0.0.1", port: localPort })),
-  );
+  const silent = await connectMany(localPort, 50);
   const started = performance.now();
   const dripped = await Promise.all(Array.from({ length: 50 }, async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: localPort });
+    const conn = await connect(localPort);
     const head = encoder.encode(`GET /echo HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: aaaaaaaaaaaaaaa`);
     let at = 0;
     const drip = setInterval(() => {
       if (at < head.length) conn.write(head.subarray(at, ++at)).catch(() => {});
     }, 200);
-    const text = decoder.decode(await readUntilClosed(conn, 5000));
+    const { text } = await readUntilClosed(conn, 5000);
     clearInterval(drip);
     return { text, ms: performance.now() - started };
   }));
@@ -446,10 +369,10 @@ reliabilityTest("gateway input: a chunked body cut mid-chunk is never forwarded 
   for (const port of [localPort, net.gatewayPort]) {
     const before = forwarded.length;
     for (const [what, request] of cases) {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = await connect(port);
       await conn.write(encoder.encode(request));
       await conn.closeWrite();
-      const text = decoder.decode(await readUntilClosed(conn, 3000));
+      const { text } = await readUntilClosed(conn, 3000);
       const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? "cut";
       assert(status !== "200", `${what}: ${text}`);
       if (port === net.gatewayPort) seen.push(`${what}: ${status}`);
@@ -502,7 +425,7 @@ async function dripBody(
   everyMs: number,
   maxMs: number,
 ): Promise<{ status: number; afterMs: number; pieces: number }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await connect(port);
   await conn.write(encoder.encode(head));
   const started = performance.now();
   let answer = "";
@@ -518,11 +441,7 @@ async function dripBody(
     await new Promise((r) => setTimeout(r, everyMs));
   }
   const afterMs = performance.now() - started;
-  try {
-    conn.close();
-  } catch {
-    // closed
-  }
+  closeQuietly(conn);
   await reading;
   const m = /^HTTP\/1\.1 (\d{3})/.exec(answer);
   return { status: m ? Number(m[1]) : 0, afterMs, pieces };
@@ -714,12 +633,7 @@ reliabilityTest("gateway input: 500 connections at once are all answered or refu
   expected: "every request answered (200, or 503 when over the bound) within the request " +
     "timeout; idle connections do not block; the gateway keeps serving",
 }, async (note) => {
-  const idle = await Promise.all(
-    Array.from(
-      { length: 500 },
-      () => Deno.connect({ hostname: "127.0.0.1", port: net.gatewayPort }),
-    ),
-  );
+  const idle = await connectMany(net.gatewayPort, 500);
   const started = performance.now();
   const results = await Promise.all(
     Array.from({ length: 500 }, (_, i) => raw(net.gatewayPort, get(HOST, `/echo?n=${i}`), 20_000)),

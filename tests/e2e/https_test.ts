@@ -9,7 +9,7 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ROOT, TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
 import { type CertFiles, httpsGet, issueCert, makeCa } from "../helpers/tls.ts";
-import { readUntilClosed } from "../helpers/streams.ts";
+import { readBytes, readHead, readUntilClosed, writeAll } from "../helpers/raw_http.ts";
 
 const ID = crypto.randomUUID().slice(0, 6);
 const A = { name: `tls-a-${ID}`, hostname: `tls-a-${ID}.dn.test` };
@@ -282,14 +282,14 @@ reliabilityTest("https: HTTP/1.1 over TLS is served as plain HTTP is", {
     `POST /echo HTTP/1.1\r\nhost: ${A.hostname}\r\ncontent-length: 5\r\n\r\nhello` +
       `GET /echo?second HTTP/1.1\r\nhost: ${A.hostname}\r\nconnection: close\r\n\r\n`,
   ));
-  const text = new TextDecoder().decode(await readUntilClosed(conn, 10_000));
+  const text = (await readUntilClosed(conn, 10_000)).text;
   assertEquals([...text.matchAll(/HTTP\/1\.1 200 /g)].length, 2, text);
   assertMatch(text, /"method":"POST".*"bodyLength":5.*"method":"GET".*"query":"\?second"/s);
   const [folded] = await connectTls(A.hostname, ["http/1.1"]);
   await folded.write(encoder.encode(
     `GET / HTTP/1.1\r\nhost: ${A.hostname}\r\nx-a: a\r\n b\r\n\r\n`,
   ));
-  const refused = new TextDecoder().decode(await readUntilClosed(folded, 10_000));
+  const refused = (await readUntilClosed(folded, 10_000)).text;
   assertMatch(refused, /^HTTP\/1\.1 400 [^]*obsolete line folding/);
   const [h2, agreedH2] = await connectTls(A.hostname, ["h2", "http/1.1"]);
   h2.close();
@@ -312,38 +312,16 @@ reliabilityTest("https: an upgrade over TLS is a byte tunnel, as on plain HTTP",
     `GET /body HTTP/1.1\r\nhost: ${U.hostname}\r\ncontent-length: 5\r\n` +
       "connection: close\r\n\r\nhello",
   ));
-  const answered = new TextDecoder().decode(await readUntilClosed(withBody, 10_000));
+  const answered = (await readUntilClosed(withBody, 10_000)).text;
   assertMatch(answered, /\{"method":"GET","length":5,"body":"hello"\}/);
   const [conn] = await connectTls(U.hostname, ["http/1.1"]);
   await conn.write(encoder.encode(
     `GET /upgrade HTTP/1.1\r\nhost: ${U.hostname}\r\nupgrade: foo\r\nconnection: upgrade\r\n\r\n`,
   ));
   const payload = Uint8Array.from({ length: 256 * 1024 }, (_, i) => (i * 31) % 251);
-  const writing = (async () => {
-    for (let at = 0; at < payload.length; at += 16 * 1024) {
-      let rest = payload.subarray(at, at + 16 * 1024);
-      while (rest.length > 0) rest = rest.subarray(await conn.write(rest));
-    }
-  })();
-  let head = "";
-  const echoed: number[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  while (echoed.length < payload.length) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    let piece = buf.subarray(0, n);
-    if (!head.endsWith("\r\n\r\n")) {
-      const text = String.fromCharCode(...piece);
-      const end = (head + text).indexOf("\r\n\r\n");
-      if (end === -1) {
-        head += text;
-        continue;
-      }
-      piece = piece.subarray(end + 4 - head.length);
-      head = (head + text).slice(0, end + 4);
-    }
-    echoed.push(...piece);
-  }
+  const writing = writeAll(conn, payload, 16 * 1024);
+  const { head, rest } = await readHead(conn);
+  const echoed = await readBytes(conn, payload.length, rest);
   await writing;
   conn.close();
   assertMatch(head, /^HTTP\/1\.1 101 [^]*upgrade: foo/i);
