@@ -15,8 +15,7 @@ import {
   type TestNetwork,
 } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import { Logger } from "../../lib/log.ts";
-import { connectRedis, redisReady } from "../../lib/redis.ts";
+import { connectTestRedis, type TestRedis } from "../helpers/redis.ts";
 import { ROUTE_MAX_AGE_MS, RouteStore } from "../../lib/routes.ts";
 import { AppStore } from "../../lib/store.ts";
 
@@ -27,20 +26,13 @@ const RIGHT = `right-${suffix}`;
 const APP = `clock-${suffix}`;
 const HOSTNAME = `${APP}.dn.test`;
 const OFF = { [BEHIND]: "-3m", [AHEAD]: "+3m" };
-const hostConfig = infraConfig("test-host");
 let net: TestNetwork;
-let redis: ReturnType<typeof connectRedis>;
+let redis: TestRedis;
 
 Deno.test.beforeAll(async () => {
   net = await startNetwork([BEHIND, AHEAD, RIGHT], { hostClock: OFF });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
-  redis = connectRedis({
-    url: hostConfig.redisUrl,
-    caFile: hostConfig.redisCaFile,
-    log: new Logger("test", "error"),
-    name: "t",
-  });
-  await redisReady(redis, 10_000);
+  redis = await connectTestRedis();
 });
 Deno.test.afterAll(async () => {
   redis?.disconnect();

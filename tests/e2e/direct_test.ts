@@ -17,10 +17,9 @@ import {
   type TestNetwork,
 } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
+import { connectTestRedis, type TestRedis } from "../helpers/redis.ts";
 import { decodeResponse, encodeEnvelope, type RequestHead } from "../../lib/envelope.ts";
 import { Http1Pool } from "../../lib/http1.ts";
-import { Logger } from "../../lib/log.ts";
-import { connectRedis, redisReady } from "../../lib/redis.ts";
 import { type Route, RouteStore } from "../../lib/routes.ts";
 
 const APP = `direct-${crypto.randomUUID().slice(0, 6)}`;
@@ -35,7 +34,7 @@ const hostPool = new Http1Pool({
   caCerts: [Deno.readTextFileSync(`${STATE_DIR}/tls/ca.pem`)],
 });
 let net: TestNetwork;
-let redis: ReturnType<typeof connectRedis>;
+let redis: TestRedis;
 let routes: RouteStore;
 
 Deno.test.beforeAll(async () => {
@@ -43,13 +42,7 @@ Deno.test.beforeAll(async () => {
   const viaHost = { DN_REQUEST_ROUTE: "host" };
   net = await startNetwork(hosts, { hostEnv: { [hosts[0]]: viaHost, [hosts[1]]: viaHost } });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
-  redis = connectRedis({
-    url: hostConfig.redisUrl,
-    caFile: hostConfig.redisCaFile,
-    log: new Logger("test", "error"),
-    name: "t",
-  });
-  await redisReady(redis, 10_000);
+  redis = await connectTestRedis();
   routes = new RouteStore(redis, net.prefix);
 });
 Deno.test.afterAll(async () => {

@@ -8,10 +8,9 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { Machines } from "../helpers/machines.ts";
-import { infraConfig, ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
+import { ROOT, startNetwork, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
-import { Logger } from "../../lib/log.ts";
-import { connectRedis, redisReady } from "../../lib/redis.ts";
+import { connectTestRedis, type TestRedis } from "../helpers/redis.ts";
 import { type Route, RouteStore } from "../../lib/routes.ts";
 
 const machines = new Machines();
@@ -20,7 +19,7 @@ const HOSTNAME = `${APP}.dn.test`;
 /** A second edge address on the bridge, which no host lists as a gateway. */
 const STRANGER = `${machines.subnet}.250`;
 let net: TestNetwork;
-let redis: ReturnType<typeof connectRedis>;
+let redis: TestRedis;
 let routes: RouteStore;
 
 Deno.test.beforeAll(async () => {
@@ -29,14 +28,7 @@ Deno.test.beforeAll(async () => {
     hostPlace: (name) => machines.place(name),
   });
   await net.deploy(`${ROOT}/apps/hello-world`, APP, HOSTNAME);
-  const config = infraConfig("test-host");
-  redis = connectRedis({
-    url: config.redisUrl,
-    caFile: config.redisCaFile,
-    log: new Logger("test", "error"),
-    name: "t",
-  });
-  await redisReady(redis, 10_000);
+  redis = await connectTestRedis();
   routes = new RouteStore(redis, net.prefix);
 });
 Deno.test.afterAll(async () => {
