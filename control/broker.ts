@@ -7,7 +7,13 @@
  */
 
 import type { AMQPChannel } from "@cloudamqp/amqp-client";
-import { amqpUser, Broker, inOneWrite, openChannel } from "../lib/amqp.ts";
+import {
+  Broker,
+  consumeDirectReplies,
+  DIRECT_REPLY_TO,
+  inOneWrite,
+  openChannel,
+} from "../lib/amqp.ts";
 import type { HostReport } from "../lib/apps.ts";
 import {
   type Command,
@@ -20,7 +26,6 @@ import { EnvelopeError } from "../lib/envelope.ts";
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { compareNames, isHostName } from "../lib/names.ts";
 
-const REPLY_TO = "amq.rabbitmq.reply-to";
 /** How long a command waits for a lost broker connection to come back (on another node). */
 const RECONNECT_WAIT_MS = 2000;
 /** How long control keeps publishing a command the broker did not confirm, in ms. */
@@ -48,12 +53,9 @@ export class ControlBroker {
   #rpc: AMQPChannel | null = null;
   #collectors = new Map<string, Collector>();
   #nextId = 0;
-  /** Our RabbitMQ user: stamped on every message (RabbitMQ checks it), so hosts know it is control. */
-  readonly #user: string;
 
   /** Creates control's broker connection (call {@link start}). */
   constructor(url: string, caFile: string, readonly exchange: string, readonly log: Logger) {
-    this.#user = amqpUser(url);
     this.broker = new Broker({
       url,
       caFile,
@@ -64,7 +66,7 @@ export class ControlBroker {
         await commands.exchangeDeclare(exchange, "topic", { durable: true });
         await commands.confirmSelect();
         const rpc = await openChannel(this.broker, client);
-        await rpc.basicConsume(REPLY_TO, { noAck: true }, (msg) => {
+        await consumeDirectReplies(rpc, (msg) => {
           this.#onReply(msg.properties.correlationId, msg.body ?? new Uint8Array());
         });
         this.#commands = commands;
@@ -132,7 +134,12 @@ export class ControlBroker {
       this.exchange,
       `${command.kind}.${command.app}`,
       encodeCommand(command),
-      { type: COMMAND_TYPE, deliveryMode: 2, contentType: "application/json", userId: this.#user },
+      {
+        type: COMMAND_TYPE,
+        deliveryMode: 2,
+        contentType: "application/json",
+        userId: this.broker.user,
+      },
     );
   }
 
@@ -167,11 +174,11 @@ export class ControlBroker {
     const timer = setTimeout(done, expected.length === 0 ? Math.min(300, timeoutMs) : timeoutMs);
     try {
       const properties = {
-        replyTo: REPLY_TO,
+        replyTo: DIRECT_REPLY_TO,
         correlationId: id,
         expiration: String(timeoutMs),
         type: COMMAND_TYPE,
-        userId: this.#user,
+        userId: this.broker.user,
       };
       // Host names come from Redis: only valid ones make a routing key.
       const asked = [...new Set([...members, ...expected])].filter(isHostName);

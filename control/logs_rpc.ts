@@ -15,10 +15,8 @@ import {
   type LogsReply,
   type LogsRequest,
 } from "../lib/logs.ts";
-import { amqpUser, type Broker } from "../lib/amqp.ts";
+import { type Broker, consumeDirectReplies, DIRECT_REPLY_TO } from "../lib/amqp.ts";
 import { BrokerUnavailableError } from "./broker.ts";
-
-const REPLY_TO = "amq.rabbitmq.reply-to";
 
 /**
  * The `logs.<app>` RPC: one broadcast, one reply per host. It opens its own
@@ -31,13 +29,9 @@ export class LogsRpc {
   #opening: Promise<AMQPChannel> | null = null;
   #collectors = new Map<string, { expected: Set<string>; replies: LogsReply[]; done(): void }>();
   #next = 0;
-  /** Our RabbitMQ user, stamped on every request (RabbitMQ checks it; hosts require it). */
-  readonly #user: string;
 
   /** Creates the RPC over `broker` (control's connection) and `exchange`. */
-  constructor(readonly broker: Broker, readonly exchange: string, readonly log: Logger) {
-    this.#user = amqpUser(broker.options.url);
-  }
+  constructor(readonly broker: Broker, readonly exchange: string, readonly log: Logger) {}
 
   /**
    * Broadcasts `request` about `app` and returns the replies that came within
@@ -60,11 +54,11 @@ export class LogsRpc {
     try {
       await channel.basicPublish(this.exchange, `logs.${app}`, encodeLogsRequest(request), {
         type: LOGS_REQUEST_TYPE,
-        replyTo: REPLY_TO,
+        replyTo: DIRECT_REPLY_TO,
         correlationId: id,
         expiration: String(timeoutMs),
         contentType: "application/json",
-        userId: this.#user,
+        userId: this.broker.user,
       });
       await finished;
     } catch (e) {
@@ -87,7 +81,7 @@ export class LogsRpc {
       this.#opening = (async () => {
         const channel = await client.channel();
         channel.onerror = (reason: string) => this.log.warn("logs channel closed", { reason });
-        await channel.basicConsume(REPLY_TO, { noAck: true }, (msg) => this.#onReply(msg));
+        await consumeDirectReplies(channel, (msg) => this.#onReply(msg));
         return channel;
       })();
     }

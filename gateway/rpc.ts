@@ -8,11 +8,9 @@
  */
 
 import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
-import { amqpUser, Broker, openChannel } from "../lib/amqp.ts";
+import { Broker, consumeDirectReplies, DIRECT_REPLY_TO, openChannel } from "../lib/amqp.ts";
 import { REQUEST_TYPE, RESPONSE_TYPE } from "../lib/envelope.ts";
 import type { Logger } from "../lib/log.ts";
-
-const REPLY_TO = "amq.rabbitmq.reply-to";
 
 /**
  * How a request ended without a reply: broker down, no host consuming, no
@@ -34,12 +32,9 @@ export class GatewayRpc {
   #channel: AMQPChannel | null = null;
   #pending = new Map<string, Pending>();
   #next = 0;
-  /** Our RabbitMQ user: stamped on every request (RabbitMQ checks it), so hosts know it is us. */
-  readonly #user: string;
 
   /** Creates the RPC client (call {@link start}). */
   constructor(url: string, caFile: string, readonly exchange: string, readonly log: Logger) {
-    this.#user = amqpUser(url);
     this.broker = new Broker({
       url,
       caFile,
@@ -52,7 +47,7 @@ export class GatewayRpc {
             ok: false,
             failure: "unroutable",
           });
-        await channel.basicConsume(REPLY_TO, { noAck: true }, (msg) => {
+        await consumeDirectReplies(channel, (msg) => {
           if (msg.properties.type !== RESPONSE_TYPE) return;
           this.#settle(msg.properties.correlationId, {
             ok: true,
@@ -100,11 +95,11 @@ export class GatewayRpc {
       this.#pending.set(id, { resolve, timer });
       channel.basicPublish(this.exchange, `request.${app}`, envelope, {
         type: REQUEST_TYPE,
-        replyTo: REPLY_TO,
+        replyTo: DIRECT_REPLY_TO,
         correlationId: id,
         messageId: requestId,
         expiration: String(timeoutMs),
-        userId: this.#user,
+        userId: this.broker.user,
       }, true).catch(() => this.#settle(id, { ok: false, failure: "unavailable" }));
     });
   }

@@ -10,7 +10,7 @@
  */
 
 import { AMQPClient } from "@cloudamqp/amqp-client";
-import type { AMQPChannel } from "@cloudamqp/amqp-client";
+import type { AMQPChannel, AMQPMessage } from "@cloudamqp/amqp-client";
 import { ConfigError, parseAmqpUrls } from "./config_values.ts";
 import { errorMessage, type Logger } from "./log.ts";
 
@@ -54,7 +54,7 @@ function withHeartbeat(url: string): string {
  * The user name in an AMQP URL (the first of a comma-separated list);
  * messages are stamped with it as `user_id`.
  */
-export function amqpUser(url: string): string {
+function amqpUser(url: string): string {
   try {
     return decodeURIComponent(new URL(url.split(",")[0].trim()).username) || "guest";
   } catch {
@@ -85,8 +85,16 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** RabbitMQ's direct reply-to pseudo-queue: where an RPC's caller takes its replies. */
+export const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+
 /** A self-healing RabbitMQ connection. */
 export class Broker {
+  /**
+   * Our RabbitMQ user: stamped on every message as `user_id` (RabbitMQ checks
+   * it), so the receiver knows which service sent it.
+   */
+  readonly user: string;
   readonly #urls: string[];
   /** Index in #urls of the node connected to, or tried next. */
   #node = 0;
@@ -103,6 +111,7 @@ export class Broker {
   /** Creates a broker connection; call {@link start} to connect. */
   constructor(readonly options: BrokerOptions) {
     this.#urls = brokerUrls(options.url);
+    this.user = amqpUser(options.url);
     this.#firstReady = new Promise((resolve) => this.#resolveFirstReady = resolve);
   }
 
@@ -236,6 +245,18 @@ export async function openChannel(broker: Broker, client: AMQPClient): Promise<A
   const channel = await client.channel();
   channel.onerror = (reason: string) => broker.reset(`channel closed: ${reason}`);
   return channel;
+}
+
+/**
+ * Consumes the replies to `channel`'s requests sent with `replyTo:
+ * DIRECT_REPLY_TO` (without acks: RabbitMQ takes no others there); call it
+ * before the first such request.
+ */
+export async function consumeDirectReplies(
+  channel: AMQPChannel,
+  onReply: (msg: AMQPMessage) => void,
+): Promise<void> {
+  await channel.basicConsume(DIRECT_REPLY_TO, { noAck: true }, onReply);
 }
 
 /** The part of a Node socket that batches writes. */
