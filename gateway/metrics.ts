@@ -20,14 +20,8 @@
  * @module
  */
 
-import type {
-  Counter,
-  CounterChild,
-  GaugeChild,
-  Histogram,
-  HistogramChild,
-  Registry,
-} from "../lib/metrics.ts";
+import { AppRequestSeries } from "../lib/app_request_metrics.ts";
+import type { Counter, CounterChild, GaugeChild, Registry } from "../lib/metrics.ts";
 import { normaliseHostname } from "../lib/names.ts";
 
 /** What the metrics read from the gateway. */
@@ -47,18 +41,11 @@ export interface GatewayMetricsSources {
 /** The path a request took to its app: straight to a container, through a host, or through RabbitMQ. */
 export type UpstreamPath = "container" | "host" | "broker";
 
-interface AppSeries {
-  codes: Map<number, CounterChild>;
-  latency: HistogramChild;
-}
-
 /** The gateway's request metrics. */
 export class GatewayMetrics {
-  readonly #requests: Counter;
-  readonly #latency: Histogram;
+  readonly #requests: AppRequestSeries;
   readonly #errors: Counter;
   readonly #errorsByCode = new Map<number, CounterChild>();
-  readonly #apps = new Map<string, AppSeries>();
   readonly #inFlight: GaugeChild;
   readonly #upstream: Record<UpstreamPath, CounterChild>;
   readonly #webSockets: CounterChild;
@@ -66,15 +53,17 @@ export class GatewayMetrics {
 
   /** Registers the metrics on `registry`. */
   constructor(registry: Registry, readonly sources: GatewayMetricsSources) {
-    this.#requests = registry.counter(
-      "dn_gateway_requests_total",
-      "HTTP requests answered, by app and status code.",
-      ["app", "code"],
-    );
-    this.#latency = registry.histogram(
-      "dn_gateway_request_duration_seconds",
-      "Time from receiving a request to its response, by app.",
-      ["app"],
+    this.#requests = new AppRequestSeries(
+      registry.counter(
+        "dn_gateway_requests_total",
+        "HTTP requests answered, by app and status code.",
+        ["app", "code"],
+      ),
+      registry.histogram(
+        "dn_gateway_request_duration_seconds",
+        "Time from receiving a request to its response, by app.",
+        ["app"],
+      ),
     );
     this.#errors = registry.counter(
       "dn_gateway_errors_total",
@@ -108,18 +97,9 @@ export class GatewayMetrics {
     registry.onCollect(() => {
       rpc.set(sources.rpcInFlight);
       domains.set(sources.domainCount);
-      this.#dropRemovedApps();
+      // Series of apps that no longer exist are dropped, so removed apps do not pile up.
+      this.#requests.dropAppsUnless((app) => app === "" || sources.hasApp(app));
     });
-  }
-
-  /** Drops the series of apps that no longer exist, so removed apps do not pile up. */
-  #dropRemovedApps(): void {
-    for (const [app, series] of this.#apps) {
-      if (app === "" || this.sources.hasApp(app)) continue;
-      for (const code of series.codes.keys()) this.#requests.remove(app, String(code));
-      this.#latency.remove(app);
-      this.#apps.delete(app);
-    }
   }
 
   /** Counts one request sent on to a host by `path`. */
@@ -135,18 +115,7 @@ export class GatewayMetrics {
 
   /** Counts one answered request (also used by tests). */
   record(app: string, status: number, seconds: number, gatewayAnswer: boolean): void {
-    let series = this.#apps.get(app);
-    if (!series) {
-      series = { codes: new Map(), latency: this.#latency.labels(app) };
-      this.#apps.set(app, series);
-    }
-    let counter = series.codes.get(status);
-    if (!counter) {
-      counter = this.#requests.labels(app, String(status));
-      series.codes.set(status, counter);
-    }
-    counter.value++;
-    series.latency.observe(seconds);
+    this.#requests.record(app, status, seconds);
     if (gatewayAnswer) {
       let errors = this.#errorsByCode.get(status);
       if (!errors) {

@@ -20,7 +20,8 @@
 
 import type { AMQPChannel, AMQPClient } from "@cloudamqp/amqp-client";
 import type { ContainerSummary } from "../lib/docker/mod.ts";
-import type { Counter, CounterChild, Histogram, HistogramChild, Registry } from "../lib/metrics.ts";
+import { AppRequestSeries } from "../lib/app_request_metrics.ts";
+import type { Registry } from "../lib/metrics.ts";
 import { LABEL } from "./containers.ts";
 
 /** What a host's metrics read at scrape time. */
@@ -35,28 +36,24 @@ export interface HostMetricsSources {
   client(): AMQPClient | null;
 }
 
-interface AppSeries {
-  codes: Map<number, CounterChild>;
-  latency: HistogramChild;
-}
-
 /** A host's metrics. */
 export class HostMetrics {
-  readonly #apps = new Map<string, AppSeries>();
-  readonly #requests: Counter;
-  readonly #latency: Histogram;
+  readonly #requests: AppRequestSeries;
 
   /** Registers the metrics on `registry`. */
   constructor(readonly registry: Registry, readonly sources: HostMetricsSources) {
-    this.#requests = registry.counter(
-      "dn_host_requests_total",
-      'Requests served, by app and status code ("none": not answered).',
-      ["app", "code"],
-    );
-    this.#latency = registry.histogram(
-      "dn_host_upstream_duration_seconds",
-      "Time the app's container took to answer, by app.",
-      ["app"],
+    this.#requests = new AppRequestSeries(
+      registry.counter(
+        "dn_host_requests_total",
+        'Requests served, by app and status code ("none": not answered).',
+        ["app", "code"],
+      ),
+      registry.histogram(
+        "dn_host_upstream_duration_seconds",
+        "Time the app's container took to answer, by app.",
+        ["app"],
+      ),
+      codeLabel,
     );
     const inFlight = registry.gauge("dn_host_requests_in_flight", "Requests being handled.")
       .labels();
@@ -81,7 +78,9 @@ export class HostMetrics {
       inFlight.set(sources.inFlight());
       const apps = sources.servedApps();
       served.set(apps.length);
-      this.#dropUnserved(new Set(apps));
+      // Series of apps this host no longer serves are dropped (stopped and removed apps).
+      const servedNow = new Set(apps);
+      this.#requests.dropAppsUnless((app) => servedNow.has(app));
     });
     registry.onCollect(async () => {
       const list = await sources.containers();
@@ -102,30 +101,9 @@ export class HostMetrics {
     });
   }
 
-  /** Drops the series of apps this host no longer serves, so stopped and removed apps do not pile up. */
-  #dropUnserved(served: ReadonlySet<string>): void {
-    for (const [app, series] of this.#apps) {
-      if (served.has(app)) continue;
-      for (const status of series.codes.keys()) this.#requests.remove(app, codeLabel(status));
-      this.#latency.remove(app);
-      this.#apps.delete(app);
-    }
-  }
-
   /** Counts one request of `app` answered with `status` (0: not answered) after `ms`. */
   served(app: string, status: number, ms: number): void {
-    let series = this.#apps.get(app);
-    if (!series) {
-      series = { codes: new Map(), latency: this.#latency.labels(app) };
-      this.#apps.set(app, series);
-    }
-    let counter = series.codes.get(status);
-    if (!counter) {
-      counter = this.#requests.labels(app, codeLabel(status));
-      series.codes.set(status, counter);
-    }
-    counter.value++;
-    if (status !== 0) series.latency.observe(ms / 1000);
+    this.#requests.record(app, status, status === 0 ? undefined : ms / 1000);
   }
 }
 
