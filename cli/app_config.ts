@@ -34,6 +34,7 @@
  */
 
 import {
+  APP_SETTING_DEFAULTS,
   type AppRecord,
   type AppSettingKey,
   type HttpsMode,
@@ -85,31 +86,18 @@ export interface AppConfig {
  */
 export type AppSettings = Pick<AppRecord, AppSettingKey>;
 
-/** Settings of an app whose App.config gives none of the optional keys. */
-export const DEFAULT_SETTINGS: Readonly<AppSettings> = {
-  replicas: 0,
-  healthPath: "",
-  timeoutMs: 0,
-  bodyLimit: 0,
-  streamIdleMs: 0,
-  memory: 0,
-  milliCpus: 0,
-  https: "off",
-  hstsSeconds: 0,
-};
-
 /** The settings `app` asks for, defaults filled in. */
 export function appSettings(app: AppConfig): AppSettings {
   return {
-    replicas: app.replicas ?? DEFAULT_SETTINGS.replicas,
-    healthPath: app.healthPath ?? DEFAULT_SETTINGS.healthPath,
-    timeoutMs: app.timeoutMs ?? DEFAULT_SETTINGS.timeoutMs,
-    bodyLimit: app.bodyLimit ?? DEFAULT_SETTINGS.bodyLimit,
-    streamIdleMs: app.streamIdleMs ?? DEFAULT_SETTINGS.streamIdleMs,
-    memory: app.memory ?? DEFAULT_SETTINGS.memory,
-    milliCpus: app.milliCpus ?? DEFAULT_SETTINGS.milliCpus,
-    https: app.https ?? DEFAULT_SETTINGS.https,
-    hstsSeconds: app.hstsSeconds ?? DEFAULT_SETTINGS.hstsSeconds,
+    replicas: app.replicas ?? APP_SETTING_DEFAULTS.replicas,
+    healthPath: app.healthPath ?? APP_SETTING_DEFAULTS.healthPath,
+    timeoutMs: app.timeoutMs ?? APP_SETTING_DEFAULTS.timeoutMs,
+    bodyLimit: app.bodyLimit ?? APP_SETTING_DEFAULTS.bodyLimit,
+    streamIdleMs: app.streamIdleMs ?? APP_SETTING_DEFAULTS.streamIdleMs,
+    memory: app.memory ?? APP_SETTING_DEFAULTS.memory,
+    milliCpus: app.milliCpus ?? APP_SETTING_DEFAULTS.milliCpus,
+    https: app.https ?? APP_SETTING_DEFAULTS.https,
+    hstsSeconds: app.hstsSeconds ?? APP_SETTING_DEFAULTS.hstsSeconds,
   };
 }
 

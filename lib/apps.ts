@@ -80,6 +80,24 @@ export type AppSettingKey =
   | "https"
   | "hstsSeconds";
 
+/**
+ * The settings of an app whose App.config gives none: 0 or "" = control's or
+ * the network's default, no HTTPS.
+ */
+export const APP_SETTING_DEFAULTS: Readonly<Pick<AppRecord, AppSettingKey>> = {
+  replicas: 0,
+  healthPath: "",
+  timeoutMs: 0,
+  bodyLimit: 0,
+  streamIdleMs: 0,
+  memory: 0,
+  milliCpus: 0,
+  https: "off",
+  hstsSeconds: 0,
+};
+
+const { replicas, ...settingsAfterReplicas } = APP_SETTING_DEFAULTS;
+
 /** Defaults of the fields an app record may lack (records written by earlier versions). */
 export const APP_DEFAULTS: Pick<
   AppRecord,
@@ -89,16 +107,10 @@ export const APP_DEFAULTS: Pick<
   | "revision"
   | "digests"
 > = {
-  replicas: 0,
+  // replicas, then placement, then the other settings: the order records are written in.
+  replicas,
   placement: [],
-  healthPath: "",
-  timeoutMs: 0,
-  bodyLimit: 0,
-  streamIdleMs: 0,
-  memory: 0,
-  milliCpus: 0,
-  https: "off",
-  hstsSeconds: 0,
+  ...settingsAfterReplicas,
   env: {},
   revision: 0,
   digests: {},
