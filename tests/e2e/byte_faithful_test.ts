@@ -8,6 +8,7 @@
  * itself: Deno.serve would drop a GET's body and take no custom upgrade).
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { deployOnEachRoute, type RoutePath } from "../helpers/each_route.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
@@ -18,15 +19,10 @@ const APP_DIR = `${ROOT}/tests/apps/stream`;
 const RAW_DIR = `${ROOT}/tests/apps/raw-http`;
 const ID = crypto.randomUUID().slice(0, 6);
 
-interface Path {
-  name: "container" | "host";
-  hostname: string;
-}
-
 let net: TestNetwork;
-let paths: Path[] = [];
+let paths: RoutePath[] = [];
 /** The raw-http app on each route. */
-let rawPaths: Path[] = [];
+let rawPaths: RoutePath[] = [];
 
 /** Hex of a string's characters taken as bytes (ISO-8859-1). */
 function hex(text: string): string {
@@ -40,26 +36,11 @@ async function send(head: string) {
   return { ...answer, body };
 }
 
-/** Deploys the app in `dir` twice, one replica each, until one is on each host: [container, host]. */
-async function onEachRoute(dir: string, prefix: string, hosts: string[]): Promise<Path[]> {
-  const placed = new Map<string, Path>();
-  for (let i = 0; placed.size < 2 && i < 6; i++) {
-    const app = `${prefix}-${ID}-${i}`;
-    const record = await net.deploy(dir, app, `${app}.dn.test`, 8000, { replicas: 1 });
-    const route = record.placement[0] === hosts[0] ? "container" : "host";
-    if (!placed.has(record.placement[0])) {
-      placed.set(record.placement[0], { name: route, hostname: `${app}.dn.test` });
-    }
-  }
-  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-  return [placed.get(hosts[0])!, placed.get(hosts[1])!];
-}
-
 Deno.test.beforeAll(async () => {
   const hosts = testHostNames(2);
   net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
-  paths = await onEachRoute(APP_DIR, "bytes", hosts);
-  rawPaths = await onEachRoute(RAW_DIR, "bytes-raw", hosts);
+  paths = await deployOnEachRoute(net, APP_DIR, `bytes-${ID}`, hosts, {}, 6);
+  rawPaths = await deployOnEachRoute(net, RAW_DIR, `bytes-raw-${ID}`, hosts, {}, 6);
   await sleep(1000); // the gateway has read the routes
 });
 Deno.test.afterAll(async () => {

@@ -7,6 +7,7 @@
  * tests/apps/stream.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { deployOnEachRoute, type RoutePath } from "../helpers/each_route.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
@@ -27,25 +28,20 @@ const encoder = new TextEncoder();
 /** The network's streamIdleTimeoutMs in this file. */
 const IDLE_MS = 2000;
 
-interface Path {
-  name: "container" | "host";
-  hostname: string;
-}
-
 let net: TestNetwork;
-let paths: Path[] = [];
+let paths: RoutePath[] = [];
 /** An app with APP_BODY_LIMIT 1m (on either route). */
-let small: Path;
+let small: RoutePath;
 let gatewayPid = 0;
 
 /** The app's upload counts behind `path`. */
-async function stats(path: Path): Promise<{ completed: number; cut: number }> {
+async function stats(path: RoutePath): Promise<{ completed: number; cut: number }> {
   const res = await net.gateway(path.hostname, "/stats");
   return await res.json();
 }
 
 /** Writes `head` and `bytes` of body on a new connection, then closes it without reading. */
-async function cutUpload(path: Path, head: string, bytes: number): Promise<void> {
+async function cutUpload(path: RoutePath, head: string, bytes: number): Promise<void> {
   const conn = await connect(net.gatewayPort);
   try {
     await conn.write(encoder.encode(head.replace("HOST", path.hostname)));
@@ -58,7 +54,7 @@ async function cutUpload(path: Path, head: string, bytes: number): Promise<void>
 }
 
 /** Starts a download of 100 MiB, reads about 1 MiB of it, then closes the connection. */
-async function cutDownload(path: Path): Promise<void> {
+async function cutDownload(path: RoutePath): Promise<void> {
   const conn = await connect(net.gatewayPort);
   try {
     await conn.write(encoder.encode(
@@ -88,25 +84,14 @@ Deno.test.beforeAll(async () => {
     env: { DN_STREAM_IDLE_TIMEOUT_MS: String(IDLE_MS) },
   });
   gatewayPid = net.services.get("gateway")!.child.pid;
-  const placed = new Map<string, Path>();
-  for (const name of ["a", "b"]) {
-    const app = `cut-${ID}-${name}`;
-    const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, {
-      replicas: 1,
-      bodyLimit: 1024 * MiB,
-    });
-    const route = record.placement[0] === hosts[0] ? "container" : "host";
-    placed.set(record.placement[0], { name: route, hostname: `${app}.dn.test` });
-  }
-  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-  paths = [placed.get(hosts[0])!, placed.get(hosts[1])!];
+  paths = await deployOnEachRoute(net, APP_DIR, `cut-${ID}`, hosts, { bodyLimit: 1024 * MiB });
   const smallApp = `cut-${ID}-small`;
   const record = await net.deploy(APP_DIR, smallApp, `${smallApp}.dn.test`, 8000, {
     replicas: 1,
     bodyLimit: MiB,
   });
   const route = record.placement[0] === hosts[0] ? "container" : "host";
-  small = { name: route, hostname: `${smallApp}.dn.test` };
+  small = { name: route, app: smallApp, hostname: `${smallApp}.dn.test` };
   await sleep(1000); // the gateway has read the routes
 });
 Deno.test.afterAll(async () => {
@@ -191,7 +176,7 @@ reliabilityTest("stream input: 100 clients gone mid-upload and mid-download leak
  * closes the connection.
  */
 async function chunkedUpload(
-  path: Path,
+  path: RoutePath,
   target: string,
   total: number,
   pauseMs: number,

@@ -7,6 +7,7 @@
  * tests/apps/stream.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { deployOnEachRoute, type RoutePath } from "../helpers/each_route.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
@@ -22,15 +23,10 @@ const APP_IDLE_MS = 2000;
 /** Growth of the gateway's resident memory allowed while bodies stream. */
 const FLAT_BYTES = 64 * MiB;
 
-interface Path {
-  name: "container" | "host";
-  hostname: string;
-}
-
 let net: TestNetwork;
-let paths: Path[] = [];
+let paths: RoutePath[] = [];
 /** Apps with APP_STREAM_IDLE 2s, one on each route (same order as `paths`). */
-let idlePaths: Path[] = [];
+let idlePaths: RoutePath[] = [];
 let gatewayPid = 0;
 const client = new Http1Pool({ maxHeadBytes: 65536, maxBodyBytes: 1 << 20, maxIdle: 0 });
 
@@ -60,26 +56,12 @@ Deno.test.beforeAll(async () => {
   const hosts = testHostNames(2);
   net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
   gatewayPid = net.services.get("gateway")!.child.pid;
-  const settings = { replicas: 1, bodyLimit: 1024 * MiB, timeoutMs: 10_000 };
-  /** Two apps with `extra` settings, one on each host: container route first, then host route. */
-  const deployPair = async (prefix: string, extra: Record<string, unknown>): Promise<Path[]> => {
-    const placed = new Map<string, string>();
-    for (const name of ["a", "b"]) {
-      const app = `${prefix}-${ID}-${name}`;
-      const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, {
-        ...settings,
-        ...extra,
-      });
-      placed.set(record.placement[0], `${app}.dn.test`);
-    }
-    assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-    return [
-      { name: "container", hostname: placed.get(hosts[0])! },
-      { name: "host", hostname: placed.get(hosts[1])! },
-    ];
-  };
-  paths = await deployPair("stream", {});
-  idlePaths = await deployPair("idle", { streamIdleMs: APP_IDLE_MS });
+  const settings = { bodyLimit: 1024 * MiB, timeoutMs: 10_000 };
+  paths = await deployOnEachRoute(net, APP_DIR, `stream-${ID}`, hosts, settings);
+  idlePaths = await deployOnEachRoute(net, APP_DIR, `idle-${ID}`, hosts, {
+    ...settings,
+    streamIdleMs: APP_IDLE_MS,
+  });
   // Routes loaded: the host route answers without the broker once the gateway has read them.
   await sleep(1000);
 });

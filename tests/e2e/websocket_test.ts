@@ -6,6 +6,7 @@
  * app closes its sockets. The app is tests/apps/stream.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { deployOnEachRoute, type RoutePath } from "../helpers/each_route.ts";
 import { sleep } from "../helpers/load.ts";
 import { ROOT, startNetwork, testHostNames, type TestNetwork } from "../helpers/network.ts";
 import { reliabilityTest } from "../helpers/reliability.ts";
@@ -21,14 +22,8 @@ import { Logger } from "../../lib/log.ts";
 const APP_DIR = `${ROOT}/tests/apps/stream`;
 const ID = crypto.randomUUID().slice(0, 6);
 
-interface Path {
-  name: "container" | "host";
-  app: string;
-  hostname: string;
-}
-
 let net: TestNetwork;
-let paths: Path[] = [];
+let paths: RoutePath[] = [];
 
 /** Opens a WebSocket through the gateway for `hostname`. */
 async function open(hostname: string, target = "/ws"): Promise<TestWebSocket> {
@@ -46,15 +41,7 @@ async function gatewayMetric(series: string): Promise<number> {
 Deno.test.beforeAll(async () => {
   const hosts = testHostNames(2);
   net = await startNetwork(hosts, { hostEnv: { [hosts[1]]: { DN_REQUEST_ROUTE: "host" } } });
-  const placed = new Map<string, Path>();
-  for (const name of ["a", "b"]) {
-    const app = `ws-${ID}-${name}`;
-    const record = await net.deploy(APP_DIR, app, `${app}.dn.test`, 8000, { replicas: 1 });
-    const route = record.placement[0] === hosts[0] ? "container" : "host";
-    placed.set(record.placement[0], { name: route, app, hostname: `${app}.dn.test` });
-  }
-  assertEquals([...placed.keys()].sort(), [...hosts].sort(), "one app on each host");
-  paths = [placed.get(hosts[0])!, placed.get(hosts[1])!];
+  paths = await deployOnEachRoute(net, APP_DIR, `ws-${ID}`, hosts);
   await sleep(1000); // the gateway has read the routes
 });
 Deno.test.afterAll(async () => {
