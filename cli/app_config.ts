@@ -88,17 +88,22 @@ export type AppSettings = Pick<AppRecord, AppSettingKey>;
 
 /** The settings `app` asks for, defaults filled in. */
 export function appSettings(app: AppConfig): AppSettings {
-  return {
-    replicas: app.replicas ?? APP_SETTING_DEFAULTS.replicas,
-    healthPath: app.healthPath ?? APP_SETTING_DEFAULTS.healthPath,
-    timeoutMs: app.timeoutMs ?? APP_SETTING_DEFAULTS.timeoutMs,
-    bodyLimit: app.bodyLimit ?? APP_SETTING_DEFAULTS.bodyLimit,
-    streamIdleMs: app.streamIdleMs ?? APP_SETTING_DEFAULTS.streamIdleMs,
-    memory: app.memory ?? APP_SETTING_DEFAULTS.memory,
-    milliCpus: app.milliCpus ?? APP_SETTING_DEFAULTS.milliCpus,
-    https: app.https ?? APP_SETTING_DEFAULTS.https,
-    hstsSeconds: app.hstsSeconds ?? APP_SETTING_DEFAULTS.hstsSeconds,
-  };
+  return { ...APP_SETTING_DEFAULTS, ...givenSettings(app) };
+}
+
+/**
+ * The settings in `wanted` that differ from `current`'s (what `dn update`
+ * sends); a setting `current` lacks (an older control) is at its default.
+ */
+export function changedSettings(
+  wanted: AppSettings,
+  current: Partial<AppSettings>,
+): Partial<AppSettings> {
+  const changed: Partial<Record<AppSettingKey, AppSettings[AppSettingKey]>> = {};
+  for (const key of Object.keys(wanted) as AppSettingKey[]) {
+    if (wanted[key] !== (current[key] ?? APP_SETTING_DEFAULTS[key])) changed[key] = wanted[key];
+  }
+  return changed as Partial<AppSettings>;
 }
 
 /** The settings `app` gives explicitly (what `dn create` sends). */

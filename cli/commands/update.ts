@@ -15,7 +15,7 @@
 import { APP_FLAGS, type Command, CONTROL_FLAGS, IMAGE_FLAGS } from "../command.ts";
 import type { AppInfo, UpdateAppRequest } from "../control_client.ts";
 import type { Context } from "../context.ts";
-import { appSettings } from "../app_config.ts";
+import { appSettings, changedSettings } from "../app_config.ts";
 import { CliError } from "../errors.ts";
 import { appLabel } from "../format/views.ts";
 import { ensurePushed, followingVersion } from "../images.ts";
@@ -42,18 +42,7 @@ export const update: Command = {
     const request: UpdateAppRequest = { version, digest };
     if (app.hostname !== current.hostname) request.hostname = app.hostname;
     if (app.port !== current.port) request.port = app.port;
-    const wanted = appSettings(app);
-    if (wanted.replicas !== (current.replicas ?? 0)) request.replicas = wanted.replicas;
-    if (wanted.healthPath !== (current.healthPath ?? "")) request.healthPath = wanted.healthPath;
-    if (wanted.timeoutMs !== (current.timeoutMs ?? 0)) request.timeoutMs = wanted.timeoutMs;
-    if (wanted.bodyLimit !== (current.bodyLimit ?? 0)) request.bodyLimit = wanted.bodyLimit;
-    if (wanted.streamIdleMs !== (current.streamIdleMs ?? 0)) {
-      request.streamIdleMs = wanted.streamIdleMs;
-    }
-    if (wanted.memory !== (current.memory ?? 0)) request.memory = wanted.memory;
-    if (wanted.milliCpus !== (current.milliCpus ?? 0)) request.milliCpus = wanted.milliCpus;
-    if (wanted.https !== (current.https ?? "off")) request.https = wanted.https;
-    if (wanted.hstsSeconds !== (current.hstsSeconds ?? 0)) request.hstsSeconds = wanted.hstsSeconds;
+    Object.assign(request, changedSettings(appSettings(app), current));
     const updated = await control.updateApp(app.name, request);
     try {
       await awaitServing(ctx, updated);
