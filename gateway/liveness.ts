@@ -17,6 +17,11 @@
  * ticker every {@link TICK_MS} notes any gap over {@link STALL_MARGIN_MS}
  * between its ticks; a timed-out probe waits one tick, then counts only if no
  * such gap fell within it and its own timer was not that late either.
+ * Timers can keep time while the gateway's sockets wait (seen under five
+ * 200 MB uploads on a loaded machine: every host "silent" at the same
+ * millisecond, the broker's heartbeat missed). So each round also probes the
+ * gateway's own listener (`self`): a host's timed-out probe counts only if the
+ * gateway reached itself in the same round.
  *
  * Cost: one connection per host per interval per gateway; a host's direct
  * listener closes it unused.
@@ -50,6 +55,8 @@ export interface HostLivenessOptions {
   onStalled?: (host: Endpoint, stallMs: number) => void;
   /** Opens and closes one connection to `host` (default: TCP); rejects when `signal` aborts. */
   connect?: (host: Endpoint, signal: AbortSignal) => Promise<void>;
+  /** The gateway's own listener, probed with each round (none: hosts' timeouts count alone). */
+  self?: () => Endpoint | undefined;
 }
 
 async function tcpConnect(host: Endpoint, signal: AbortSignal): Promise<void> {
@@ -91,14 +98,28 @@ export class HostLiveness {
   }
 
   #round(): void {
-    for (const host of this.options.endpoints()) {
-      if (this.#probing.has(host.endpoint)) continue; // the last probe has not ended
-      this.#probing.add(host.endpoint);
-      this.#probe(host).finally(() => this.#probing.delete(host.endpoint));
+    const hosts = this.options.endpoints().filter((host) => !this.#probing.has(host.endpoint));
+    if (hosts.length === 0) return;
+    const self = this.options.self?.();
+    const selfReached = self === undefined ? Promise.resolve(true) : this.#reaches(self);
+    for (const host of hosts) {
+      this.#probing.add(host.endpoint); // until this probe ends, the next rounds skip the host
+      this.#probe(host, selfReached).finally(() => this.#probing.delete(host.endpoint));
     }
   }
 
-  async #probe(host: Endpoint): Promise<void> {
+  /** Whether one connection to `host` opened within the probe timeout. */
+  async #reaches(host: Endpoint): Promise<boolean> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs ?? PROBE_TIMEOUT_MS);
+    try {
+      await (this.options.connect ?? tcpConnect)(host, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #probe(host: Endpoint, selfReached: Promise<boolean>): Promise<void> {
     const timeoutMs = this.options.timeoutMs ?? PROBE_TIMEOUT_MS;
     const started = performance.now();
     const signal = AbortSignal.timeout(timeoutMs);
@@ -112,6 +133,10 @@ export class HostLiveness {
         const stalled = this.#stall.endedAt >= started ? this.#stall.ms : 0;
         if (late > STALL_MARGIN_MS || stalled > 0) {
           this.options.onStalled?.(host, Math.round(Math.max(late, stalled)));
+          return;
+        }
+        if (!(await selfReached)) {
+          this.options.onStalled?.(host, timeoutMs);
           return;
         }
       }

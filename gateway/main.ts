@@ -15,7 +15,7 @@ import { Registry } from "../lib/metrics.ts";
 import { Http1Pool } from "../lib/http1.ts";
 import { Http1Server } from "../lib/http1/server.ts";
 import { connectRedis, redisReady, redisTarget } from "../lib/redis.ts";
-import { RouteStore } from "../lib/routes.ts";
+import { type Endpoint, RouteStore } from "../lib/routes.ts";
 import { UnreadyStore } from "../lib/unready.ts";
 import { AppStore } from "../lib/store.ts";
 import { DirectClient, DirectRoutes } from "./direct.ts";
@@ -88,8 +88,9 @@ const liveness = routes && new HostLiveness({
   },
   onStalled: (host, stallMs) =>
     log.debug("host probe not counted: the gateway stalled", { host: host.endpoint, stallMs }),
+  // The gateway's own listener (started before the first round).
+  self: () => reachableEndpoint(server.addr),
 });
-liveness?.start();
 
 const handler = createGatewayHandler({
   domains,
@@ -146,6 +147,7 @@ const server = new Http1Server(Deno.listen({ hostname, port }), metrics.instrume
   onError: (e) => log.error("request handler failed", { error: errorMessage(e) }),
 });
 log.info("gateway listening", { addr: `${server.addr.hostname}:${server.addr.port}` });
+liveness?.start();
 const https = config.gatewayHttpsListen === "" ? null : await startHttps({
   listen: parseListen(config.gatewayHttpsListen, "gatewayHttpsListen"),
   store: new CertStore(redis, config.redisPrefix),
@@ -187,4 +189,15 @@ function readHostCa(file: string): string {
     console.error(`gateway: hostCaFile: cannot read ${file}: ${why}`);
   }
   Deno.exit(1);
+}
+
+/** Where this machine reaches a listener bound to `addr` (a wildcard address means loopback). */
+function reachableEndpoint(addr: Deno.NetAddr): Endpoint {
+  const address = addr.hostname === "0.0.0.0"
+    ? "127.0.0.1"
+    : addr.hostname === "::"
+    ? "::1"
+    : addr.hostname;
+  const endpoint = address.includes(":") ? `[${address}]:${addr.port}` : `${address}:${addr.port}`;
+  return { endpoint, address, port: addr.port };
 }

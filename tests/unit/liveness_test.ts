@@ -68,6 +68,39 @@ Deno.test("a probe that times out while the gateway is stalled is not counted", 
   assert(silent.length > 0, "a probe that timed out in time was not counted");
 });
 
+Deno.test("a host's timed-out probe counts only if the gateway reached itself", async () => {
+  const host = endpoint(1);
+  const self = endpoint(2);
+  let selfAnswers = false;
+  const silent: string[] = [];
+  const stalled: string[] = [];
+  const liveness = new HostLiveness({
+    endpoints: () => [host],
+    onSilent: (h) => silent.push(h.endpoint),
+    onStalled: (h) => stalled.push(h.endpoint),
+    intervalMs: 20,
+    timeoutMs: 50,
+    self: () => self,
+    // The host never answers; the gateway's own listener answers once `selfAnswers` is set
+    // (until then its sockets wait too, while its timers keep time).
+    connect: (h, signal) =>
+      h === self && selfAnswers ? Promise.resolve() : new Promise((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason));
+      }),
+  });
+  liveness.start();
+  await new Promise((r) => setTimeout(r, 250));
+  assertEquals(silent.length, 0, "a probe counted while the gateway could not reach itself");
+  assert(stalled.length > 0, "the uncounted probes were not reported");
+  selfAnswers = true;
+  await new Promise((r) => setTimeout(r, 250));
+  liveness.stop();
+  assert(
+    silent.length > 0,
+    "a probe that timed out while the gateway reached itself did not count",
+  );
+});
+
 Deno.test("abort fails a request in flight at once and does not send it again", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
