@@ -141,14 +141,12 @@ ha_tls() {
     (umask 077 &&
       openssl req -new -newkey rsa:2048 -nodes -sha256 -subj "/O=dn/CN=$name" \
         -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null &&
-      openssl x509 -req -sha256 -days 825 -in "$dir/server.csr" \
-        -CA "$DN_TLS_DIR/ca.pem" -CAkey "$DN_TLS_DIR/ca.key" \
-        -set_serial "0x$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" \
-        -extfile <(printf '%s\n' "subjectAltName=IP:$addr,DNS:$name" \
+      tls_sign "$dir/server.csr" "$DN_TLS_DIR/ca.pem" "$DN_TLS_DIR/ca.key" 825 \
+        <(printf '%s\n' "subjectAltName=IP:$addr,DNS:$name" \
           "basicConstraints=critical,CA:FALSE" \
           "keyUsage=critical,digitalSignature,keyEncipherment" \
           "extendedKeyUsage=serverAuth,clientAuth") \
-        -out "$dir/server.pem" 2>/dev/null) || die "$name: openssl could not issue its certificate"
+        "$dir/server.pem") || die "$name: openssl could not issue its certificate"
     rm -f "$dir/server.csr"
     chmod 644 "$dir/server.pem"
   fi
