@@ -194,7 +194,9 @@ export class Machines {
         "-eval",
         `io:format("~s~n", [net_adm:ping('${node}')]), halt().`,
       ]);
-      return res.stdout.trim().split("\n").at(-1) ?? "";
+      // OTP's TLS notices ("TLS client: ... Unknown CA") go to stdout too, before or after.
+      const lines = res.stdout.trim().split("\n");
+      return lines.find((line) => line === "pong" || line === "pang") ?? lines.at(-1) ?? "";
     } finally {
       await Deno.remove(home, { recursive: true });
     }
