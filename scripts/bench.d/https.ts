@@ -20,6 +20,7 @@
 import { parseArgs } from "node:util";
 import { freePort, ROOT, TestNetwork } from "../../tests/helpers/network.ts";
 import { issueCert, makeCa } from "../../tests/helpers/tls.ts";
+import { reqPerSec, runWrk, wrkErrors, type WrkResult } from "./wrk.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { duration: { type: "string" } } });
 const duration = Number(values.duration ?? "5");
@@ -27,13 +28,6 @@ const APP = "https-bench";
 const HOSTNAME = "localhost";
 const PATHS = [["/", "`/` (14 B)"], ["/bytes/1048576", "1 MiB"]] as const;
 const LEVELS = [1, 16, 64];
-
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  errors: Record<string, number>;
-  latency_us: { p50: number; p99: number };
-}
 
 function say(text: string): void {
   console.error(`bench-https: ${text}`);
@@ -46,32 +40,8 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
   return text;
 }
 
-async function wrk(url: string, conc: number, secs: number, close = false): Promise<WrkResult> {
-  const file = await Deno.makeTempFile({ suffix: ".json" });
-  const threads = conc === 1 ? 1 : 2;
-  await run("wrk", [
-    `-t${threads}`,
-    `-c${conc}`,
-    `-d${secs}s`,
-    "--timeout",
-    "10s",
-    "--latency",
-    "-s",
-    `${ROOT}/scripts/bench.d/wrk-json.lua`,
-    ...(close ? ["-H", "Connection: close"] : []),
-    url,
-  ], { BENCH_WRK_JSON: file });
-  const result = JSON.parse(await Deno.readTextFile(file)) as WrkResult;
-  await Deno.remove(file);
-  return result;
-}
-
-function rps(r: WrkResult): number {
-  return r.requests / (r.duration_us / 1e6);
-}
-
-function errors(r: WrkResult): number {
-  return Object.values(r.errors).reduce((a, b) => a + b, 0);
+function wrk(url: string, conc: number, secs: number, close = false): Promise<WrkResult> {
+  return runWrk(url, conc, secs, { headers: close ? ["Connection: close"] : [] });
 }
 
 async function negotiated(port: number): Promise<string> {
@@ -162,8 +132,8 @@ http {
     say(`${name} new connection per request`);
     const r = await wrk(`${url}/`, 16, duration, true);
     handshakes.push(
-      `| ${name} | ${fmt(rps(r))} | ${ms(r.latency_us.p50)} | ${ms(r.latency_us.p99)} | ${
-        errors(r)
+      `| ${name} | ${fmt(reqPerSec(r))} | ${ms(r.latency_us.p50)} | ${ms(r.latency_us.p99)} | ${
+        wrkErrors(r)
       } |`,
     );
   }
@@ -177,11 +147,13 @@ http {
       }
       const [d, n, p] = [r["dn HTTPS"], r["nginx HTTPS"], r["dn HTTP"]];
       rows.push(
-        `| ${label} | ${conc} | ${fmt(rps(d))} | ${fmt(rps(n))} | ${ratio(rps(d), rps(n))} | ${
-          fmt(rps(p))
-        } | ${ratio(rps(d), rps(p))} | ${ms(d.latency_us.p50)} | ${ms(n.latency_us.p50)} | ${
-          ms(d.latency_us.p99)
-        } | ${ms(n.latency_us.p99)} | ${errors(d)} / ${errors(n)} |`,
+        `| ${label} | ${conc} | ${fmt(reqPerSec(d))} | ${fmt(reqPerSec(n))} | ${
+          ratio(reqPerSec(d), reqPerSec(n))
+        } | ${fmt(reqPerSec(p))} | ${ratio(reqPerSec(d), reqPerSec(p))} | ${
+          ms(d.latency_us.p50)
+        } | ${ms(n.latency_us.p50)} | ${ms(d.latency_us.p99)} | ${ms(n.latency_us.p99)} | ${
+          errors(d)
+        } / ${errors(n)} |`,
       );
     }
   }

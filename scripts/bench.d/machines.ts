@@ -24,7 +24,7 @@
 import { Machines } from "../../tests/helpers/machines.ts";
 import { ROOT, startNetwork, type TestNetwork } from "../../tests/helpers/network.ts";
 import { DockerClient } from "../../lib/docker/mod.ts";
-import { reqPerSec, run, wrk as wrkRun, type WrkResult } from "./wrk.ts";
+import { reqPerSec, run, wrk as wrkRun, wrkErrors } from "./wrk.ts";
 import { writeSection } from "./section.ts";
 
 const [countArg, durationArg, out, command] = Deno.args;
@@ -109,8 +109,6 @@ ${upstreams.map((u) => `    server ${u};`).join("\n")}
 }
 
 const ms = (us: number) => (us / 1000).toFixed(2);
-const failures = (r: WrkResult) =>
-  r.errors.connect + r.errors.read + r.errors.write + r.errors.status + r.errors.timeout;
 
 /** The side-by-side table, one row per path and concurrency. */
 async function sideBySide(gateway: string, nginx: string): Promise<string[]> {
@@ -134,8 +132,8 @@ async function sideBySide(gateway: string, nginx: string): Promise<string[]> {
       rows.push(
         `| ${path} | ${conc} | ${reqPerSec(dn).toFixed(0)} | ${reqPerSec(ng).toFixed(0)} | ` +
           `${ratio.toFixed(2)} | ${ms(dn.latency_us.p50)} | ${ms(ng.latency_us.p50)} | ` +
-          `${ms(dn.latency_us.p99)} | ${ms(ng.latency_us.p99)} | ${failures(dn)} / ${
-            failures(ng)
+          `${ms(dn.latency_us.p99)} | ${ms(ng.latency_us.p99)} | ${wrkErrors(dn)} / ${
+            wrkErrors(ng)
           } |`,
       );
     }
@@ -163,7 +161,7 @@ async function failover(machines: Machines, net: TestNetwork, gateway: string) {
   }
   return [
     `wrk -c16 for ${secs} s through the gateway; ${victim} (every process, link down) killed at 3 s:`,
-    `${r.requests} requests, ${failures(r)} failed (connect ${r.errors.connect}, read ` +
+    `${r.requests} requests, ${wrkErrors(r)} failed (connect ${r.errors.connect}, read ` +
     `${r.errors.read}, timeout ${r.errors.timeout}, non-2xx ${r.errors.status}), ` +
     `${reqPerSec(r).toFixed(0)} req/s, p99 ${ms(r.latency_us.p99)} ms, slowest ` +
     `${ms(r.latency_us.max)} ms; afterwards answering: ${[...served].sort().join(", ")}.`,

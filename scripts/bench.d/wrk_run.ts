@@ -7,6 +7,7 @@
  */
 
 import { ROOT } from "../../tests/helpers/network.ts";
+import { reqPerSec, runWrk, wrkErrors } from "./wrk.ts";
 
 /** One wrk run's figures. */
 export interface WrkRun {
@@ -40,32 +41,13 @@ export async function wrk(
   connections: number,
   seconds: number,
 ): Promise<WrkRun> {
-  const json = await Deno.makeTempFile({ prefix: "dn-bench-wrk-" });
-  const threads = connections < 2 ? 1 : 2;
-  await new Deno.Command("wrk", {
-    args: [
-      `-t${threads}`,
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--timeout",
-      "10s",
-      "--latency",
-      "-s",
-      `${ROOT}/scripts/bench.d/wrk-json.lua`,
-      "-H",
-      `Host: ${host}`,
-      `http://127.0.0.1:${port}/`,
-    ],
-    env: { BENCH_WRK_JSON: json },
-    stdout: "null",
-  }).output();
-  const result = JSON.parse(await Deno.readTextFile(json));
-  await Deno.remove(json);
-  const e = result.errors;
+  const result = await runWrk(`http://127.0.0.1:${port}/`, connections, seconds, {
+    headers: [`Host: ${host}`],
+  });
   return {
-    rps: result.requests / (result.duration_us / 1e6),
+    rps: reqPerSec(result),
     p50Ms: result.latency_us.p50 / 1000,
-    errors: e.connect + e.read + e.write + e.status + e.timeout,
+    errors: wrkErrors(result),
   };
 }
 
