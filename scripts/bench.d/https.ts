@@ -152,8 +152,8 @@ http {
         } | ${fmt(reqPerSec(p))} | ${ratio(reqPerSec(d), reqPerSec(p))} | ${
           ms(d.latency_us.p50)
         } | ${ms(n.latency_us.p50)} | ${ms(d.latency_us.p99)} | ${ms(n.latency_us.p99)} | ${
-          errors(d)
-        } / ${errors(n)} |`,
+          wrkErrors(d)
+        } / ${wrkErrors(n)} |`,
       );
     }
   }
