@@ -24,14 +24,7 @@
 
 import { errorMessage, type Logger } from "../lib/log.ts";
 import { ALERT, CLIENT_HELLO_LIMIT, fatalAlert, readServerName } from "./client_hello.ts";
-import {
-  acceptEach,
-  BACKEND_HOST,
-  closeQuietly,
-  copy,
-  type TlsBackend,
-  writeAll,
-} from "../lib/tls_splice.ts";
+import { acceptEach, closeQuietly, spliceTo, type TlsBackend } from "../lib/tls_splice.ts";
 
 /** Longest wait for a client's ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -96,10 +89,8 @@ export class TlsFront {
 
   async #serve(conn: Deno.TcpConn): Promise<void> {
     this.#conns.add(conn);
-    let upstream: Deno.TcpConn | undefined;
     let backend: TlsBackend | undefined;
     try {
-      conn.setNoDelay(true);
       const hello = await this.#readHello(conn);
       if (hello === null) return;
       backend = this.options.backend(hello.name);
@@ -108,28 +99,21 @@ export class TlsFront {
         return;
       }
       backend.active++;
-      const to = backend.portFor(hello.alpn);
-      upstream = await Deno.connect({ hostname: BACKEND_HOST, port: to });
-      upstream.setNoDelay(true);
-      this.#conns.add(upstream);
-      const port = (upstream.localAddr as Deno.NetAddr).port;
-      this.#clients.set(port, conn.remoteAddr as Deno.NetAddr);
-      try {
-        await writeAll(upstream, hello.bytes);
-        await Promise.all([copy(conn, upstream), copy(upstream, conn)]);
-      } finally {
-        this.#clients.delete(port);
-      }
+      await spliceTo(conn, backend.portFor(hello.alpn), this.#conns, {
+        prelude: hello.bytes,
+        // The backend's server asks who the client is by its connection's local port.
+        onUpstream: (upstream) => {
+          const port = (upstream.localAddr as Deno.NetAddr).port;
+          this.#clients.set(port, conn.remoteAddr as Deno.NetAddr);
+          return () => this.#clients.delete(port);
+        },
+      });
     } catch (e) {
       this.options.log.debug("https connection ended", { error: errorMessage(e) });
     } finally {
       if (backend) backend.release();
       closeQuietly(conn);
       this.#conns.delete(conn);
-      if (upstream) {
-        closeQuietly(upstream);
-        this.#conns.delete(upstream);
-      }
     }
   }
 

@@ -23,7 +23,7 @@ import {
   acceptEach,
   BACKEND_HOST,
   closeQuietly,
-  copy,
+  spliceTo,
   TlsBackend,
   type TlsBackendServer,
 } from "./tls_splice.ts";
@@ -226,23 +226,14 @@ export class TlsServer {
     this.#conns.add(conn);
     const backend = this.#backend;
     backend.active++;
-    let upstream: Deno.TcpConn | undefined;
     try {
-      conn.setNoDelay(true);
-      upstream = await Deno.connect({ hostname: BACKEND_HOST, port: backend.port });
-      upstream.setNoDelay(true);
-      this.#conns.add(upstream);
-      await Promise.all([copy(conn, upstream), copy(upstream, conn)]);
+      await spliceTo(conn, backend.port, this.#conns);
     } catch (e) {
       this.options.log.debug("tls connection ended", { error: errorMessage(e) });
     } finally {
       backend.release();
       closeQuietly(conn);
       this.#conns.delete(conn);
-      if (upstream) {
-        closeQuietly(upstream);
-        this.#conns.delete(upstream);
-      }
     }
   }
 }

@@ -107,6 +107,41 @@ export async function copy(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> 
   }
 }
 
+/** Options of {@link spliceTo}. */
+export interface SpliceOptions {
+  /** Bytes already read from the client (a ClientHello), sent to the backend first. */
+  prelude?: Uint8Array;
+  /** Hears the backend connection before its first byte; what it returns runs when it ends. */
+  onUpstream?: (upstream: Deno.TcpConn) => () => void;
+}
+
+/**
+ * Connects `conn` to the backend listening on `port` of {@link BACKEND_HOST}
+ * and copies bytes both ways until both directions end. `conns` holds the
+ * backend connection while it is open (for closing everything at once); the
+ * backend connection is closed here, `conn` is the caller's.
+ */
+export async function spliceTo(
+  conn: Deno.TcpConn,
+  port: number,
+  conns: Set<Deno.Conn>,
+  options: SpliceOptions = {},
+): Promise<void> {
+  conn.setNoDelay(true);
+  const upstream = await Deno.connect({ hostname: BACKEND_HOST, port });
+  upstream.setNoDelay(true);
+  conns.add(upstream);
+  const ended = options.onUpstream?.(upstream);
+  try {
+    if (options.prelude) await writeAll(upstream, options.prelude);
+    await Promise.all([copy(conn, upstream), copy(upstream, conn)]);
+  } finally {
+    ended?.();
+    closeQuietly(upstream);
+    conns.delete(upstream);
+  }
+}
+
 /** Closes `conn`, ignoring one already closed. */
 export function closeQuietly(conn: Deno.Conn): void {
   try {
