@@ -110,7 +110,7 @@ export async function writeFixed(
   ctx: ResponseContext,
 ): Promise<boolean> {
   const { status, body } = res;
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
+  let head = statusLine(status);
   let dated = false;
   let declared = body === null ? null : body.length;
   for (const [name, value] of res.headers) {
@@ -138,11 +138,7 @@ function lengthOf(value: string): number | null {
 function withBody(head: string, body: Uint8Array | null): Uint8Array {
   if (NOT_ASCII.test(head)) {
     const bytes = latin1Encode(head);
-    if (body === null) return bytes;
-    const out = new Uint8Array(bytes.length + body.length);
-    out.set(bytes);
-    out.set(body, bytes.length);
-    return out;
+    return body === null ? bytes : concatBytes([bytes, body]);
   }
   const out = new Uint8Array(head.length + (body?.length ?? 0));
   encoder.encodeInto(head, out);
@@ -150,9 +146,14 @@ function withBody(head: string, body: Uint8Array | null): Uint8Array {
   return out;
 }
 
+/** `HTTP/1.1 <status> <reason>` and its CRLF. */
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
+}
+
 /** The head of a response: status line, `headers`, then `extra` lines (already formatted). */
 export function serialiseResponseHead(status: number, headers: HeaderList, extra = ""): Uint8Array {
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\n`;
+  let head = statusLine(status);
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
   return latin1Encode(head + extra + "\r\n");
 }
@@ -165,10 +166,7 @@ export function plainAnswer(status: number, message: string, close: boolean): Ui
     [["content-type", "text/plain; charset=utf-8"], ["content-length", String(body.length)]],
     close ? "connection: close\r\n" : "",
   );
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
+  return concatBytes([head, body]);
 }
 
 /** What {@link writeResponse} needs to know of the request. */
