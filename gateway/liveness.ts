@@ -101,46 +101,45 @@ export class HostLiveness {
     const hosts = this.options.endpoints().filter((host) => !this.#probing.has(host.endpoint));
     if (hosts.length === 0) return;
     const self = this.options.self?.();
-    const selfReached = self === undefined ? Promise.resolve(true) : this.#reaches(self);
+    const selfReached = self === undefined
+      ? Promise.resolve(true)
+      : this.#connect(self).then((failure) => failure === null);
     for (const host of hosts) {
       this.#probing.add(host.endpoint); // until this probe ends, the next rounds skip the host
       this.#probe(host, selfReached).finally(() => this.#probing.delete(host.endpoint));
     }
   }
 
-  /** Whether one connection to `host` opened within the probe timeout. */
-  async #reaches(host: Endpoint): Promise<boolean> {
+  /** Opens one connection to `host` within the probe timeout: null, or why not. */
+  async #connect(host: Endpoint): Promise<{ timedOut: boolean; reason: string } | null> {
     const signal = AbortSignal.timeout(this.options.timeoutMs ?? PROBE_TIMEOUT_MS);
     try {
       await (this.options.connect ?? tcpConnect)(host, signal);
-      return true;
-    } catch {
-      return false;
+      return null;
+    } catch (e) {
+      return { timedOut: signal.aborted, reason: (e as Error).message };
     }
   }
 
   async #probe(host: Endpoint, selfReached: Promise<boolean>): Promise<void> {
     const timeoutMs = this.options.timeoutMs ?? PROBE_TIMEOUT_MS;
     const started = performance.now();
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      await (this.options.connect ?? tcpConnect)(host, signal);
-    } catch (e) {
-      if (signal.aborted) {
-        const late = performance.now() - started - timeoutMs;
-        // One tick later the ticker has seen a stall that delayed this probe's answer.
-        await new Promise((r) => setTimeout(r, TICK_MS + 10));
-        const stalled = this.#stall.endedAt >= started ? this.#stall.ms : 0;
-        if (late > STALL_MARGIN_MS || stalled > 0) {
-          this.options.onStalled?.(host, Math.round(Math.max(late, stalled)));
-          return;
-        }
-        if (!(await selfReached)) {
-          this.options.onStalled?.(host, timeoutMs);
-          return;
-        }
+    const failure = await this.#connect(host);
+    if (failure === null) return;
+    if (failure.timedOut) {
+      const late = performance.now() - started - timeoutMs;
+      // One tick later the ticker has seen a stall that delayed this probe's answer.
+      await new Promise((r) => setTimeout(r, TICK_MS + 10));
+      const stalled = this.#stall.endedAt >= started ? this.#stall.ms : 0;
+      if (late > STALL_MARGIN_MS || stalled > 0) {
+        this.options.onStalled?.(host, Math.round(Math.max(late, stalled)));
+        return;
       }
-      this.options.onSilent(host, (e as Error).message);
+      if (!(await selfReached)) {
+        this.options.onStalled?.(host, timeoutMs);
+        return;
+      }
     }
+    this.options.onSilent(host, failure.reason);
   }
 }
