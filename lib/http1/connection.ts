@@ -167,12 +167,7 @@ export class Connection {
    * read from the socket into a fresh buffer; null at EOF.
    */
   async readSome(max: number): Promise<Uint8Array | null> {
-    if (this.available > 0) {
-      const take = Math.min(max, this.available);
-      const out = this.#buf.slice(this.#start, this.#start + take);
-      this.#start += take;
-      return out;
-    }
+    if (this.available > 0) return this.takeBytes(Math.min(max, this.available));
     const out = new Uint8Array(max);
     const n = await this.conn.read(out);
     if (n === null) return null;
@@ -195,9 +190,7 @@ export class Connection {
 
   /** Hands over what is buffered and not consumed (the start of an upgraded stream). */
   takeBuffered(): Uint8Array {
-    const out = this.#buf.slice(this.#start, this.#end);
-    this.#start = this.#end;
-    return out;
+    return this.takeBytes(this.available);
   }
 
   /** Reads exactly `n` bytes into `out` at `offset`. */
